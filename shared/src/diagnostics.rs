@@ -1,0 +1,280 @@
+//! A point-in-time diagnostics snapshot of an endpoint. The agent fills it
+//! from sysinfo; the relay stores it on tickets; the CLI renders it.
+
+use crate::limits::{MAX_SNAPSHOT_ITEMS, MAX_SNAPSHOT_STRING_LEN};
+use crate::ticket::InvalidInput;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub taken_at: Timestamp,
+    pub os: OsInfo,
+    pub cpu: CpuInfo,
+    pub memory: MemoryInfo,
+    pub disks: Vec<DiskInfo>,
+    pub networks: Vec<NetworkInfo>,
+    pub top_by_cpu: Vec<ProcessInfo>,
+    pub top_by_memory: Vec<ProcessInfo>,
+    /// Temperature sensors; empty where the platform reports none.
+    pub components: Vec<ComponentInfo>,
+    pub users: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OsInfo {
+    pub name: String,
+    pub version: String,
+    pub kernel: String,
+    pub hostname: String,
+    pub uptime_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuInfo {
+    pub model: String,
+    pub physical_cores: Option<u32>,
+    pub logical_cores: u32,
+    pub usage_percent: f32,
+    /// 1, 5 and 15 minute load averages (zero where the platform has none).
+    pub load_average: [f64; 3],
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryInfo {
+    pub total_bytes: u64,
+    pub used_bytes: u64,
+    pub available_bytes: u64,
+    pub swap_total_bytes: u64,
+    pub swap_used_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiskInfo {
+    pub name: String,
+    pub mount_point: String,
+    pub file_system: String,
+    pub total_bytes: u64,
+    pub available_bytes: u64,
+    pub removable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkInfo {
+    pub name: String,
+    pub mac: String,
+    pub addresses: Vec<String>,
+    pub received_bytes: u64,
+    pub transmitted_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub name: String,
+    pub cpu_percent: f32,
+    pub memory_bytes: u64,
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentInfo {
+    pub label: String,
+    pub temperature_c: Option<f32>,
+    pub max_c: Option<f32>,
+    pub critical_c: Option<f32>,
+}
+
+fn check_str(field: &'static str, s: &str) -> Result<(), InvalidInput> {
+    if s.len() > MAX_SNAPSHOT_STRING_LEN {
+        return Err(InvalidInput::new(field, format!("string longer than {MAX_SNAPSHOT_STRING_LEN} bytes")));
+    }
+    Ok(())
+}
+
+fn check_len<T>(field: &'static str, items: &[T]) -> Result<(), InvalidInput> {
+    if items.len() > MAX_SNAPSHOT_ITEMS {
+        return Err(InvalidInput::new(field, format!("{} entries; the limit is {MAX_SNAPSHOT_ITEMS}", items.len())));
+    }
+    Ok(())
+}
+
+impl Snapshot {
+    /// Bounds every list and string, so a snapshot from the network cannot
+    /// grow the store or a terminal without limit.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        let o = &self.os;
+        for s in [&o.name, &o.version, &o.kernel, &o.hostname, &self.cpu.model] {
+            check_str("snapshot.os", s)?;
+        }
+        check_len("snapshot.disks", &self.disks)?;
+        for d in &self.disks {
+            for s in [&d.name, &d.mount_point, &d.file_system] {
+                check_str("snapshot.disks", s)?;
+            }
+        }
+        check_len("snapshot.networks", &self.networks)?;
+        for n in &self.networks {
+            check_len("snapshot.networks.addresses", &n.addresses)?;
+            for s in std::iter::once(&n.name).chain([&n.mac]).chain(&n.addresses) {
+                check_str("snapshot.networks", s)?;
+            }
+        }
+        for (field, list) in [("snapshot.top_by_cpu", &self.top_by_cpu), ("snapshot.top_by_memory", &self.top_by_memory)] {
+            check_len(field, list)?;
+            for p in list {
+                check_str(field, &p.name)?;
+                check_str(field, p.user.as_deref().unwrap_or(""))?;
+            }
+        }
+        check_len("snapshot.components", &self.components)?;
+        for c in &self.components {
+            check_str("snapshot.components", &c.label)?;
+        }
+        check_len("snapshot.users", &self.users)?;
+        for u in &self.users {
+            check_str("snapshot.users", u)?;
+        }
+        Ok(())
+    }
+
+    /// A readable multi-section report for a terminal.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let o = &self.os;
+        let _ = writeln!(out, "Snapshot taken {}", self.taken_at);
+        let _ = writeln!(out, "\n== System\n  host     {}\n  os       {} {}\n  kernel   {}\n  uptime   {}", clean(&o.hostname), clean(&o.name), clean(&o.version), clean(&o.kernel), human_duration(o.uptime_secs));
+        let c = &self.cpu;
+        let cores = match c.physical_cores {
+            Some(p) => format!("{p} physical / {} logical", c.logical_cores),
+            None => format!("{} logical", c.logical_cores),
+        };
+        let _ = writeln!(
+            out,
+            "\n== CPU\n  model    {}\n  cores    {cores}\n  usage    {:.1}%\n  load     {:.2} {:.2} {:.2}",
+            clean(&c.model), c.usage_percent, c.load_average[0], c.load_average[1], c.load_average[2]
+        );
+        let m = &self.memory;
+        let _ = writeln!(
+            out,
+            "\n== Memory\n  total    {}\n  used     {}\n  avail    {}\n  swap     {} of {}",
+            human_bytes(m.total_bytes), human_bytes(m.used_bytes), human_bytes(m.available_bytes),
+            human_bytes(m.swap_used_bytes), human_bytes(m.swap_total_bytes)
+        );
+        let _ = writeln!(out, "\n== Disks");
+        let _ = writeln!(out, "  {:<24} {:<10} {:>10} {:>10} {:>5}", "MOUNT", "FS", "SIZE", "FREE", "USE%");
+        for d in &self.disks {
+            let used_pct = if d.total_bytes == 0 { 0.0 } else { 100.0 * (d.total_bytes - d.available_bytes.min(d.total_bytes)) as f64 / d.total_bytes as f64 };
+            let _ = writeln!(out, "  {:<24} {:<10} {:>10} {:>10} {:>4.0}%", clean(&d.mount_point), clean(&d.file_system), human_bytes(d.total_bytes), human_bytes(d.available_bytes), used_pct);
+        }
+        let _ = writeln!(out, "\n== Network");
+        for n in &self.networks {
+            let addrs: Vec<String> = n.addresses.iter().map(|a| clean(a)).collect();
+            let _ = writeln!(out, "  {:<12} {}  rx {}  tx {}  [{}]", clean(&n.name), clean(&n.mac), human_bytes(n.received_bytes), human_bytes(n.transmitted_bytes), addrs.join(", "));
+        }
+        for (title, list) in [("Top processes by CPU", &self.top_by_cpu), ("Top processes by memory", &self.top_by_memory)] {
+            let _ = writeln!(out, "\n== {title}\n  {:>8} {:>7} {:>10}  {:<12} NAME", "PID", "CPU%", "MEM", "USER");
+            for p in list {
+                let _ = writeln!(out, "  {:>8} {:>7.1} {:>10}  {:<12} {}", p.pid, p.cpu_percent, human_bytes(p.memory_bytes), clean(p.user.as_deref().unwrap_or("-")), clean(&p.name));
+            }
+        }
+        let _ = writeln!(out, "\n== Temperatures");
+        if self.components.is_empty() {
+            let _ = writeln!(out, "  (none reported by this platform)");
+        }
+        for c in &self.components {
+            let t = |v: Option<f32>| v.map(|v| format!("{v:.0}°C")).unwrap_or_else(|| "-".into());
+            let _ = writeln!(out, "  {:<32} {:>6}  max {:>6}  critical {:>6}", clean(&c.label), t(c.temperature_c), t(c.max_c), t(c.critical_c));
+        }
+        let users: Vec<String> = self.users.iter().map(|u| clean(u)).collect();
+        let _ = writeln!(out, "\n== Logged-in users\n  {}", if users.is_empty() { "(none)".to_string() } else { users.join(", ") });
+        out
+    }
+}
+
+/// Strips control characters so a hostile snapshot cannot drive the terminal.
+pub fn clean(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+pub fn human_duration(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60);
+    if d > 0 {
+        format!("{d}d {h}h {m}m")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else {
+        format!("{m}m {}s", secs % 60)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn sample() -> Snapshot {
+        Snapshot {
+            taken_at: Timestamp(0),
+            os: OsInfo { name: "Debian".into(), version: "12".into(), kernel: "6.1".into(), hostname: "host-7".into(), uptime_secs: 93_784 },
+            cpu: CpuInfo { model: "Test CPU".into(), physical_cores: Some(2), logical_cores: 4, usage_percent: 12.5, load_average: [0.5, 0.4, 0.3] },
+            memory: MemoryInfo { total_bytes: 8 << 30, used_bytes: 2 << 30, available_bytes: 6 << 30, swap_total_bytes: 0, swap_used_bytes: 0 },
+            disks: vec![DiskInfo { name: "vda".into(), mount_point: "/".into(), file_system: "ext4".into(), total_bytes: 100 << 30, available_bytes: 25 << 30, removable: false }],
+            networks: vec![NetworkInfo { name: "eth0".into(), mac: "00:11:22:33:44:55".into(), addresses: vec!["10.0.0.7/24".into()], received_bytes: 1 << 20, transmitted_bytes: 512 }],
+            top_by_cpu: vec![ProcessInfo { pid: 42, name: "outlook".into(), cpu_percent: 99.0, memory_bytes: 1 << 30, user: Some("alice".into()) }],
+            top_by_memory: vec![],
+            components: vec![],
+            users: vec!["alice".into()],
+        }
+    }
+
+    #[test]
+    fn render_names_every_section_and_value() {
+        let text = sample().render_text();
+        for needle in ["host-7", "Debian 12", "1d 2h 3m", "Test CPU", "2 physical / 4 logical", "8.0 GiB", "ext4", "75%", "10.0.0.7/24", "outlook", "alice", "(none reported by this platform)"] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn render_neutralises_terminal_escapes() {
+        let mut s = sample();
+        s.os.hostname = "evil\u{1b}[2J".into();
+        assert!(!s.render_text().contains('\u{1b}'));
+    }
+
+    #[test]
+    fn validate_bounds_lists_and_strings() {
+        let mut s = sample();
+        assert!(s.validate().is_ok());
+        s.users = vec!["u".into(); MAX_SNAPSHOT_ITEMS];
+        assert!(s.validate().is_ok());
+        s.users.push("one too many".into());
+        assert!(s.validate().is_err());
+        let mut s = sample();
+        s.os.hostname = "h".repeat(MAX_SNAPSHOT_STRING_LEN + 1);
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_duration(59), "0m 59s");
+    }
+}

@@ -1,0 +1,21 @@
+//! The Triage protocol, shared by the relay, the agent and the technician CLI.
+//!
+//! Everything here is plain data and pure functions: messages and their framing,
+//! typed identifiers, the ticket state machine, diagnostics types, identities
+//! and TLS configuration, enrollment tokens, roles and limits. The only I/O is
+//! reading and writing frames on a stream someone else opened.
+
+pub mod client;
+pub mod codec;
+pub mod diagnostics;
+pub mod ids;
+pub mod identity;
+pub mod limits;
+pub mod protocol;
+pub mod roles;
+pub mod ticket;
+pub mod time;
+pub mod tls;
+pub mod token;
+
+pub use ids::{AgentId, TicketId};

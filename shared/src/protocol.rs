@@ -1,0 +1,226 @@
+//! Messages. A peer opens one QUIC connection, sends [`Hello`] on its first
+//! bidirectional stream and reads a [`Welcome`]; after that every request is
+//! its own bidirectional stream: one [`Request`] frame, then [`Response`]
+//! frames, then the stream ends.
+//!
+//! These types are encoded with bincode, which is positional: append new
+//! variants at the end and never reorder, or bump [`PROTOCOL_VERSION`].
+//! Internally tagged serde enums do not work with bincode; keep the default
+//! (external) tagging.
+
+use crate::diagnostics::Snapshot;
+use crate::identity::PublicKey;
+use crate::ids::{AgentId, TicketId};
+use crate::roles::Role;
+use crate::ticket::{Comment, NewTicket, Status, StatusAction, Ticket, TicketEvent};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub const PROTOCOL_VERSION: u16 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeerKind {
+    Agent,
+    Technician,
+}
+
+/// The first frame on a connection. `version` comes first so that any
+/// future layout can still be told apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub version: u16,
+    pub peer: PeerKind,
+    pub software: String,
+}
+
+impl Hello {
+    pub fn new(peer: PeerKind) -> Self {
+        Hello { version: PROTOCOL_VERSION, peer, software: format!("triage {}", env!("CARGO_PKG_VERSION")) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Welcome {
+    Accepted { version: u16, identity: SessionIdentity },
+    Refused(RemoteError),
+}
+
+/// Who the relay decided the peer is, from its TLS key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SessionIdentity {
+    /// A key the relay does not know yet: it may only enroll.
+    Unenrolled,
+    Agent { id: AgentId, hostname: String },
+    Technician { name: String, roles: Vec<Role> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    /// Any peer: who am I to the relay.
+    WhoAmI,
+    /// Unenrolled agent: trade a token for an agent id bound to this key.
+    Enroll { token_secret: String, hostname: String, os: String },
+    /// Agent: still here.
+    Heartbeat,
+    /// Agent: file a ticket (idempotent on the ticket id).
+    SubmitTicket { ticket: NewTicket, snapshot: Option<Snapshot> },
+    ListTickets { status: Option<Status>, limit: u32 },
+    ShowTicket { id: TicketId },
+    Comment { id: TicketId, text: String },
+    Assign { id: TicketId, assignee: String },
+    Escalate { id: TicketId, note: Option<String> },
+    ChangeStatus { id: TicketId, action: StatusAction, note: Option<String> },
+    ListAgents,
+    RegisterTechnician { name: String, roles: Vec<Role>, public_key: PublicKey },
+    CreateEnrollmentToken { uses: u32, ttl_secs: u64 },
+    ListTechnicians,
+}
+
+impl Request {
+    /// A short name for logs and audit entries.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::WhoAmI => "who_am_i",
+            Request::Enroll { .. } => "enroll",
+            Request::Heartbeat => "heartbeat",
+            Request::SubmitTicket { .. } => "submit_ticket",
+            Request::ListTickets { .. } => "list_tickets",
+            Request::ShowTicket { .. } => "show_ticket",
+            Request::Comment { .. } => "comment",
+            Request::Assign { .. } => "assign",
+            Request::Escalate { .. } => "escalate",
+            Request::ChangeStatus { .. } => "change_status",
+            Request::ListAgents => "list_agents",
+            Request::RegisterTechnician { .. } => "register_technician",
+            Request::CreateEnrollmentToken { .. } => "create_enrollment_token",
+            Request::ListTechnicians => "list_technicians",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    Ok,
+    Identity(SessionIdentity),
+    Enrolled { agent_id: AgentId },
+    TicketStored { id: TicketId, created: bool },
+    Tickets(Vec<Ticket>),
+    Ticket(Box<TicketDetail>),
+    Agents(Vec<AgentSummary>),
+    Token { token: String, expires_at: Timestamp, uses: u32 },
+    Technicians(Vec<TechnicianSummary>),
+    Error(RemoteError),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketDetail {
+    pub ticket: Ticket,
+    pub comments: Vec<Comment>,
+    pub events: Vec<TicketEvent>,
+    pub snapshot: Option<Snapshot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentSummary {
+    pub id: AgentId,
+    pub hostname: String,
+    pub os: String,
+    pub enrolled_at: Timestamp,
+    pub last_seen: Option<Timestamp>,
+    pub online: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TechnicianSummary {
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub public_key: PublicKey,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    InvalidInput,
+    NotFound,
+    Forbidden,
+    Unauthenticated,
+    InvalidToken,
+    InvalidTransition,
+    VersionMismatch,
+    Conflict,
+    Unavailable,
+    Timeout,
+    Internal,
+}
+
+/// An error the other side reports; `message` says what to do next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl RemoteError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        RemoteError { kind, message: message.into() }
+    }
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RemoteError {}
+
+impl From<crate::ticket::InvalidInput> for RemoteError {
+    fn from(e: crate::ticket::InvalidInput) -> Self {
+        RemoteError::new(ErrorKind::InvalidInput, e.to_string())
+    }
+}
+
+impl From<crate::ticket::TransitionError> for RemoteError {
+    fn from(e: crate::ticket::TransitionError) -> Self {
+        RemoteError::new(ErrorKind::InvalidTransition, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode_frame, encode};
+
+    #[test]
+    fn hello_starts_with_its_version() {
+        let frame = encode(&Hello::new(PeerKind::Agent)).unwrap();
+        // bincode's varint encodes small u16 values as a single byte.
+        assert_eq!(frame[4], PROTOCOL_VERSION as u8);
+        let back: Hello = decode_frame(&frame).unwrap();
+        assert_eq!(back.peer, PeerKind::Agent);
+    }
+
+    #[test]
+    fn detail_with_snapshot_round_trips() {
+        let snap = crate::diagnostics::tests::sample();
+        let resp = Response::Error(RemoteError::new(ErrorKind::NotFound, "no ticket"));
+        let back: Response = decode_frame(&encode(&resp).unwrap()).unwrap();
+        assert_eq!(back, resp);
+        let req = Request::SubmitTicket {
+            ticket: NewTicket {
+                id: TicketId::new_random(),
+                title: "t".into(),
+                description: "d".into(),
+                category: crate::ticket::Category::Other,
+                priority: crate::ticket::Priority::Low,
+                source: crate::ticket::Source::Employee,
+                requester: "alice".into(),
+            },
+            snapshot: Some(snap),
+        };
+        let back: Request = decode_frame(&encode(&req).unwrap()).unwrap();
+        assert_eq!(back, req);
+    }
+}

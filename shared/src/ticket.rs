@@ -1,0 +1,364 @@
+//! Tickets and their life cycle, as plain data and a pure transition function.
+
+use crate::ids::{AgentId, CommentId, TicketId};
+use crate::limits::{MAX_NAME_LEN, MAX_TEXT_LEN, MAX_TITLE_LEN};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+macro_rules! text_enum {
+    ($name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                let wanted = s.trim().to_ascii_lowercase().replace('-', "_");
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == wanted)
+                    .ok_or_else(|| {
+                        let names: Vec<_> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                        format!("unknown {} `{s}`; use one of: {}", $what, names.join(", "))
+                    })
+            }
+        }
+    };
+}
+
+text_enum!(Status, "status", {
+    Open => "open",
+    InProgress => "in_progress",
+    Waiting => "waiting",
+    Resolved => "resolved",
+    Closed => "closed",
+});
+
+text_enum!(Tier, "tier", { L1 => "l1", L2 => "l2", L3 => "l3" });
+
+text_enum!(Category, "category", {
+    Hardware => "hardware",
+    Software => "software",
+    Network => "network",
+    Account => "account",
+    Other => "other",
+});
+
+text_enum!(Priority, "priority", {
+    Low => "low",
+    Normal => "normal",
+    High => "high",
+    Urgent => "urgent",
+});
+
+text_enum!(Source, "source", {
+    Employee => "employee",
+    HealthAlert => "health_alert",
+    Technician => "technician",
+});
+
+impl Priority {
+    /// Time to resolution promised for this priority.
+    pub fn sla(self) -> Duration {
+        let hours = match self {
+            Priority::Urgent => 4,
+            Priority::High => 8,
+            Priority::Normal => 24,
+            Priority::Low => 72,
+        };
+        Duration::from_secs(hours * 3600)
+    }
+}
+
+impl Tier {
+    /// The next tier up, or `None` at the top.
+    pub fn escalated(self) -> Option<Tier> {
+        match self {
+            Tier::L1 => Some(Tier::L2),
+            Tier::L2 => Some(Tier::L3),
+            Tier::L3 => None,
+        }
+    }
+}
+
+/// What a technician asks to do with a ticket's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusAction {
+    Start,
+    Wait,
+    Resolve,
+    Close,
+    Reopen,
+}
+
+impl StatusAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusAction::Start => "start",
+            StatusAction::Wait => "wait",
+            StatusAction::Resolve => "resolve",
+            StatusAction::Close => "close",
+            StatusAction::Reopen => "reopen",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {action} a ticket that is {from}{hint}", action = .action.as_str())]
+pub struct TransitionError {
+    pub from: Status,
+    pub action: StatusAction,
+    hint: &'static str,
+}
+
+/// The ticket state machine: `open → in_progress ⇄ waiting → resolved → closed`,
+/// with `reopen` the only way back from resolved or closed.
+pub fn transition(from: Status, action: StatusAction) -> Result<Status, TransitionError> {
+    use Status::*;
+    use StatusAction::*;
+    let active = matches!(from, Open | InProgress | Waiting);
+    let to = match (from, action) {
+        (Open | Waiting, Start) => Some(InProgress),
+        (Open | InProgress, Wait) => Some(Waiting),
+        (_, Resolve) if active => Some(Resolved),
+        (_, Close) if active || from == Resolved => Some(Closed),
+        (Resolved | Closed, Reopen) => Some(Open),
+        _ => None,
+    };
+    to.ok_or(TransitionError {
+        from,
+        action,
+        hint: match from {
+            Resolved | Closed => "; reopen it first",
+            _ => "",
+        },
+    })
+}
+
+/// A ticket as it is created by an agent or a technician.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewTicket {
+    pub id: TicketId,
+    pub title: String,
+    pub description: String,
+    pub category: Category,
+    pub priority: Priority,
+    pub source: Source,
+    /// Who asked for help: the logged-in user on an endpoint, or a technician.
+    pub requester: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct InvalidInput {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+impl InvalidInput {
+    pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
+        InvalidInput { field, problem: problem.into() }
+    }
+}
+
+/// Checks a free-text field: bounded length, no control characters other
+/// than newlines and tabs (which keeps terminals and logs safe to print).
+pub fn check_text(field: &'static str, text: &str, max: usize, allow_empty: bool) -> Result<(), InvalidInput> {
+    if !allow_empty && text.trim().is_empty() {
+        return Err(InvalidInput::new(field, "must not be empty"));
+    }
+    if text.len() > max {
+        return Err(InvalidInput::new(field, format!("is {} bytes; the limit is {max}", text.len())));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(InvalidInput::new(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// Checks a short name (technician, requester, hostname): letters, digits and `.-_@`.
+pub fn check_name(field: &'static str, name: &str) -> Result<(), InvalidInput> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(InvalidInput::new(field, format!("must be 1 to {MAX_NAME_LEN} bytes")));
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c)) {
+        return Err(InvalidInput::new(field, format!("`{name}` may only hold letters, digits and . _ - @")));
+    }
+    Ok(())
+}
+
+impl NewTicket {
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        check_text("title", &self.title, MAX_TITLE_LEN, false)?;
+        if self.title.contains('\n') {
+            return Err(InvalidInput::new("title", "must be one line"));
+        }
+        check_text("description", &self.description, MAX_TEXT_LEN, true)?;
+        check_text("requester", &self.requester, MAX_NAME_LEN, false)?;
+        Ok(())
+    }
+}
+
+/// A ticket's current state as the relay stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: TicketId,
+    pub title: String,
+    pub description: String,
+    pub category: Category,
+    pub priority: Priority,
+    pub status: Status,
+    pub tier: Tier,
+    pub source: Source,
+    pub agent_id: Option<AgentId>,
+    pub hostname: Option<String>,
+    pub requester: String,
+    pub assignee: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub sla_due_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    pub id: CommentId,
+    pub author: String,
+    pub text: String,
+    pub created_at: Timestamp,
+}
+
+/// Something that happened to a ticket, kept as its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TicketEventKind {
+    Created,
+    Assigned { assignee: String },
+    Escalated { from: Tier, to: Tier },
+    StatusChanged { from: Status, to: Status },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketEvent {
+    pub actor: String,
+    pub at: Timestamp,
+    pub event: TicketEventKind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Status::*;
+    use StatusAction::*;
+
+    #[test]
+    fn the_happy_path_is_allowed() {
+        assert_eq!(transition(Open, Start), Ok(InProgress));
+        assert_eq!(transition(InProgress, Wait), Ok(Waiting));
+        assert_eq!(transition(Waiting, Start), Ok(InProgress));
+        assert_eq!(transition(InProgress, Resolve), Ok(Resolved));
+        assert_eq!(transition(Resolved, Close), Ok(Closed));
+        assert_eq!(transition(Closed, Reopen), Ok(Open));
+        assert_eq!(transition(Resolved, Reopen), Ok(Open));
+        assert_eq!(transition(Open, Close), Ok(Closed));
+    }
+
+    #[test]
+    fn closed_ticket_cannot_go_back_to_work_without_reopen() {
+        let err = transition(Closed, Start).unwrap_err();
+        assert_eq!(err.to_string(), "cannot start a ticket that is closed; reopen it first");
+        assert!(transition(Closed, Resolve).is_err());
+        assert!(transition(Closed, Close).is_err());
+        assert!(transition(Resolved, Start).is_err());
+        assert!(transition(Resolved, Resolve).is_err());
+    }
+
+    #[test]
+    fn open_ticket_cannot_be_reopened() {
+        for s in [Open, InProgress, Waiting] {
+            assert!(transition(s, Reopen).is_err(), "{s}");
+        }
+        assert!(transition(InProgress, Start).is_err());
+        assert!(transition(Waiting, Wait).is_err());
+    }
+
+    #[test]
+    fn every_pair_either_moves_or_explains() {
+        for &from in Status::ALL {
+            for action in [Start, Wait, Resolve, Close, Reopen] {
+                match transition(from, action) {
+                    Ok(to) => assert_ne!(to, from),
+                    Err(e) => assert!(e.to_string().starts_with("cannot ")),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn escalation_stops_at_l3() {
+        assert_eq!(Tier::L1.escalated(), Some(Tier::L2));
+        assert_eq!(Tier::L2.escalated(), Some(Tier::L3));
+        assert_eq!(Tier::L3.escalated(), None);
+    }
+
+    #[test]
+    fn enums_parse_their_own_names_and_refuse_others() {
+        for &s in Status::ALL {
+            assert_eq!(s.as_str().parse::<Status>().unwrap(), s);
+        }
+        assert_eq!("in-progress".parse::<Status>().unwrap(), InProgress);
+        let err = "urgentish".parse::<Priority>().unwrap_err();
+        assert!(err.contains("low, normal, high, urgent"), "{err}");
+    }
+
+    fn ticket(title: &str) -> NewTicket {
+        NewTicket {
+            id: TicketId::new_random(),
+            title: title.into(),
+            description: String::new(),
+            category: Category::Software,
+            priority: Priority::High,
+            source: Source::Employee,
+            requester: "alice".into(),
+        }
+    }
+
+    #[test]
+    fn new_ticket_bounds_are_enforced_at_the_edge() {
+        assert!(ticket("Outlook keeps crashing").validate().is_ok());
+        assert!(ticket("").validate().is_err());
+        assert!(ticket(&"x".repeat(MAX_TITLE_LEN)).validate().is_ok());
+        assert!(ticket(&"x".repeat(MAX_TITLE_LEN + 1)).validate().is_err());
+        assert!(ticket("bad\u{1b}[31m").validate().is_err());
+        assert!(ticket("two\nlines").validate().is_err());
+        let mut t = ticket("ok");
+        t.description = "y".repeat(MAX_TEXT_LEN + 1);
+        assert!(t.validate().is_err());
+    }
+
+    #[test]
+    fn names_are_restricted() {
+        assert!(check_name("name", "alice.smith@corp").is_ok());
+        assert!(check_name("name", "").is_err());
+        assert!(check_name("name", "bob; rm -rf").is_err());
+        assert!(check_name("name", &"a".repeat(MAX_NAME_LEN + 1)).is_err());
+    }
+}
