@@ -5,6 +5,8 @@
 //! and TLS configuration, enrollment tokens, roles and limits. The only I/O is
 //! reading and writing frames on a stream someone else opened.
 
+pub mod approval;
+pub mod audit;
 pub mod client;
 pub mod codec;
 pub mod diagnostics;

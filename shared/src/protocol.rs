@@ -203,6 +203,18 @@ mod tests {
     }
 
     #[test]
+    fn ticket_history_survives_bincode() {
+        use crate::ticket::{TicketEventKind, Tier};
+        // Internally tagged serde enums fail in bincode; this keeps them out.
+        let events = vec![
+            TicketEvent { actor: "a".into(), at: Timestamp(1), event: TicketEventKind::Created },
+            TicketEvent { actor: "a".into(), at: Timestamp(2), event: TicketEventKind::Escalated { from: Tier::L1, to: Tier::L2 } },
+        ];
+        let back: Vec<TicketEvent> = decode_frame(&encode(&events).unwrap()).unwrap();
+        assert_eq!(back, events);
+    }
+
+    #[test]
     fn detail_with_snapshot_round_trips() {
         let snap = crate::diagnostics::tests::sample();
         let resp = Response::Error(RemoteError::new(ErrorKind::NotFound, "no ticket"));

@@ -248,7 +248,7 @@ pub struct Comment {
 
 /// Something that happened to a ticket, kept as its history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum TicketEventKind {
     Created,
     Assigned { assignee: String },

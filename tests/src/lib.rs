@@ -1,1 +1,192 @@
-//! End-to-end tests live in `tests/`; this crate has no library code.
+//! A small harness for end-to-end tests: a real relay on `127.0.0.1:0` with
+//! its embedded store in a temporary directory, agents enrolled with real
+//! tokens, and technicians driving the real `triage` CLI entry point.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tempfile::TempDir;
+use triage_relay::{RelayConfig, RelayHandle};
+use triage_shared::identity::{KeyPair, PublicKey};
+use triage_shared::roles::Role;
+use triage_shared::AgentId;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use triage_cli::CliError;
+
+/// A relay with an admin technician ready.
+pub struct Deployment {
+    pub relay: Option<RelayHandle>,
+    pub dir: TempDir,
+    pub admin: Technician,
+}
+
+/// A technician's home directory, logged in to the deployment's relay.
+#[derive(Clone)]
+pub struct Technician {
+    pub name: String,
+    pub home: PathBuf,
+}
+
+/// An enrolled agent; its daemon runs while `daemon` is `Some`.
+pub struct Agent {
+    pub id: AgentId,
+    pub state_dir: PathBuf,
+    daemon: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+}
+
+pub fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+impl Deployment {
+    pub async fn start() -> Deployment {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let relay = triage_relay::start(RelayConfig::new(dir.path().join("relay"), loopback()))
+            .await
+            .expect("relay starts");
+        let mut d = Deployment {
+            relay: Some(relay),
+            admin: Technician { name: String::new(), home: PathBuf::new() },
+            dir,
+        };
+        d.admin = d
+            .technician("admin", &[Role::L1, Role::L2, Role::L3, Role::Admin])
+            .await;
+        d
+    }
+
+    pub fn relay(&self) -> &RelayHandle {
+        self.relay.as_ref().expect("relay is running")
+    }
+
+    /// Stops the relay; [`Deployment::restart_relay`] brings it back on the same port.
+    pub async fn stop_relay(&mut self) -> SocketAddr {
+        let relay = self.relay.take().expect("relay is running");
+        let addr = relay.local_addr();
+        relay.shutdown().await;
+        addr
+    }
+
+    pub async fn restart_relay(&mut self, addr: SocketAddr) {
+        let relay = triage_relay::start(RelayConfig::new(self.dir.path().join("relay"), addr))
+            .await
+            .expect("relay restarts");
+        self.relay = Some(relay);
+    }
+
+    /// Makes a key with `triage keygen`, registers it with `roles`, and logs in.
+    pub async fn technician(&self, name: &str, roles: &[Role]) -> Technician {
+        let home = self.dir.path().join(format!("tech-{name}"));
+        let keygen = cli(&home, &["keygen"]).await.expect("keygen");
+        let key: PublicKey = keygen
+            .lines()
+            .last()
+            .expect("keygen prints the public key")
+            .parse()
+            .expect("keygen's last line is the public key");
+        self.relay()
+            .add_technician(name, roles, key)
+            .await
+            .expect("technician registered");
+        let locator = self.relay().locator().to_string();
+        cli(&home, &["login", &locator]).await.expect("login");
+        Technician { name: name.to_string(), home }
+    }
+
+    /// Enrolls a new agent with a fresh single-use token.
+    pub async fn enroll_agent(&self, name: &str) -> Agent {
+        let state_dir = self.dir.path().join(format!("agent-{name}"));
+        let token = self
+            .relay()
+            .create_token(1, Duration::from_secs(600))
+            .await
+            .expect("token");
+        let id = triage_agent::enroll(&state_dir, &token).await.expect("enroll");
+        Agent { id, state_dir, daemon: None }
+    }
+}
+
+impl Technician {
+    pub async fn run(&self, args: &[&str]) -> Result<String, CliError> {
+        cli(&self.home, args).await
+    }
+
+    /// Runs a command that must succeed and prints JSON.
+    pub async fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self
+            .run(args)
+            .await
+            .unwrap_or_else(|e| panic!("triage {args:?} failed: {e}"));
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("triage {args:?} printed no JSON ({e}): {out}"))
+    }
+
+    /// Runs a command that must fail and returns its message.
+    pub async fn refused(&self, args: &[&str]) -> String {
+        match self.run(args).await {
+            Ok(out) => panic!("triage {args:?} succeeded but should not have: {out}"),
+            Err(e) => e.to_string(),
+        }
+    }
+}
+
+impl Agent {
+    pub fn start_daemon(&mut self) {
+        let (tx, rx) = oneshot::channel::<()>();
+        let dir = self.state_dir.clone();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            if let Err(e) = triage_agent::run_daemon(&dir, shutdown).await {
+                panic!("agent daemon failed: {e}");
+            }
+        });
+        self.daemon = Some((tx, task));
+    }
+
+    pub async fn stop_daemon(&mut self) {
+        if let Some((tx, task)) = self.daemon.take() {
+            let _ = tx.send(());
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("daemon stops promptly")
+                .expect("daemon task ends cleanly");
+        }
+    }
+}
+
+/// Runs the technician CLI's library entry point with `--home home`.
+pub async fn cli(home: &Path, args: &[&str]) -> Result<String, CliError> {
+    let mut argv = vec!["triage".to_string(), "--home".into(), home.display().to_string()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let parsed = triage_cli::Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("bad test arguments {argv:?}: {e}"));
+    let mut out = Vec::new();
+    triage_cli::run(parsed, &mut out).await?;
+    Ok(String::from_utf8(out).expect("CLI prints UTF-8"))
+}
+
+/// Polls `check` until it holds or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A fresh identity that nobody has registered or enrolled.
+pub fn stranger() -> KeyPair {
+    KeyPair::generate()
+}
