@@ -1,1 +1,273 @@
-fn main() {}
+//! `triage-agent`: the endpoint agent's command line.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use triage_agent::{diagnostics, host, state, HelpRequest};
+use triage_shared::ticket::{Category, Priority};
+use triage_shared::token::EnrollmentToken;
+
+#[derive(Parser)]
+#[command(
+    name = "triage-agent",
+    version,
+    about = "Triage endpoint agent: enrollment, relay connection and \"Get help\""
+)]
+// `help` is one of our commands; `--help` still prints usage.
+#[command(disable_help_subcommand = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct StateDirArg {
+    /// State directory [default: $TRIAGE_AGENT_DIR, else /var/lib/triage-agent as root,
+    /// else ~/.local/state/triage-agent]
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+impl StateDirArg {
+    fn resolve(self) -> PathBuf {
+        self.state_dir.unwrap_or_else(state::default_state_dir)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Enroll this machine with a relay, using a token from `triage-relay token`
+    Enroll {
+        /// The enrollment token (triage://HOST:PORT?fp=...&token=...)
+        token: EnrollmentToken,
+        #[command(flatten)]
+        state: StateDirArg,
+        /// Forget any existing enrollment and identity and enroll afresh
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the agent daemon (stops cleanly on Ctrl-C or SIGTERM)
+    Run {
+        #[command(flatten)]
+        state: StateDirArg,
+    },
+    /// Ask IT for help: files a ticket with a diagnostics snapshot and prints its id
+    Help {
+        /// What is wrong, in one line
+        title: String,
+        /// More detail
+        #[arg(long, default_value = "")]
+        description: String,
+        /// hardware, software, network, account or other
+        #[arg(long, default_value = "other")]
+        category: Category,
+        /// low, normal, high or urgent
+        #[arg(long, default_value = "normal")]
+        priority: Priority,
+        /// Do not attach a screenshot (accepted now; screenshots are not attached yet, they come in a later release)
+        #[arg(long)]
+        no_screenshot: bool,
+        #[command(flatten)]
+        state: StateDirArg,
+    },
+    /// Print a diagnostics snapshot of this machine (no relay needed)
+    Diagnose {
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show whether this agent is enrolled, its id and relay
+    Status {
+        #[command(flatten)]
+        state: StateDirArg,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logging(default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let chatty = matches!(cli.command, Command::Run { .. } | Command::Enroll { .. });
+    init_logging(if chatty { "info" } else { "warn" });
+    match run(cli.command).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Enroll {
+            token,
+            state,
+            force,
+        } => {
+            let dir = state.resolve();
+            if force {
+                triage_agent::forget_enrollment(&dir).context("cannot start a fresh enrollment")?;
+            }
+            let id = triage_agent::enroll(&dir, &token).await?;
+            println!("Enrolled as agent {id}.");
+            println!(
+                "Start the daemon with: triage-agent run --state-dir {}",
+                dir.display()
+            );
+        }
+        Command::Run { state } => {
+            triage_agent::run_daemon(&state.resolve(), shutdown_signal()).await?;
+        }
+        Command::Help {
+            title,
+            description,
+            category,
+            priority,
+            no_screenshot,
+            state,
+        } => {
+            if !no_screenshot {
+                tracing::debug!("screenshots are not attached yet");
+            }
+            let request = HelpRequest {
+                title,
+                description,
+                category,
+                priority,
+                requester: host::current_requester(),
+            };
+            let id = triage_agent::file_ticket(&state.resolve(), request).await?;
+            println!("Ticket {id} filed.");
+        }
+        Command::Diagnose { json } => {
+            let snapshot = tokio::task::spawn_blocking(diagnostics::collect)
+                .await
+                .context("diagnostics failed")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&snapshot)?);
+            } else {
+                print!("{}", snapshot.render_text());
+            }
+        }
+        Command::Status { state, json } => print_status(&state.resolve(), json)?,
+    }
+    Ok(())
+}
+
+fn print_status(dir: &Path, json: bool) -> anyhow::Result<()> {
+    let status = triage_agent::status(dir)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", status.render_text());
+    }
+    Ok(())
+}
+
+/// Completes on Ctrl-C, or on SIGTERM where there is one.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the daemon");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_takes_a_title_and_defaults_to_other_and_normal() {
+        let cli =
+            Cli::try_parse_from(["triage-agent", "help", "printer broken", "--no-screenshot"])
+                .unwrap();
+        match cli.command {
+            Command::Help {
+                title,
+                category,
+                priority,
+                no_screenshot,
+                description,
+                ..
+            } => {
+                assert_eq!(title, "printer broken");
+                assert_eq!(category, Category::Other);
+                assert_eq!(priority, Priority::Normal);
+                assert!(no_screenshot);
+                assert!(description.is_empty());
+            }
+            _ => panic!("parsed as another command"),
+        }
+    }
+
+    #[test]
+    fn bad_category_and_token_are_refused_with_the_choices() {
+        let err = Cli::try_parse_from(["triage-agent", "help", "x", "--category", "plumbing"])
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .contains("hardware, software, network, account, other"),
+            "{err}"
+        );
+        let err = Cli::try_parse_from(["triage-agent", "enroll", "not-a-token"])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("triage://"), "{err}");
+    }
+
+    #[test]
+    fn enroll_accepts_force_and_a_state_dir() {
+        let token = "triage://127.0.0.1:4433?fp=0101010101010101010101010101010101010101010101010101010101010101&token=0202020202020202020202020202020202020202020202020202020202020202";
+        let cli = Cli::try_parse_from([
+            "triage-agent",
+            "enroll",
+            token,
+            "--force",
+            "--state-dir",
+            "/tmp/a",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Enroll { force, state, .. } => {
+                assert!(force);
+                assert_eq!(state.state_dir, Some(PathBuf::from("/tmp/a")));
+            }
+            _ => panic!("parsed as another command"),
+        }
+    }
+}

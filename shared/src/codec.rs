@@ -59,6 +59,19 @@ pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
     Ok(msg)
 }
 
+/// Decodes a value from the *start* of a frame body and ignores the rest.
+/// The relay uses it to read the version at the head of a `Hello` whose
+/// remaining layout this build does not understand, so that an incompatible
+/// peer is told "version mismatch" rather than "garbled".
+pub fn decode_prefix<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
+    if body.len() > MAX_FRAME_LEN {
+        return Err(CodecError::FrameTooLarge { len: body.len(), max: MAX_FRAME_LEN });
+    }
+    bincode::serde::decode_from_slice(body, config())
+        .map(|(msg, _)| msg)
+        .map_err(|e| CodecError::Garbled(e.to_string()))
+}
+
 /// Checks a length prefix before any body bytes are read.
 pub fn body_len(prefix: [u8; PREFIX_LEN]) -> Result<usize, CodecError> {
     let len = u32::from_be_bytes(prefix) as usize;
@@ -199,6 +212,18 @@ mod tests {
         let len = (frame.len() - PREFIX_LEN) as u32;
         frame[..4].copy_from_slice(&len.to_be_bytes());
         assert!(decode_frame::<Request>(&frame).is_err());
+    }
+
+    #[test]
+    fn prefix_decoding_reads_the_head_and_ignores_the_rest() {
+        let frame = encode(&crate::protocol::Hello::new(crate::protocol::PeerKind::Agent)).unwrap();
+        let version: u16 = decode_prefix(&frame[PREFIX_LEN..]).unwrap();
+        assert_eq!(version, crate::protocol::PROTOCOL_VERSION);
+        let mut future_hello = frame[PREFIX_LEN..].to_vec();
+        future_hello.extend_from_slice(&[9, 9, 9]);
+        assert!(decode_body::<crate::protocol::Hello>(&future_hello).is_err());
+        assert_eq!(decode_prefix::<u16>(&future_hello).unwrap(), crate::protocol::PROTOCOL_VERSION);
+        assert!(decode_prefix::<u16>(&[]).is_err());
     }
 
     #[tokio::test]

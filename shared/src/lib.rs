@@ -14,6 +14,7 @@ pub mod ids;
 pub mod identity;
 pub mod limits;
 pub mod protocol;
+pub mod remote;
 pub mod roles;
 pub mod ticket;
 pub mod time;

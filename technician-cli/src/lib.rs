@@ -1,1 +1,210 @@
-pub fn placeholder() {}
+//! `triage`, the technician's command line for Triage.
+//!
+//! The crate is a library so end-to-end tests can drive exactly what the
+//! binary runs: parse a [`Cli`] and call [`run`] with any writer. Normal
+//! output goes to that writer; a failure is a [`CliError`] whose message says
+//! what to do next (the binary prints it on stderr and exits 1).
+//!
+//! # Where things live
+//! - [`args`]: the clap types; typed values (status, roles, durations) are
+//!   parsed here, so a typo is a usage error.
+//! - [`home`]: the home directory (`identity.key`, `identity.pub`, `relay`).
+//! - [`ticket_ref`]: full ids and unique prefixes, matched as a pure function.
+//! - [`render`] and [`text`]: everything a human reads, pure and tested.
+//! - [`commands`]: check input, connect with `triage_shared::client::Session`,
+//!   ask, print, close.
+//!
+//! # Home directory
+//! `--home DIR`, else `$TRIAGE_HOME`, else `$HOME/.config/triage`. It holds
+//! `identity.key` (mode 0600), `identity.pub` and `relay` (the relay locator
+//! saved by `triage login`). Writes are atomic.
+//!
+//! # JSON shapes (`--json`)
+//! Each is exactly the `serde_json` serialization of a `triage_shared` type,
+//! pretty-printed, and nothing else is printed:
+//! - `tickets list`: `Vec<Ticket>`: an array of objects with `id` (UUID
+//!   string), `title`, `description`, `category`, `priority`, `status`,
+//!   `tier`, `source` (snake_case strings such as `"in_progress"`, `"l2"`,
+//!   `"health_alert"`), `agent_id` and `hostname` (string or null),
+//!   `requester`, `assignee` (string or null), and `created_at`,
+//!   `updated_at`, `sla_due_at` as Unix milliseconds.
+//! - `tickets show`: `TicketDetail`: `{"ticket": Ticket, "comments": [{"id",
+//!   "author", "text", "created_at"}], "events": [{"actor", "at", "event"}],
+//!   "snapshot": Snapshot or null}`, where `event` is externally tagged:
+//!   `"created"`, `{"assigned": {"assignee"}}`, `{"escalated": {"from",
+//!   "to"}}` or `{"status_changed": {"from", "to"}}`.
+//! - `agents list`: `Vec<AgentSummary>`: `id`, `hostname`, `os`,
+//!   `enrolled_at`, `last_seen` (millis or null), `online` (bool).
+//! - `technicians list`: `Vec<TechnicianSummary>`: `name`, `roles` (e.g.
+//!   `["l1", "admin"]`), `public_key` (`"ed25519:<hex>"`), `created_at`.
+//! - `whoami`: `SessionIdentity`: `{"Technician": {"name": ..., "roles": [...]}}`.
+//! - `tokens create`: [`commands::admin::IssuedToken`]: `{"token", "expires_at", "uses"}`.
+
+pub mod args;
+pub mod commands;
+pub mod error;
+pub mod home;
+pub mod render;
+pub mod text;
+pub mod ticket_ref;
+
+pub use args::{AgentsCommand, Cli, Command, TechniciansCommand, TicketsCommand, TokensCommand};
+pub use error::CliError;
+pub use home::Home;
+
+use std::path::PathBuf;
+
+/// Runs one parsed command line, writing normal output to `out`.
+pub async fn run(cli: Cli, out: &mut (dyn std::io::Write + Send)) -> Result<(), CliError> {
+    let home = Home::locate(cli.home, std::env::var_os("HOME").map(PathBuf::from))?;
+    tracing::debug!(home = %home.dir().display(), "using home directory");
+    match cli.command {
+        Command::Keygen { force } => commands::account::keygen(&home, force, out)?,
+        Command::Pubkey => commands::account::pubkey(&home, out)?,
+        Command::Login { relay_token } => {
+            commands::account::login(&home, &relay_token, out).await?
+        }
+        Command::Whoami { json } => commands::account::whoami(&home, json, out).await?,
+        Command::Tickets(c) => commands::tickets::run(&home, c, out).await?,
+        Command::Agents(c) => commands::admin::agents(&home, c, out).await?,
+        Command::Technicians(c) => commands::admin::technicians(&home, c, out).await?,
+        Command::Tokens(c) => commands::admin::tokens(&home, c, out).await?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[tokio::test]
+    async fn commands_needing_the_relay_say_to_log_in_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_str().unwrap();
+        let keygen = Cli::try_parse_from(["triage", "--home", home, "keygen"]).unwrap();
+        run(keygen, &mut Vec::new()).await.unwrap();
+        for args in [
+            &["tickets", "list", "--json"][..],
+            &["agents", "list"][..],
+            &["whoami"][..],
+        ] {
+            let cli = Cli::try_parse_from(["triage", "--home", home].iter().chain(args)).unwrap();
+            let err = run(cli, &mut Vec::new()).await.unwrap_err();
+            assert!(matches!(err, CliError::NotLoggedIn(_)), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn run_can_be_spawned_on_a_multi_threaded_runtime() {
+        fn spawnable<F: std::future::Future + Send>(_: &F) {}
+        let cli = Cli::try_parse_from(["triage", "pubkey"]).unwrap();
+        let mut out: Vec<u8> = Vec::new();
+        let fut = run(cli, &mut out);
+        spawnable(&fut);
+        drop(fut);
+        assert!(out.is_empty(), "an unpolled command prints nothing");
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_refused_before_looking_at_the_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_str().unwrap();
+        let cli = Cli::try_parse_from([
+            "triage", "--home", home, "tickets", "comment", "1234abcd", " ",
+        ])
+        .unwrap();
+        let err = run(cli, &mut Vec::new()).await.unwrap_err();
+        assert!(matches!(err, CliError::InvalidInput(_)), "{err}");
+    }
+
+    #[test]
+    fn ticket_json_has_the_field_names_scripts_rely_on() {
+        let t = render_fixture();
+        let v = serde_json::to_value(&t).unwrap();
+        for field in [
+            "id",
+            "title",
+            "description",
+            "category",
+            "priority",
+            "status",
+            "tier",
+            "source",
+            "agent_id",
+            "hostname",
+            "requester",
+            "assignee",
+            "created_at",
+            "updated_at",
+            "sla_due_at",
+        ] {
+            assert!(v.get(field).is_some(), "missing {field} in {v}");
+        }
+        assert_eq!(v["id"], "1234abcd-0000-4000-8000-000000000001");
+        assert_eq!(v["status"], "in_progress");
+        assert_eq!(v["tier"], "l2");
+        assert_eq!(v["source"], "health_alert");
+        assert_eq!(v["assignee"], serde_json::Value::Null);
+        assert_eq!(v["created_at"], 1000);
+    }
+
+    #[test]
+    fn detail_and_identity_json_shapes_are_stable() {
+        use triage_shared::protocol::{SessionIdentity, TicketDetail};
+        use triage_shared::roles::Role;
+        use triage_shared::ticket::{TicketEvent, TicketEventKind, Tier};
+        use triage_shared::time::Timestamp;
+        let detail = TicketDetail {
+            ticket: render_fixture(),
+            comments: vec![],
+            events: vec![TicketEvent {
+                actor: "bob".into(),
+                at: Timestamp(1),
+                event: TicketEventKind::Escalated {
+                    from: Tier::L2,
+                    to: Tier::L3,
+                },
+            }],
+            snapshot: None,
+        };
+        let v = serde_json::to_value(&detail).unwrap();
+        assert_eq!(v["ticket"]["tier"], "l2");
+        assert_eq!(
+            v["events"][0]["event"],
+            serde_json::json!({"escalated": {"from": "l2", "to": "l3"}})
+        );
+        assert_eq!(v["snapshot"], serde_json::Value::Null);
+        let who = SessionIdentity::Technician {
+            name: "alice".into(),
+            roles: vec![Role::Admin],
+        };
+        assert_eq!(
+            serde_json::to_value(&who).unwrap(),
+            serde_json::json!({"Technician": {"name": "alice", "roles": ["admin"]}})
+        );
+    }
+
+    fn render_fixture() -> triage_shared::ticket::Ticket {
+        use triage_shared::ticket::*;
+        use triage_shared::time::Timestamp;
+        Ticket {
+            id: "1234abcd-0000-4000-8000-000000000001".parse().unwrap(),
+            title: "Disk almost full".into(),
+            description: String::new(),
+            category: Category::Hardware,
+            priority: Priority::Urgent,
+            status: Status::InProgress,
+            tier: Tier::L2,
+            source: Source::HealthAlert,
+            agent_id: None,
+            hostname: Some("srv-1".into()),
+            requester: "monitor".into(),
+            assignee: None,
+            created_at: Timestamp(1000),
+            updated_at: Timestamp(2000),
+            sla_due_at: Timestamp(3000),
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! The command line, as clap types. Values that have a shared parser
+//! (statuses, roles, durations) are parsed here, at the edge, so the
+//! commands receive typed values and a typo is a usage error (exit 2).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+use triage_shared::limits::{MAX_LIST_ITEMS, MAX_TOKEN_TTL_SECS, MAX_TOKEN_USES};
+use triage_shared::roles::Role;
+use triage_shared::ticket::Status;
+use triage_shared::time::parse_duration;
+
+/// Tickets `tickets list` asks for when `--limit` is not given.
+pub const DEFAULT_LIST_LIMIT: u32 = 100;
+
+/// The technician's command line for Triage.
+#[derive(Debug, Parser)]
+#[command(
+    name = "triage",
+    version,
+    about = "Work Triage support tickets and endpoints from the command line"
+)]
+pub struct Cli {
+    /// Directory holding identity.key and the relay you are logged in to
+    /// (default: $HOME/.config/triage).
+    #[arg(long, global = true, env = "TRIAGE_HOME")]
+    pub home: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make this technician's key pair and print the public key for an admin.
+    Keygen {
+        /// Replace an existing key (the relay will no longer know you).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print this technician's public key (`ed25519:<hex>`).
+    Pubkey,
+    /// Check that the relay knows your key, then remember it.
+    Login {
+        /// A relay locator or enrollment token (`triage://HOST:PORT?fp=...`).
+        #[arg(value_name = "RELAY_TOKEN")]
+        relay_token: String,
+    },
+    /// Show who the relay says you are.
+    Whoami {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, show and work tickets.
+    #[command(subcommand)]
+    Tickets(TicketsCommand),
+    /// Endpoints enrolled with the relay.
+    #[command(subcommand)]
+    Agents(AgentsCommand),
+    /// Technicians known to the relay.
+    #[command(subcommand)]
+    Technicians(TechniciansCommand),
+    /// Enrollment tokens for new endpoints.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    /// List tickets, newest first.
+    List {
+        /// Only tickets with this status (open, in_progress, waiting, resolved, closed).
+        #[arg(long, value_parser = parse_status)]
+        status: Option<Status>,
+        /// At most this many tickets.
+        #[arg(long, default_value_t = DEFAULT_LIST_LIMIT,
+              value_parser = clap::value_parser!(u32).range(1..=MAX_LIST_ITEMS as i64))]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one ticket with its snapshot, comments and history.
+    Show {
+        /// Ticket id, or a unique prefix of at least 8 hex digits.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a comment.
+    Comment { id: String, text: String },
+    /// Assign a ticket to a technician.
+    Assign {
+        id: String,
+        #[arg(value_name = "WHO")]
+        who: String,
+    },
+    /// Move a ticket up one tier (l1 → l2 → l3).
+    Escalate {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Start working on a ticket (in_progress).
+    Start {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Park a ticket while waiting on someone (waiting).
+    Wait {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Resolve a ticket, saying what fixed it.
+    Resolve { id: String, note: String },
+    /// Close a ticket.
+    Close {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reopen a resolved or closed ticket.
+    Reopen {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// List enrolled endpoints and whether they are online.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TechniciansCommand {
+    /// List technicians and their roles.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a technician's public key (admin only).
+    Add {
+        name: String,
+        /// Roles: l1, l2, l3, approver, admin. Repeat the flag or separate with commas.
+        #[arg(long = "role", required = true, num_args = 1.., value_delimiter = ',', value_parser = parse_role)]
+        roles: Vec<Role>,
+        /// File holding the technician's `ed25519:<hex>` public key (the output of `triage keygen`).
+        #[arg(long)]
+        pubkey: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Make an enrollment token for endpoints (admin only).
+    Create {
+        /// How many endpoints may enroll with it.
+        #[arg(long, default_value_t = 1,
+              value_parser = clap::value_parser!(u32).range(1..=MAX_TOKEN_USES as i64))]
+        uses: u32,
+        /// How long it stays valid: e.g. 30m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: Duration,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_status(s: &str) -> Result<Status, String> {
+    s.parse()
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+/// A token lifetime: a shared duration, more than zero and at most
+/// [`MAX_TOKEN_TTL_SECS`].
+pub fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(s)?;
+    if ttl.is_zero() {
+        return Err("a token must live longer than 0s".into());
+    }
+    if ttl.as_secs() > MAX_TOKEN_TTL_SECS {
+        return Err(format!(
+            "a token may live at most {}d",
+            MAX_TOKEN_TTL_SECS / 86_400
+        ));
+    }
+    Ok(ttl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("triage").chain(args.iter().copied()))
+    }
+
+    fn tickets(args: &[&str]) -> TicketsCommand {
+        let mut all = vec!["tickets"];
+        all.extend_from_slice(args);
+        match parse(&all).unwrap().command {
+            Command::Tickets(t) => t,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn home_is_global_and_optional() {
+        let cli = parse(&["tickets", "list", "--home", "/tmp/h"]).unwrap();
+        assert_eq!(cli.home, Some(PathBuf::from("/tmp/h")));
+        let cli = parse(&["--home", "/tmp/x", "pubkey"]).unwrap();
+        assert_eq!(cli.home, Some(PathBuf::from("/tmp/x")));
+        assert!(matches!(cli.command, Command::Pubkey));
+    }
+
+    #[test]
+    fn keygen_login_and_whoami_parse() {
+        assert!(matches!(
+            parse(&["keygen"]).unwrap().command,
+            Command::Keygen { force: false }
+        ));
+        assert!(matches!(
+            parse(&["keygen", "--force"]).unwrap().command,
+            Command::Keygen { force: true }
+        ));
+        match parse(&["login", "triage://h:1?fp=00"]).unwrap().command {
+            Command::Login { relay_token } => assert_eq!(relay_token, "triage://h:1?fp=00"),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["login"]).is_err());
+        assert!(matches!(
+            parse(&["whoami", "--json"]).unwrap().command,
+            Command::Whoami { json: true }
+        ));
+    }
+
+    #[test]
+    fn tickets_list_takes_status_limit_and_json() {
+        match tickets(&["list"]) {
+            TicketsCommand::List {
+                status,
+                limit,
+                json,
+            } => {
+                assert_eq!((status, limit, json), (None, DEFAULT_LIST_LIMIT, false));
+            }
+            other => panic!("{other:?}"),
+        }
+        match tickets(&["list", "--status", "in-progress", "--limit", "5", "--json"]) {
+            TicketsCommand::List {
+                status,
+                limit,
+                json,
+            } => {
+                assert_eq!((status, limit, json), (Some(Status::InProgress), 5, true));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_status_and_limits_are_usage_errors() {
+        let err = parse(&["tickets", "list", "--status", "done"]).unwrap_err();
+        assert!(err.to_string().contains("open, in_progress"), "{err}");
+        assert!(parse(&["tickets", "list", "--limit", "0"]).is_err());
+        let max = MAX_LIST_ITEMS.to_string();
+        assert!(parse(&["tickets", "list", "--limit", &max]).is_ok());
+        let over = (MAX_LIST_ITEMS + 1).to_string();
+        assert!(parse(&["tickets", "list", "--limit", &over]).is_err());
+    }
+
+    #[test]
+    fn every_ticket_subcommand_parses() {
+        assert!(matches!(
+            tickets(&["show", "abc", "--json"]),
+            TicketsCommand::Show { json: true, .. }
+        ));
+        match tickets(&["comment", "1234abcd", "Looking into it"]) {
+            TicketsCommand::Comment { id, text } => assert_eq!(
+                (id.as_str(), text.as_str()),
+                ("1234abcd", "Looking into it")
+            ),
+            other => panic!("{other:?}"),
+        }
+        match tickets(&["assign", "1234abcd", "bob"]) {
+            TicketsCommand::Assign { who, .. } => assert_eq!(who, "bob"),
+            other => panic!("{other:?}"),
+        }
+        match tickets(&["escalate", "1234abcd", "--note", "needs L3"]) {
+            TicketsCommand::Escalate { note, .. } => assert_eq!(note.as_deref(), Some("needs L3")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            tickets(&["escalate", "x"]),
+            TicketsCommand::Escalate { note: None, .. }
+        ));
+        assert!(matches!(
+            tickets(&["start", "x"]),
+            TicketsCommand::Start { .. }
+        ));
+        assert!(matches!(
+            tickets(&["wait", "x"]),
+            TicketsCommand::Wait { .. }
+        ));
+        match tickets(&["resolve", "x", "Reinstalled"]) {
+            TicketsCommand::Resolve { note, .. } => assert_eq!(note, "Reinstalled"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            parse(&["tickets", "resolve", "x"]).is_err(),
+            "resolve needs a note"
+        );
+        assert!(matches!(
+            tickets(&["close", "x"]),
+            TicketsCommand::Close { note: None, .. }
+        ));
+        match tickets(&["reopen", "x", "--note", "again"]) {
+            TicketsCommand::Reopen { note, .. } => assert_eq!(note.as_deref(), Some("again")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn agents_and_technicians_list_parse() {
+        assert!(matches!(
+            parse(&["agents", "list", "--json"]).unwrap().command,
+            Command::Agents(AgentsCommand::List { json: true })
+        ));
+        assert!(matches!(
+            parse(&["technicians", "list"]).unwrap().command,
+            Command::Technicians(TechniciansCommand::List { json: false })
+        ));
+    }
+
+    #[test]
+    fn technicians_add_takes_repeated_or_comma_separated_roles() {
+        for args in [
+            &[
+                "technicians",
+                "add",
+                "bob",
+                "--role",
+                "l1",
+                "--role",
+                "admin",
+                "--pubkey",
+                "k.pub",
+            ][..],
+            &[
+                "technicians",
+                "add",
+                "bob",
+                "--role",
+                "l1,admin",
+                "--pubkey",
+                "k.pub",
+            ][..],
+            &[
+                "technicians",
+                "add",
+                "bob",
+                "--role",
+                "l1",
+                "admin",
+                "--pubkey",
+                "k.pub",
+            ][..],
+        ] {
+            match parse(args).unwrap().command {
+                Command::Technicians(TechniciansCommand::Add {
+                    name,
+                    roles,
+                    pubkey,
+                }) => {
+                    assert_eq!(name, "bob");
+                    assert_eq!(roles, vec![Role::L1, Role::Admin], "{args:?}");
+                    assert_eq!(pubkey, PathBuf::from("k.pub"));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn technicians_add_refuses_unknown_or_missing_roles() {
+        let err = parse(&[
+            "technicians",
+            "add",
+            "bob",
+            "--role",
+            "root",
+            "--pubkey",
+            "k",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown role"), "{err}");
+        assert!(parse(&["technicians", "add", "bob", "--pubkey", "k"]).is_err());
+        assert!(parse(&["technicians", "add", "bob", "--role", "l1"]).is_err());
+    }
+
+    #[test]
+    fn tokens_create_defaults_to_one_use_for_an_hour() {
+        match parse(&["tokens", "create"]).unwrap().command {
+            Command::Tokens(TokensCommand::Create { uses, ttl, json }) => {
+                assert_eq!((uses, ttl, json), (1, Duration::from_secs(3600), false));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["tokens", "create", "--uses", "5", "--ttl", "30m", "--json"])
+            .unwrap()
+            .command
+        {
+            Command::Tokens(TokensCommand::Create { uses, ttl, json }) => {
+                assert_eq!((uses, ttl, json), (5, Duration::from_secs(1800), true));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn token_bounds_are_checked_before_sending() {
+        assert!(parse(&["tokens", "create", "--uses", "0"]).is_err());
+        let max = MAX_TOKEN_USES.to_string();
+        assert!(parse(&["tokens", "create", "--uses", &max]).is_ok());
+        let over = (MAX_TOKEN_USES + 1).to_string();
+        assert!(parse(&["tokens", "create", "--uses", &over]).is_err());
+        assert!(
+            parse(&["tokens", "create", "--ttl", "10"]).is_err(),
+            "no unit"
+        );
+        assert!(parse_ttl("0s").is_err());
+        assert_eq!(parse_ttl("30d").unwrap().as_secs(), MAX_TOKEN_TTL_SECS);
+        assert!(parse_ttl("31d").is_err());
+    }
+
+    #[test]
+    fn unknown_commands_are_usage_errors() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["tickets", "explode", "x"]).is_err());
+        assert!(parse(&["tickets", "list", "--bogus"]).is_err());
+    }
+}

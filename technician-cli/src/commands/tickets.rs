@@ -1,0 +1,341 @@
+//! `triage tickets ...`: list, show and work tickets.
+
+use super::{connect, print_json, terminal_width, unexpected, Connected, Out};
+use crate::args::TicketsCommand;
+use crate::error::CliError;
+use crate::home::Home;
+use crate::render;
+use crate::ticket_ref::{short_id, TicketRef};
+use triage_shared::diagnostics::clean;
+use triage_shared::limits::{MAX_LIST_ITEMS, MAX_TEXT_LEN};
+use triage_shared::protocol::{Request, Response, TicketDetail};
+use triage_shared::ticket::{check_name, check_text, Status, StatusAction, Ticket, Tier};
+use triage_shared::time::Timestamp;
+use triage_shared::TicketId;
+
+/// A ticket command with its input checked, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    List {
+        status: Option<Status>,
+        limit: u32,
+        json: bool,
+    },
+    Show {
+        target: TicketRef,
+        json: bool,
+    },
+    Change {
+        target: TicketRef,
+        change: Change,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Comment(String),
+    Assign(String),
+    Escalate(Option<String>),
+    Status(StatusAction, Option<String>),
+}
+
+/// Checks everything that can be checked without the relay.
+pub fn plan(command: TicketsCommand) -> Result<Plan, CliError> {
+    use TicketsCommand as C;
+    let change = |id: &str, change: Change| {
+        Ok(Plan::Change {
+            target: TicketRef::parse(id)?,
+            change,
+        })
+    };
+    match command {
+        C::List {
+            status,
+            limit,
+            json,
+        } => Ok(Plan::List {
+            status,
+            limit,
+            json,
+        }),
+        C::Show { id, json } => Ok(Plan::Show {
+            target: TicketRef::parse(&id)?,
+            json,
+        }),
+        C::Comment { id, text } => {
+            check_text("comment", &text, MAX_TEXT_LEN, false)?;
+            change(&id, Change::Comment(text))
+        }
+        C::Assign { id, who } => {
+            check_name("assignee", &who)?;
+            change(&id, Change::Assign(who))
+        }
+        C::Escalate { id, note } => change(&id, Change::Escalate(checked_note(note)?)),
+        C::Start { id, note } => change(
+            &id,
+            Change::Status(StatusAction::Start, checked_note(note)?),
+        ),
+        C::Wait { id, note } => {
+            change(&id, Change::Status(StatusAction::Wait, checked_note(note)?))
+        }
+        C::Resolve { id, note } => change(
+            &id,
+            Change::Status(StatusAction::Resolve, checked_note(Some(note))?),
+        ),
+        C::Close { id, note } => change(
+            &id,
+            Change::Status(StatusAction::Close, checked_note(note)?),
+        ),
+        C::Reopen { id, note } => change(
+            &id,
+            Change::Status(StatusAction::Reopen, checked_note(note)?),
+        ),
+    }
+}
+
+fn checked_note(note: Option<String>) -> Result<Option<String>, CliError> {
+    if let Some(n) = &note {
+        check_text("note", n, MAX_TEXT_LEN, false)?;
+    }
+    Ok(note)
+}
+
+pub async fn run(home: &Home, command: TicketsCommand, out: Out<'_>) -> Result<(), CliError> {
+    let plan = plan(command)?;
+    let conn = connect(home).await?;
+    let result = execute(&conn, plan, out).await;
+    conn.close().await;
+    result
+}
+
+async fn execute(conn: &Connected, plan: Plan, out: Out<'_>) -> Result<(), CliError> {
+    match plan {
+        Plan::List {
+            status,
+            limit,
+            json,
+        } => {
+            let tickets = list(conn, status, limit).await?;
+            if json {
+                print_json(out, &tickets)
+            } else {
+                out.write_all(
+                    render::ticket_table(&tickets, Timestamp::now(), terminal_width()).as_bytes(),
+                )?;
+                Ok(())
+            }
+        }
+        Plan::Show { target, json } => {
+            let id = resolve(conn, &target).await?;
+            let detail = show(conn, id).await?;
+            if json {
+                print_json(out, &detail)
+            } else {
+                out.write_all(render::ticket_detail(&detail, Timestamp::now()).as_bytes())?;
+                Ok(())
+            }
+        }
+        Plan::Change { target, change } => {
+            let id = resolve(conn, &target).await?;
+            let line = apply(conn, id, change).await?;
+            writeln!(out, "{line}")?;
+            Ok(())
+        }
+    }
+}
+
+async fn list(
+    conn: &Connected,
+    status: Option<Status>,
+    limit: u32,
+) -> Result<Vec<Ticket>, CliError> {
+    let request = Request::ListTickets { status, limit };
+    match conn.ask(&request).await? {
+        Response::Tickets(tickets) => Ok(tickets),
+        _ => Err(unexpected(&request)),
+    }
+}
+
+async fn show(conn: &Connected, id: TicketId) -> Result<TicketDetail, CliError> {
+    let request = Request::ShowTicket { id };
+    match conn.ask(&request).await? {
+        Response::Ticket(detail) => Ok(*detail),
+        _ => Err(unexpected(&request)),
+    }
+}
+
+/// A full id needs no lookup; a prefix is matched against the newest
+/// [`MAX_LIST_ITEMS`] tickets.
+async fn resolve(conn: &Connected, target: &TicketRef) -> Result<TicketId, CliError> {
+    if let TicketRef::Full(id) = target {
+        return Ok(*id);
+    }
+    let tickets = list(conn, None, MAX_LIST_ITEMS as u32).await?;
+    target.resolve(tickets.iter().map(|t| t.id))
+}
+
+/// Sends one change and returns the line that says what happened.
+async fn apply(conn: &Connected, id: TicketId, change: Change) -> Result<String, CliError> {
+    let short = short_id(&id);
+    let request = match &change {
+        Change::Comment(text) => Request::Comment {
+            id,
+            text: text.clone(),
+        },
+        Change::Assign(who) => Request::Assign {
+            id,
+            assignee: who.clone(),
+        },
+        Change::Escalate(note) => Request::Escalate {
+            id,
+            note: note.clone(),
+        },
+        Change::Status(action, note) => Request::ChangeStatus {
+            id,
+            action: *action,
+            note: note.clone(),
+        },
+    };
+    let response = conn.ask(&request).await?;
+    let updated = match response {
+        Response::Ok => None,
+        Response::Ticket(detail) => Some(detail.ticket),
+        _ => return Err(unexpected(&request)),
+    };
+    Ok(match change {
+        Change::Comment(_) => format!("Comment added to ticket {short}."),
+        Change::Assign(who) => format!("Ticket {short} assigned to {}.", clean(&who)),
+        Change::Escalate(_) => {
+            // The relay may answer with the ticket; otherwise ask for it.
+            let tier = match updated {
+                Some(t) => t.tier,
+                None => show(conn, id).await?.ticket.tier,
+            };
+            escalated_message(&short, tier)
+        }
+        Change::Status(action, _) => status_message(&short, action),
+    })
+}
+
+pub fn escalated_message(short: &str, tier: Tier) -> String {
+    format!("Ticket {short} escalated to {tier}.")
+}
+
+/// What a successful status change did. The target status depends only on
+/// the action (see `ticket::transition`), so no second request is needed.
+pub fn status_message(short: &str, action: StatusAction) -> String {
+    match action {
+        StatusAction::Start => format!("Ticket {short} started (in_progress)."),
+        StatusAction::Wait => format!("Ticket {short} set to waiting."),
+        StatusAction::Resolve => format!("Ticket {short} resolved."),
+        StatusAction::Close => format!("Ticket {short} closed."),
+        StatusAction::Reopen => format!("Ticket {short} reopened."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{Cli, Command};
+    use clap::Parser;
+    use triage_shared::limits::MAX_TEXT_LEN;
+    use triage_shared::ticket::transition;
+
+    const FULL: &str = "1234abcd-0000-4000-8000-000000000001";
+
+    fn plan_of(args: &[&str]) -> Result<Plan, CliError> {
+        let cli = Cli::try_parse_from(["triage", "tickets"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Tickets(c) => plan(c),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ids_are_parsed_before_connecting() {
+        assert!(matches!(
+            plan_of(&["show", FULL]).unwrap(),
+            Plan::Show {
+                target: TicketRef::Full(_),
+                json: false
+            }
+        ));
+        assert!(matches!(
+            plan_of(&["show", "1234abcd", "--json"]).unwrap(),
+            Plan::Show {
+                target: TicketRef::Prefix(_),
+                json: true
+            }
+        ));
+        assert!(matches!(
+            plan_of(&["close", "12"]),
+            Err(CliError::BadTicketId(_))
+        ));
+    }
+
+    #[test]
+    fn comment_text_is_checked_with_the_shared_rules() {
+        assert!(plan_of(&["comment", FULL, "Looking into it"]).is_ok());
+        let at_limit = "x".repeat(MAX_TEXT_LEN);
+        assert!(plan_of(&["comment", FULL, &at_limit]).is_ok());
+        let over = "x".repeat(MAX_TEXT_LEN + 1);
+        let err = plan_of(&["comment", FULL, &over]).unwrap_err();
+        assert!(matches!(err, CliError::InvalidInput(_)), "{err}");
+        assert!(plan_of(&["comment", FULL, "  "]).is_err());
+        assert!(plan_of(&["comment", FULL, "bad\u{1b}[2J"]).is_err());
+    }
+
+    #[test]
+    fn notes_are_checked_and_resolve_needs_one() {
+        assert!(plan_of(&["resolve", FULL, ""]).is_err());
+        assert!(plan_of(&["escalate", FULL, "--note", "bell\u{7}"]).is_err());
+        assert_eq!(
+            plan_of(&["reopen", FULL, "--note", "again"]).unwrap(),
+            Plan::Change {
+                target: TicketRef::Full(FULL.parse().unwrap()),
+                change: Change::Status(StatusAction::Reopen, Some("again".into()))
+            }
+        );
+    }
+
+    #[test]
+    fn assignee_must_be_a_plausible_name() {
+        assert!(plan_of(&["assign", FULL, "bob"]).is_ok());
+        assert!(plan_of(&["assign", FULL, "bob; rm -rf /"]).is_err());
+    }
+
+    #[test]
+    fn each_status_command_maps_to_its_action() {
+        for (cmd, action) in [
+            ("start", StatusAction::Start),
+            ("wait", StatusAction::Wait),
+            ("close", StatusAction::Close),
+            ("reopen", StatusAction::Reopen),
+        ] {
+            match plan_of(&[cmd, FULL]).unwrap() {
+                Plan::Change {
+                    change: Change::Status(a, None),
+                    ..
+                } => assert_eq!(a, action, "{cmd}"),
+                other => panic!("{cmd}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn status_messages_name_the_status_the_state_machine_reaches() {
+        let reached = |from, action| transition(from, action).unwrap();
+        assert!(status_message("1234abcd", StatusAction::Start)
+            .contains(reached(Status::Open, StatusAction::Start).as_str()));
+        assert!(status_message("1234abcd", StatusAction::Wait)
+            .contains(reached(Status::Open, StatusAction::Wait).as_str()));
+        assert_eq!(
+            status_message("1234abcd", StatusAction::Resolve),
+            "Ticket 1234abcd resolved."
+        );
+        assert_eq!(
+            escalated_message("1234abcd", Tier::L2),
+            "Ticket 1234abcd escalated to l2."
+        );
+    }
+}

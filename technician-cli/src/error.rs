@@ -1,0 +1,197 @@
+//! Everything that can go wrong, worded for the technician: each message
+//! names the problem and the next step. `main` prints `error: {e}`.
+
+use std::path::PathBuf;
+use triage_shared::client::ClientError;
+use triage_shared::diagnostics::clean;
+use triage_shared::protocol::{ErrorKind, RemoteError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("no technician identity; run `triage keygen` (looked for {})", .0.display())]
+    NoIdentity(PathBuf),
+    #[error("not logged in; run `triage login RELAY_TOKEN` (looked for {})", .0.display())]
+    NotLoggedIn(PathBuf),
+    #[error("a technician identity already exists at {}; run `triage keygen --force` to replace it (an admin will then have to register the new key)", .0.display())]
+    IdentityExists(PathBuf),
+    #[error("cannot find your home directory; pass --home DIR or set TRIAGE_HOME")]
+    NoHomeDir,
+    #[error("{} is damaged: {detail}; run `triage keygen --force` for a new key, or restore the file", .path.display())]
+    BadKeyFile { path: PathBuf, detail: String },
+    #[error("{} is damaged: {detail}; run `triage login RELAY_TOKEN` again", .path.display())]
+    BadRelayFile { path: PathBuf, detail: String },
+    #[error("cannot {action} {}: {source}", .path.display())]
+    File {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("{0}")]
+    BadRelayToken(#[from] triage_shared::token::TokenParseError),
+    #[error("your key is not registered with this relay; send your public key ({public_key}, also printed by `triage pubkey`) to an admin, who registers it with `triage technicians add NAME --role ROLE --pubkey FILE`; then log in again")]
+    KeyNotRegistered { public_key: String },
+    #[error("the relay at {addr} is not the relay you logged in to (its certificate fingerprint differs); ask an admin for a fresh relay token and run `triage login RELAY_TOKEN` again")]
+    WrongRelay { addr: String },
+    #[error("cannot reach the relay at {addr}: {detail}; check that it is running and that you can reach it")]
+    Unreachable { addr: String, detail: String },
+    /// The relay refused for lack of a role; its message names the roles that may.
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A ticket transition the state machine does not allow, worded by the relay.
+    #[error("{0}")]
+    InvalidTransition(String),
+    #[error("the relay refused: {0}")]
+    Relay(String),
+    #[error("no ticket id starts with `{0}`; run `triage tickets list` to see ids")]
+    NoSuchTicket(String),
+    #[error("`{prefix}` matches several tickets ({}); type more of the id", .matches.join(", "))]
+    AmbiguousTicket {
+        prefix: String,
+        matches: Vec<String>,
+    },
+    #[error("`{0}` is not a ticket id; give the full id or at least its first 8 hex digits")]
+    BadTicketId(String),
+    #[error("the relay answered `{request}` with something unexpected; is it running a matching version of Triage?")]
+    UnexpectedResponse { request: &'static str },
+    #[error(transparent)]
+    Client(ClientError),
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+    #[error("cannot encode JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl From<triage_shared::ticket::InvalidInput> for CliError {
+    fn from(e: triage_shared::ticket::InvalidInput) -> Self {
+        CliError::InvalidInput(e.to_string())
+    }
+}
+
+impl From<RemoteError> for CliError {
+    /// The relay's message is shown as it is (it says what to do), but with
+    /// control characters neutralised since it came from the network.
+    fn from(e: RemoteError) -> Self {
+        let message = clean(&e.message);
+        match e.kind {
+            ErrorKind::Forbidden => CliError::Forbidden(message),
+            ErrorKind::NotFound => CliError::NotFound(message),
+            ErrorKind::InvalidTransition => CliError::InvalidTransition(message),
+            _ => CliError::Relay(message),
+        }
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::WrongRelay { addr, .. } => CliError::WrongRelay { addr },
+            ClientError::Connect { addr, detail } => CliError::Unreachable { addr, detail },
+            ClientError::Timeout(addr) => CliError::Unreachable {
+                addr,
+                detail: "it did not answer in time".into(),
+            },
+            ClientError::Remote(remote) | ClientError::Refused(remote) => remote.into(),
+            other => CliError::Client(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(kind: ErrorKind, message: &str) -> CliError {
+        ClientError::Remote(RemoteError::new(kind, message)).into()
+    }
+
+    #[test]
+    fn forbidden_shows_the_relays_message_naming_the_role() {
+        let e = remote(
+            ErrorKind::Forbidden,
+            "register_technician needs one of: admin",
+        );
+        assert!(matches!(e, CliError::Forbidden(_)));
+        assert_eq!(
+            e.to_string(),
+            "not allowed: register_technician needs one of: admin"
+        );
+    }
+
+    #[test]
+    fn invalid_transition_is_the_relays_words() {
+        let e = remote(
+            ErrorKind::InvalidTransition,
+            "cannot start a ticket that is closed; reopen it first",
+        );
+        assert_eq!(
+            e.to_string(),
+            "cannot start a ticket that is closed; reopen it first"
+        );
+    }
+
+    #[test]
+    fn not_found_and_other_kinds_keep_the_message() {
+        assert_eq!(
+            remote(ErrorKind::NotFound, "no ticket 1234").to_string(),
+            "not found: no ticket 1234"
+        );
+        assert_eq!(
+            remote(ErrorKind::InvalidInput, "title too long").to_string(),
+            "the relay refused: title too long"
+        );
+    }
+
+    #[test]
+    fn remote_messages_cannot_drive_the_terminal() {
+        let e = remote(ErrorKind::Internal, "oops\u{1b}[2J");
+        assert!(!e.to_string().contains('\u{1b}'));
+    }
+
+    #[test]
+    fn wrong_relay_says_to_log_in_again_with_a_fresh_token() {
+        let e: CliError = ClientError::WrongRelay {
+            addr: "r:1".into(),
+            detail: "mismatch".into(),
+        }
+        .into();
+        let text = e.to_string();
+        assert!(
+            text.contains("fresh relay token") && text.contains("triage login"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unregistered_key_error_gives_the_key_and_the_admin_command() {
+        let text = CliError::KeyNotRegistered {
+            public_key: "ed25519:00ff".into(),
+        }
+        .to_string();
+        assert!(
+            text.contains("not registered") && text.contains("ed25519:00ff"),
+            "{text}"
+        );
+        assert!(text.contains("triage technicians add"), "{text}");
+    }
+
+    #[test]
+    fn a_silent_relay_is_reported_as_unreachable_with_what_to_check() {
+        let e: CliError = ClientError::Timeout("r:1".into()).into();
+        assert_eq!(e.to_string(), "cannot reach the relay at r:1: it did not answer in time; check that it is running and that you can reach it");
+    }
+
+    #[test]
+    fn home_errors_name_the_command_to_run() {
+        assert!(CliError::NoIdentity("/h/identity.key".into())
+            .to_string()
+            .starts_with("no technician identity; run `triage keygen`"));
+        assert!(CliError::NotLoggedIn("/h/relay".into())
+            .to_string()
+            .starts_with("not logged in; run `triage login RELAY_TOKEN`"));
+    }
+}

@@ -1,0 +1,241 @@
+//! `tickets show`: one ticket in full.
+
+use crate::text::{compact_duration, indented_block, relative};
+use std::fmt::Write as _;
+use triage_shared::diagnostics::clean;
+use triage_shared::protocol::TicketDetail;
+use triage_shared::ticket::{Status, Ticket, TicketEventKind};
+use triage_shared::time::Timestamp;
+
+/// `tickets show`: header fields, description, snapshot, then comments and
+/// history merged in time order.
+pub fn ticket_detail(detail: &TicketDetail, now: Timestamp) -> String {
+    let t = &detail.ticket;
+    let mut out = String::new();
+    let field = |out: &mut String, name: &str, value: &str| {
+        let _ = writeln!(out, "{name:<10} {value}");
+    };
+    field(&mut out, "Ticket", &t.id.to_string());
+    field(&mut out, "Title", &clean(&t.title));
+    field(&mut out, "Status", t.status.as_str());
+    field(&mut out, "Tier", t.tier.as_str());
+    field(&mut out, "Priority", t.priority.as_str());
+    field(&mut out, "Category", t.category.as_str());
+    field(&mut out, "Source", t.source.as_str());
+    let host = match (&t.hostname, &t.agent_id) {
+        (Some(h), Some(a)) => format!("{} (agent {a})", clean(h)),
+        (Some(h), None) => clean(h),
+        (None, Some(a)) => format!("agent {a}"),
+        (None, None) => "-".into(),
+    };
+    field(&mut out, "Host", &host);
+    field(&mut out, "Requester", &clean(&t.requester));
+    field(
+        &mut out,
+        "Assignee",
+        &clean(t.assignee.as_deref().unwrap_or("-")),
+    );
+    field(
+        &mut out,
+        "Created",
+        &format!("{} ({})", t.created_at, relative(t.created_at, now)),
+    );
+    field(
+        &mut out,
+        "Updated",
+        &format!("{} ({})", t.updated_at, relative(t.updated_at, now)),
+    );
+    field(&mut out, "SLA due", &sla_text(t, now));
+
+    out.push_str("\nDescription\n");
+    if t.description.trim().is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        out.push_str(&indented_block(&t.description, "  "));
+    }
+
+    out.push('\n');
+    match &detail.snapshot {
+        Some(snapshot) => out.push_str(&snapshot.render_text()),
+        None => out.push_str("No diagnostics snapshot attached.\n"),
+    }
+
+    out.push_str("\nHistory\n");
+    out.push_str(&history(detail));
+    out
+}
+
+fn sla_text(t: &Ticket, now: Timestamp) -> String {
+    let active = matches!(
+        t.status,
+        Status::Open | Status::InProgress | Status::Waiting
+    );
+    if active && t.sla_due_at < now {
+        format!(
+            "{} (overdue by {})",
+            t.sla_due_at,
+            compact_duration(now.since(t.sla_due_at))
+        )
+    } else if active {
+        format!("{} ({})", t.sla_due_at, relative(t.sla_due_at, now))
+    } else {
+        t.sla_due_at.to_string()
+    }
+}
+
+fn history(detail: &TicketDetail) -> String {
+    // Events sort before comments made at the same moment: "escalated", then its note.
+    let mut entries: Vec<(Timestamp, u8, String)> = Vec::new();
+    for e in &detail.events {
+        let what = match &e.event {
+            TicketEventKind::Created => "created the ticket".to_string(),
+            TicketEventKind::Assigned { assignee } => format!("assigned it to {}", clean(assignee)),
+            TicketEventKind::Escalated { from, to } => format!("escalated it {from} → {to}"),
+            TicketEventKind::StatusChanged { from, to } => format!("changed status {from} → {to}"),
+        };
+        entries.push((e.at, 0, format!("  {}  {} {what}\n", e.at, clean(&e.actor))));
+    }
+    for c in &detail.comments {
+        let mut text = format!("  {}  {} commented:\n", c.created_at, clean(&c.author));
+        text.push_str(&indented_block(&c.text, "      "));
+        entries.push((c.created_at, 1, text));
+    }
+    if entries.is_empty() {
+        return "  (nothing yet)\n".into();
+    }
+    entries.sort_by_key(|(at, order, _)| (*at, *order));
+    entries.into_iter().map(|(_, _, text)| text).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::tests::{ticket, HOUR, NOW};
+    use triage_shared::ids::CommentId;
+    use triage_shared::ticket::{Comment, TicketEvent, Tier};
+
+    fn detail() -> TicketDetail {
+        let t = ticket("Outlook keeps crashing");
+        let at = |h: i64| Timestamp(NOW.0 - h * HOUR);
+        TicketDetail {
+            events: vec![
+                TicketEvent {
+                    actor: "bob".into(),
+                    at: at(1),
+                    event: TicketEventKind::Escalated {
+                        from: Tier::L1,
+                        to: Tier::L2,
+                    },
+                },
+                TicketEvent {
+                    actor: "agent".into(),
+                    at: at(3),
+                    event: TicketEventKind::Created,
+                },
+            ],
+            comments: vec![
+                Comment {
+                    id: CommentId::new_random(),
+                    author: "bob".into(),
+                    text: "needs L2\nsecond line".into(),
+                    created_at: at(1),
+                },
+                Comment {
+                    id: CommentId::new_random(),
+                    author: "admin".into(),
+                    text: "Looking into it".into(),
+                    created_at: at(2),
+                },
+            ],
+            snapshot: None,
+            ticket: t,
+        }
+    }
+
+    #[test]
+    fn detail_shows_header_description_and_history_in_time_order() {
+        let out = ticket_detail(&detail(), NOW);
+        for needle in [
+            "Ticket     1234abcd-0000-4000-8000-000000000001",
+            "Title      Outlook keeps crashing",
+            "Host       laptop-7 (agent 9999ffff-1111-4000-8000-000000000003)",
+            "SLA due    2024-02-29T17:34:56Z (in 5h)",
+            "  It closes as soon as I open the calendar.",
+            "No diagnostics snapshot attached.",
+            "      second line",
+        ] {
+            assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+        }
+        let pos = |s: &str| {
+            out.find(s)
+                .unwrap_or_else(|| panic!("missing {s} in\n{out}"))
+        };
+        assert!(pos("created the ticket") < pos("Looking into it"));
+        assert!(pos("Looking into it") < pos("escalated it l1 → l2"));
+        assert!(
+            pos("escalated it l1 → l2") < pos("needs L2"),
+            "an event comes before a comment made with it"
+        );
+    }
+
+    #[test]
+    fn detail_renders_the_snapshot_and_overdue_sla() {
+        let mut d = detail();
+        d.ticket.sla_due_at = Timestamp(NOW.0 - 2 * HOUR);
+        d.snapshot = Some(sample_snapshot());
+        let out = ticket_detail(&d, NOW);
+        assert!(out.contains("(overdue by 2h)"), "{out}");
+        assert!(
+            out.contains("== System") && out.contains("snap-host"),
+            "{out}"
+        );
+        d.ticket.status = Status::Closed;
+        assert!(!ticket_detail(&d, NOW).contains("overdue"));
+    }
+
+    #[test]
+    fn detail_strips_control_characters_everywhere() {
+        let mut d = detail();
+        d.ticket.title = "t\u{1b}[2J".into();
+        d.ticket.description = "d\u{1b}[2J\nline".into();
+        d.comments[0].text = "c\u{9b}31m".into();
+        d.comments[0].author = "a\u{7}".into();
+        d.events[0].actor = "e\u{1b}".into();
+        let out = ticket_detail(&d, NOW);
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    }
+
+    fn sample_snapshot() -> triage_shared::diagnostics::Snapshot {
+        use triage_shared::diagnostics::*;
+        Snapshot {
+            taken_at: NOW,
+            os: OsInfo {
+                name: "Debian".into(),
+                version: "12".into(),
+                kernel: "6.1".into(),
+                hostname: "snap-host".into(),
+                uptime_secs: 60,
+            },
+            cpu: CpuInfo {
+                model: "cpu".into(),
+                physical_cores: None,
+                logical_cores: 2,
+                usage_percent: 1.0,
+                load_average: [0.0; 3],
+            },
+            memory: MemoryInfo {
+                total_bytes: 1,
+                used_bytes: 1,
+                available_bytes: 0,
+                swap_total_bytes: 0,
+                swap_used_bytes: 0,
+            },
+            disks: vec![],
+            networks: vec![],
+            top_by_cpu: vec![],
+            top_by_memory: vec![],
+            components: vec![],
+            users: vec![],
+        }
+    }
+}

@@ -1,0 +1,457 @@
+//! The CLI against a stand-in relay over real QUIC: the shared TLS and
+//! framing, with canned answers. This pins down what the CLI sends and how it
+//! reports answers, independent of the real relay (the workspace's tests/
+//! crate covers the two together).
+
+use clap::Parser;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use triage_cli::{Cli, CliError};
+use triage_shared::codec::{expect_frame, write_frame};
+use triage_shared::identity::{CertFingerprint, KeyPair, PublicKey};
+use triage_shared::protocol::{
+    ErrorKind, Hello, RemoteError, Request, Response, SessionIdentity, TicketDetail, Welcome,
+    PROTOCOL_VERSION,
+};
+use triage_shared::roles::Role;
+use triage_shared::ticket::{Category, Priority, Source, Status, StatusAction, Ticket, Tier};
+use triage_shared::time::Timestamp;
+use triage_shared::tls::{peer_public_key, server_config};
+use triage_shared::token::RelayLocator;
+
+type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+
+struct FakeRelay {
+    locator: RelayLocator,
+    seen: Arc<Mutex<Vec<Request>>>,
+    _endpoint: quinn::Endpoint,
+}
+
+impl FakeRelay {
+    /// A relay that knows one technician key and answers with `handler`.
+    fn start(technician: Option<(PublicKey, &str, Vec<Role>)>, handler: Handler) -> FakeRelay {
+        let (config, fingerprint) = server_config(&KeyPair::generate()).unwrap();
+        let endpoint = quinn::Endpoint::server(config, "127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = endpoint.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let technician = technician.map(|(k, n, r)| (k, n.to_string(), r));
+        let (accepting, log) = (endpoint.clone(), seen.clone());
+        tokio::spawn(async move {
+            while let Some(incoming) = accepting.accept().await {
+                let (technician, handler, log) = (technician.clone(), handler.clone(), log.clone());
+                tokio::spawn(async move {
+                    if let Ok(conn) = incoming.await {
+                        serve(conn, technician, handler, log).await;
+                    }
+                });
+            }
+        });
+        FakeRelay {
+            locator: RelayLocator {
+                addr: addr.to_string(),
+                fingerprint,
+            },
+            seen,
+            _endpoint: endpoint,
+        }
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn serve(
+    conn: quinn::Connection,
+    technician: Option<(PublicKey, String, Vec<Role>)>,
+    handler: Handler,
+    log: Arc<Mutex<Vec<Request>>>,
+) {
+    let Ok((mut send, mut recv)) = conn.accept_bi().await else {
+        return;
+    };
+    let Ok(_hello) = expect_frame::<_, Hello>(&mut recv).await else {
+        return;
+    };
+    let key = peer_public_key(&conn);
+    let known = technician.filter(|(k, _, _)| Some(*k) == key);
+    let welcome = match &known {
+        Some((_, name, roles)) => Welcome::Accepted {
+            version: PROTOCOL_VERSION,
+            identity: SessionIdentity::Technician {
+                name: name.clone(),
+                roles: roles.clone(),
+            },
+        },
+        None => Welcome::Refused(RemoteError::new(
+            ErrorKind::Unauthenticated,
+            "this key is not registered",
+        )),
+    };
+    if write_frame(&mut send, &welcome).await.is_err() {
+        return;
+    }
+    let _ = send.finish();
+    if known.is_none() {
+        // Let the client read the refusal and hang up first.
+        conn.closed().await;
+        return;
+    }
+    while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+        let Ok(request) = expect_frame::<_, Request>(&mut recv).await else {
+            return;
+        };
+        log.lock().unwrap().push(request.clone());
+        let response = handler(&request);
+        let _ = write_frame(&mut send, &response).await;
+        let _ = send.finish();
+    }
+}
+
+async fn triage(home: &Path, args: &[&str]) -> Result<String, CliError> {
+    let mut argv = vec!["triage", "--home", home.to_str().unwrap()];
+    argv.extend_from_slice(args);
+    let mut out = Vec::new();
+    triage_cli::run(Cli::try_parse_from(argv).unwrap(), &mut out).await?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+/// A home with a fresh key, and that key's public half.
+async fn keyed_home() -> (tempfile::TempDir, PublicKey) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = triage(dir.path(), &["keygen"]).await.unwrap();
+    let key = out.lines().last().unwrap().parse().unwrap();
+    (dir, key)
+}
+
+/// A technician `alice` (l1, admin) logged in to a relay answering with `handler`.
+async fn logged_in(
+    handler: impl Fn(&Request) -> Response + Send + Sync + 'static,
+) -> (tempfile::TempDir, FakeRelay) {
+    let (dir, key) = keyed_home().await;
+    let relay = FakeRelay::start(
+        Some((key, "alice", vec![Role::L1, Role::Admin])),
+        Arc::new(handler),
+    );
+    triage(dir.path(), &["login", &relay.locator.to_string()])
+        .await
+        .unwrap();
+    (dir, relay)
+}
+
+fn ticket(id: &str, title: &str) -> Ticket {
+    Ticket {
+        id: id.parse().unwrap(),
+        title: title.into(),
+        description: String::new(),
+        category: Category::Software,
+        priority: Priority::High,
+        status: Status::Open,
+        tier: Tier::L1,
+        source: Source::Employee,
+        agent_id: None,
+        hostname: Some("laptop-7".into()),
+        requester: "dave".into(),
+        assignee: None,
+        created_at: Timestamp::now(),
+        updated_at: Timestamp::now(),
+        sla_due_at: Timestamp::now(),
+    }
+}
+
+const A: &str = "1234abcd-0000-4000-8000-000000000001";
+const B: &str = "1234abcd-0000-4000-8000-000000000002";
+const C: &str = "9999ffff-1111-4000-8000-000000000003";
+
+fn two_similar_tickets(request: &Request) -> Response {
+    match request {
+        Request::ListTickets { .. } => Response::Tickets(vec![
+            ticket(A, "first"),
+            ticket(B, "second"),
+            ticket(C, "third"),
+        ]),
+        _ => Response::Ok,
+    }
+}
+
+#[tokio::test]
+async fn login_saves_the_relay_only_once_the_relay_knows_the_key() {
+    let (dir, key) = keyed_home().await;
+    let relay = FakeRelay::start(
+        Some((key, "alice", vec![Role::L1, Role::Admin])),
+        Arc::new(|_: &Request| Response::Ok),
+    );
+    // An enrollment token works too; its secret is ignored.
+    let token = format!("{}&token={}", relay.locator, "cd".repeat(32));
+    let out = triage(dir.path(), &["login", &token]).await.unwrap();
+    assert_eq!(
+        out,
+        format!("logged in to {} as alice (l1, admin)\n", relay.locator.addr)
+    );
+    let saved: RelayLocator = std::fs::read_to_string(dir.path().join("relay"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(saved, relay.locator);
+
+    let who = triage(dir.path(), &["whoami", "--json"]).await.unwrap();
+    let who: serde_json::Value = serde_json::from_str(&who).unwrap();
+    assert_eq!(
+        who,
+        serde_json::json!({"Technician": {"name": "alice", "roles": ["l1", "admin"]}})
+    );
+    let who = triage(dir.path(), &["whoami"]).await.unwrap();
+    assert!(who.starts_with("alice (l1, admin) on relay "), "{who}");
+}
+
+#[tokio::test]
+async fn an_unregistered_key_is_told_to_see_an_admin_and_nothing_is_saved() {
+    let (dir, key) = keyed_home().await;
+    let relay = FakeRelay::start(None, Arc::new(|_: &Request| Response::Ok));
+    let err = triage(dir.path(), &["login", &relay.locator.to_string()])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CliError::KeyNotRegistered { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("not registered") && text.contains(&key.to_string()),
+        "{text}"
+    );
+    assert!(!dir.path().join("relay").exists());
+}
+
+#[tokio::test]
+async fn a_relay_with_another_fingerprint_is_refused_and_nothing_is_saved() {
+    let (dir, key) = keyed_home().await;
+    let relay = FakeRelay::start(
+        Some((key, "alice", vec![Role::L1])),
+        Arc::new(|_: &Request| Response::Ok),
+    );
+    let mut wrong = relay.locator.clone();
+    wrong.fingerprint = CertFingerprint([0xab; 32]);
+    let err = triage(dir.path(), &["login", &wrong.to_string()])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CliError::WrongRelay { .. }), "{err}");
+    assert!(err.to_string().contains("fingerprint"), "{err}");
+    assert!(!dir.path().join("relay").exists());
+}
+
+#[tokio::test]
+async fn a_unique_prefix_is_sent_as_the_full_id() {
+    let (dir, relay) = logged_in(two_similar_tickets).await;
+    let out = triage(
+        dir.path(),
+        &["tickets", "comment", "9999ffff", "Looking into it"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out, "Comment added to ticket 9999ffff.\n");
+    let sent = relay.requests();
+    assert_eq!(
+        sent.last(),
+        Some(&Request::Comment {
+            id: C.parse().unwrap(),
+            text: "Looking into it".into()
+        })
+    );
+}
+
+#[tokio::test]
+async fn an_ambiguous_prefix_sends_no_change() {
+    let (dir, relay) = logged_in(two_similar_tickets).await;
+    let err = triage(dir.path(), &["tickets", "close", "1234abcd"])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CliError::AmbiguousTicket { .. }), "{err}");
+    assert!(
+        relay
+            .requests()
+            .iter()
+            .all(|r| matches!(r, Request::ListTickets { .. })),
+        "{:?}",
+        relay.requests()
+    );
+}
+
+#[tokio::test]
+async fn a_full_id_needs_no_lookup() {
+    let (dir, relay) = logged_in(two_similar_tickets).await;
+    let out = triage(dir.path(), &["tickets", "resolve", A, "Reinstalled Office"])
+        .await
+        .unwrap();
+    assert_eq!(out, "Ticket 1234abcd resolved.\n");
+    assert_eq!(
+        relay.requests(),
+        vec![Request::ChangeStatus {
+            id: A.parse().unwrap(),
+            action: StatusAction::Resolve,
+            note: Some("Reinstalled Office".into())
+        }]
+    );
+}
+
+#[tokio::test]
+async fn escalation_reports_the_tier_the_relay_now_holds() {
+    let (dir, _relay) = logged_in(|request| match request {
+        Request::ShowTicket { id } => {
+            let mut t = ticket(&id.to_string(), "t");
+            t.tier = Tier::L2;
+            Response::Ticket(Box::new(TicketDetail {
+                ticket: t,
+                comments: vec![],
+                events: vec![],
+                snapshot: None,
+            }))
+        }
+        _ => Response::Ok,
+    })
+    .await;
+    let out = triage(
+        dir.path(),
+        &["tickets", "escalate", A, "--note", "needs L2"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out, "Ticket 1234abcd escalated to l2.\n");
+}
+
+#[tokio::test]
+async fn relay_refusals_come_back_in_the_relays_words() {
+    let (dir, _relay) = logged_in(|request| match request {
+        Request::ChangeStatus { .. } => Response::Error(RemoteError::new(
+            ErrorKind::InvalidTransition,
+            "cannot start a ticket that is closed; reopen it first",
+        )),
+        Request::CreateEnrollmentToken { .. } => Response::Error(RemoteError::new(
+            ErrorKind::Forbidden,
+            "create_enrollment_token needs one of: admin",
+        )),
+        Request::ShowTicket { id } => Response::Error(RemoteError::new(
+            ErrorKind::NotFound,
+            format!("no ticket {id}"),
+        )),
+        _ => Response::Ok,
+    })
+    .await;
+    let err = triage(dir.path(), &["tickets", "start", A])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot start a ticket that is closed; reopen it first"
+    );
+    let err = triage(dir.path(), &["tokens", "create"]).await.unwrap_err();
+    assert!(
+        matches!(err, CliError::Forbidden(_)) && err.to_string().contains("admin"),
+        "{err}"
+    );
+    let err = triage(dir.path(), &["tickets", "show", A])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CliError::NotFound(_)) && err.to_string().contains(A),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn lists_print_a_clean_table_or_the_exact_json() {
+    let (dir, relay) = logged_in(|request| match request {
+        Request::ListTickets { .. } => {
+            Response::Tickets(vec![ticket(A, "Outlook \u{1b}[2Jcrashes")])
+        }
+        _ => Response::Ok,
+    })
+    .await;
+    let table = triage(
+        dir.path(),
+        &["tickets", "list", "--status", "open", "--limit", "5"],
+    )
+    .await
+    .unwrap();
+    assert!(table.starts_with("ID "), "{table}");
+    assert!(
+        table.contains("1234abcd  open") && table.contains("Outlook ?[2Jcrashes"),
+        "{table}"
+    );
+    assert!(!table.contains('\u{1b}'));
+    assert_eq!(
+        relay.requests()[0],
+        Request::ListTickets {
+            status: Some(Status::Open),
+            limit: 5
+        }
+    );
+
+    let json = triage(dir.path(), &["tickets", "list", "--json"])
+        .await
+        .unwrap();
+    let back: Vec<Ticket> = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        back,
+        vec![ticket_with_times(A, "Outlook \u{1b}[2Jcrashes", &back[0])]
+    );
+}
+
+fn ticket_with_times(id: &str, title: &str, like: &Ticket) -> Ticket {
+    Ticket {
+        created_at: like.created_at,
+        updated_at: like.updated_at,
+        sla_due_at: like.sla_due_at,
+        ..ticket(id, title)
+    }
+}
+
+#[tokio::test]
+async fn admin_requests_carry_checked_values() {
+    let (dir, relay) = logged_in(|request| match request {
+        Request::CreateEnrollmentToken { uses, .. } => Response::Token {
+            token: "triage://r:1?fp=00&token=11".into(),
+            expires_at: Timestamp(7),
+            uses: *uses,
+        },
+        _ => Response::Ok,
+    })
+    .await;
+    let out = triage(
+        dir.path(),
+        &["tokens", "create", "--uses", "3", "--ttl", "2h"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out, "triage://r:1?fp=00&token=11\n");
+
+    let newbie = KeyPair::generate().public_key();
+    let file = dir.path().join("newbie.pub");
+    std::fs::write(&file, format!("{newbie}\n")).unwrap();
+    let out = triage(
+        dir.path(),
+        &[
+            "technicians",
+            "add",
+            "newbie",
+            "--role",
+            "l2,l1",
+            "--pubkey",
+            file.to_str().unwrap(),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out, "Technician newbie registered with roles l1, l2.\n");
+    assert_eq!(
+        relay.requests(),
+        vec![
+            Request::CreateEnrollmentToken {
+                uses: 3,
+                ttl_secs: 7200
+            },
+            Request::RegisterTechnician {
+                name: "newbie".into(),
+                roles: vec![Role::L1, Role::L2],
+                public_key: newbie
+            },
+        ]
+    );
+}
