@@ -1,1 +1,409 @@
-fn main() {}
+//! `triage-relay`: run the relay, and administer it offline.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use triage_relay::config::DataDir;
+use triage_relay::quickstart::{self, Binaries};
+use triage_relay::store::Store;
+use triage_relay::{admin, RelayConfig};
+use triage_shared::identity::PublicKey;
+use triage_shared::roles::Role;
+use triage_shared::time::{parse_duration, Timestamp};
+use triage_shared::token::RelayLocator;
+
+#[derive(Parser)]
+#[command(
+    name = "triage-relay",
+    version,
+    about = "The Triage relay: tickets, enrollment and routing between technicians and agents"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct DataArgs {
+    /// Data directory (relay.key, relay.db, public-addr)
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "TRIAGE_RELAY_DIR",
+        default_value = "triage-relay-data"
+    )]
+    data_dir: PathBuf,
+    /// Database URL [default: SQLite file relay.db in the data directory]; e.g. postgres://user@host/db
+    #[arg(long, value_name = "URL", env = "TRIAGE_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the relay (stops cleanly on Ctrl-C or SIGTERM)
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        /// UDP address to listen on
+        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:4433")]
+        listen: SocketAddr,
+        /// HOST:PORT that agents and technicians use to reach this relay (written into tokens)
+        #[arg(long, value_name = "HOST:PORT")]
+        public_addr: Option<String>,
+    },
+    /// Make an enrollment token and print it (works offline, on the store directly)
+    Token {
+        #[command(flatten)]
+        data: DataArgs,
+        /// How many agents may enroll with it
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        uses: u32,
+        /// How long it stays valid: 90s, 15m, 1h, 7d
+        #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+        ttl: Duration,
+        /// HOST:PORT to put in the token [default: the address the last `serve` recorded]
+        #[arg(long, value_name = "HOST:PORT")]
+        public_addr: Option<String>,
+    },
+    /// Register and list technicians
+    #[command(subcommand)]
+    Technician(TechnicianCommand),
+    /// Start a relay, a technician identity and an enrolled agent for local development
+    Quickstart {
+        /// Where everything lives
+        #[arg(long, value_name = "DIR", default_value = "triage-local")]
+        data_dir: PathBuf,
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4433")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Subcommand)]
+enum TechnicianCommand {
+    /// Register a technician's public key with roles
+    Add {
+        /// The technician's name (letters, digits and . _ - @)
+        name: String,
+        /// l1, l2, l3, approver or admin; repeat or separate with commas
+        #[arg(long = "role", value_name = "ROLE", required = true, num_args = 1.., value_delimiter = ',')]
+        roles: Vec<Role>,
+        /// File holding the `ed25519:<hex>` key printed by `triage keygen` (or the key itself)
+        #[arg(long, value_name = "FILE")]
+        pubkey: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List registered technicians
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Print JSON: [{name, roles, public_key, created_at}] with created_at in Unix milliseconds
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let chatty = matches!(
+        cli.command,
+        Command::Serve { .. } | Command::Quickstart { .. }
+    );
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if chatty { "info" } else { "warn" })
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli.command).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve {
+            data,
+            listen,
+            public_addr,
+        } => serve(data, listen, public_addr).await,
+        Command::Token {
+            data,
+            uses,
+            ttl,
+            public_addr,
+        } => token(data, uses, ttl, public_addr).await,
+        Command::Technician(TechnicianCommand::Add {
+            name,
+            roles,
+            pubkey,
+            data,
+        }) => {
+            let key = read_public_key(&pubkey)?;
+            let (_, store) = open_offline(&data).await?;
+            let result =
+                admin::register_technician(&store, &name, &roles, key, Timestamp::now()).await;
+            store.close().await;
+            let tech = result?;
+            let roles: Vec<_> = tech.roles.iter().map(|r| r.as_str()).collect();
+            println!(
+                "Registered technician `{}` with roles {}.",
+                tech.name,
+                roles.join(",")
+            );
+            Ok(())
+        }
+        Command::Technician(TechnicianCommand::List { data, json }) => {
+            let (_, store) = open_offline(&data).await?;
+            let result = store
+                .list_technicians(triage_shared::limits::MAX_LIST_ITEMS)
+                .await;
+            store.close().await;
+            let technicians = result?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&technicians)?);
+            } else {
+                print!("{}", admin::technicians_table(&technicians));
+            }
+            Ok(())
+        }
+        Command::Quickstart { data_dir, listen } => quickstart(data_dir, listen).await,
+    }
+}
+
+async fn serve(
+    data: DataArgs,
+    listen: SocketAddr,
+    public_addr: Option<String>,
+) -> anyhow::Result<()> {
+    if public_addr.is_none() && listen.ip().is_unspecified() {
+        tracing::warn!("no --public-addr given: tokens will name a loopback address, usable from this machine only");
+    }
+    let config = RelayConfig {
+        data_dir: data.data_dir,
+        listen,
+        database_url: data.database_url,
+        public_addr,
+    };
+    let relay = triage_relay::start(config)
+        .await
+        .context("cannot start the relay")?;
+    tracing::info!(locator = %relay.locator(), "technicians log in with: triage login <locator>");
+    triage_relay::shutdown_signal().await;
+    relay.shutdown().await;
+    Ok(())
+}
+
+async fn token(
+    data: DataArgs,
+    uses: u32,
+    ttl: Duration,
+    public_addr: Option<String>,
+) -> anyhow::Result<()> {
+    let (dir, store) = open_offline(&data).await?;
+    let result = async {
+        let key = dir.load_or_create_key()?;
+        let (_, fingerprint) = triage_shared::tls::server_config(&key)?;
+        let addr = match public_addr {
+            Some(addr) => addr,
+            None => dir.read_public_addr()?.with_context(|| {
+                format!(
+                    "no public address is recorded in {}; start `triage-relay serve` there once, or pass --public-addr HOST:PORT",
+                    dir.path().display()
+                )
+            })?,
+        };
+        let relay = RelayLocator { addr, fingerprint };
+        let made = admin::mint_token(&store, &relay, uses, ttl, admin::LOCAL_ADMIN, Timestamp::now()).await?;
+        anyhow::Ok((made, fingerprint))
+    }
+    .await;
+    store.close().await;
+    let ((token, expires_at), fingerprint) = result?;
+    println!("{token}");
+    eprintln!(
+        "relay fingerprint sha256:{fingerprint}; valid for {uses} enrollment(s) until {expires_at}"
+    );
+    eprintln!("on the endpoint: triage-agent enroll '{token}'");
+    Ok(())
+}
+
+async fn open_offline(data: &DataArgs) -> anyhow::Result<(DataDir, Store)> {
+    let dir = DataDir::create(&data.data_dir)?;
+    let url = dir.database_url(data.database_url.as_deref())?;
+    let store = Store::open(&url)
+        .await
+        .context("cannot open the relay database")?;
+    Ok((dir, store))
+}
+
+/// Reads `ed25519:<hex>` from a file (the last line holding one), or takes
+/// the argument itself when it already is a key.
+fn read_public_key(arg: &str) -> anyhow::Result<PublicKey> {
+    if let Ok(key) = arg.parse() {
+        return Ok(key);
+    }
+    let text = std::fs::read_to_string(arg)
+        .with_context(|| format!("cannot read public key file {arg}"))?;
+    quickstart::parse_keygen_output(&text).with_context(|| {
+        format!(
+            "{arg} holds no `ed25519:<64 hex>` public key; use the line printed by `triage keygen`"
+        )
+    })
+}
+
+async fn quickstart(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+    let bins = Binaries::next_to_current_exe()?;
+    let dir = DataDir::create(&data_dir)?;
+    let relay = triage_relay::start(RelayConfig::new(dir.path(), listen))
+        .await
+        .context("cannot start the relay")?;
+    let mut deployment = match quickstart::set_up(&relay, dir.path(), &bins).await {
+        Ok(deployment) => deployment,
+        Err(e) => {
+            relay.shutdown().await;
+            return Err(e).context("quickstart did not finish; fix the problem and run it again (finished steps are kept)");
+        }
+    };
+    println!("{}", deployment.instructions);
+    let stop = triage_relay::shutdown_signal();
+    tokio::pin!(stop);
+    tokio::select! {
+        _ = &mut stop => {}
+        status = deployment.agent.wait() => {
+            match status {
+                Ok(s) => eprintln!("the agent stopped ({s}); see {}. The relay keeps running; Ctrl-C stops it.", log_path(dir.path()).display()),
+                Err(e) => eprintln!("lost track of the agent: {e}"),
+            }
+            stop.await;
+        }
+    }
+    // Ctrl-C in a terminal reaches the agent too; give it a moment to stop on its own.
+    if tokio::time::timeout(Duration::from_secs(3), deployment.agent.wait())
+        .await
+        .is_err()
+    {
+        let _ = deployment.agent.kill().await;
+    }
+    relay.shutdown().await;
+    Ok(())
+}
+
+fn log_path(dir: &Path) -> PathBuf {
+    dir.join(quickstart::AGENT_LOG_FILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("triage-relay").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn roles_may_be_repeated_or_comma_separated() {
+        for args in [
+            &[
+                "technician",
+                "add",
+                "carol",
+                "--role",
+                "l1",
+                "--role",
+                "admin",
+                "--pubkey",
+                "k.pub",
+            ][..],
+            &[
+                "technician",
+                "add",
+                "carol",
+                "--role",
+                "l1,admin",
+                "--pubkey",
+                "k.pub",
+            ][..],
+        ] {
+            let Command::Technician(TechnicianCommand::Add { roles, .. }) =
+                parse(args).unwrap().command
+            else {
+                panic!("not technician add")
+            };
+            assert_eq!(roles, [Role::L1, Role::Admin]);
+        }
+        assert!(parse(&["technician", "add", "carol", "--pubkey", "k.pub"]).is_err());
+        assert!(parse(&[
+            "technician",
+            "add",
+            "carol",
+            "--role",
+            "root",
+            "--pubkey",
+            "k.pub"
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn token_defaults_to_one_use_for_an_hour() {
+        let Command::Token { uses, ttl, .. } = parse(&["token"]).unwrap().command else {
+            panic!("not token")
+        };
+        assert_eq!((uses, ttl), (1, Duration::from_secs(3600)));
+        let Command::Token { uses, ttl, .. } = parse(&["token", "--uses", "5", "--ttl", "7d"])
+            .unwrap()
+            .command
+        else {
+            panic!("not token")
+        };
+        assert_eq!((uses, ttl), (5, Duration::from_secs(7 * 86_400)));
+        assert!(parse(&["token", "--ttl", "soon"]).is_err());
+    }
+
+    #[test]
+    fn public_key_is_read_from_a_keygen_file_or_given_inline() {
+        let key = triage_shared::identity::KeyPair::generate().public_key();
+        assert_eq!(read_public_key(&key.to_string()).unwrap(), key);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("carol.pub");
+        std::fs::write(&file, format!("Your public key:\n{key}\n")).unwrap();
+        assert_eq!(read_public_key(file.to_str().unwrap()).unwrap(), key);
+        std::fs::write(&file, "nothing").unwrap();
+        let err = read_public_key(file.to_str().unwrap()).unwrap_err();
+        assert!(format!("{err:#}").contains("triage keygen"), "{err:#}");
+    }
+
+    #[test]
+    fn serve_and_quickstart_have_sensible_defaults() {
+        let Command::Serve {
+            listen,
+            public_addr,
+            ..
+        } = parse(&["serve"]).unwrap().command
+        else {
+            panic!()
+        };
+        assert_eq!(listen, "0.0.0.0:4433".parse().unwrap());
+        assert_eq!(public_addr, None);
+        let Command::Quickstart { data_dir, listen } = parse(&["quickstart"]).unwrap().command
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (data_dir, listen),
+            (
+                PathBuf::from("triage-local"),
+                "127.0.0.1:4433".parse().unwrap()
+            )
+        );
+    }
+}

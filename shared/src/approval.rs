@@ -96,7 +96,9 @@ impl fmt::Display for ScriptId {
 impl FromStr for ScriptId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Uuid::parse_str(s.trim()).map(ScriptId).map_err(|_| format!("`{s}` is not a valid script id (expected a UUID)"))
+        Uuid::parse_str(s.trim())
+            .map(ScriptId)
+            .map_err(|_| format!("`{s}` is not a valid script id (expected a UUID)"))
     }
 }
 
@@ -112,7 +114,12 @@ pub enum Interpreter {
 }
 
 impl Interpreter {
-    pub const ALL: [Interpreter; 4] = [Interpreter::Sh, Interpreter::Bash, Interpreter::Powershell, Interpreter::Python];
+    pub const ALL: [Interpreter; 4] = [
+        Interpreter::Sh,
+        Interpreter::Bash,
+        Interpreter::Powershell,
+        Interpreter::Python,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -137,7 +144,9 @@ impl FromStr for Interpreter {
         Interpreter::ALL
             .into_iter()
             .find(|i| i.as_str() == s)
-            .ok_or_else(|| format!("interpreter `{s}` is not allowed; use sh, bash, powershell or python"))
+            .ok_or_else(|| {
+                format!("interpreter `{s}` is not allowed; use sh, bash, powershell or python")
+            })
     }
 }
 
@@ -197,7 +206,8 @@ impl TryFrom<String> for Nonce {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
         let mut n = [0u8; 16];
-        hex::decode_to_slice(s.trim(), &mut n).map_err(|_| "nonce must be 32 hex digits".to_string())?;
+        hex::decode_to_slice(s.trim(), &mut n)
+            .map_err(|_| "nonce must be 32 hex digits".to_string())?;
         Ok(Nonce(n))
     }
 }
@@ -252,33 +262,48 @@ fn signed_bytes<T: Serialize>(domain: &[u8], value: &T) -> Vec<u8> {
 impl ScriptManifest {
     pub fn sign(self, author: &KeyPair) -> SignedScript {
         let signature = author.sign(&signed_bytes(SCRIPT_DOMAIN, &self));
-        SignedScript { manifest: self, signature }
+        SignedScript {
+            manifest: self,
+            signature,
+        }
     }
 }
 
 impl SignedScript {
     pub fn signature_valid(&self) -> bool {
-        self.manifest.author_key.verify(&signed_bytes(SCRIPT_DOMAIN, &self.manifest), &self.signature)
+        self.manifest.author_key.verify(
+            &signed_bytes(SCRIPT_DOMAIN, &self.manifest),
+            &self.signature,
+        )
     }
 }
 
 impl Approval {
     pub fn sign(self, approver: &KeyPair) -> SignedApproval {
         let signature = approver.sign(&signed_bytes(APPROVAL_DOMAIN, &self));
-        SignedApproval { approval: self, signature }
+        SignedApproval {
+            approval: self,
+            signature,
+        }
     }
 }
 
 impl SignedApproval {
     pub fn signature_valid(&self) -> bool {
-        self.approval.approver_key.verify(&signed_bytes(APPROVAL_DOMAIN, &self.approval), &self.signature)
+        self.approval.approver_key.verify(
+            &signed_bytes(APPROVAL_DOMAIN, &self.approval),
+            &self.signature,
+        )
     }
 }
 
 impl OrgPolicy {
     pub fn sign(self, org: &KeyPair) -> SignedPolicy {
         let signature = org.sign(&signed_bytes(POLICY_DOMAIN, &self));
-        SignedPolicy { policy: self, signature }
+        SignedPolicy {
+            policy: self,
+            signature,
+        }
     }
 
     pub fn trusts(&self, key: &PublicKey) -> bool {
@@ -298,16 +323,28 @@ pub enum PolicyError {
 
 /// Accepts `offered` only if the organisation key signed it and it is newer
 /// than what is installed.
-pub fn accept_policy(org_key: &PublicKey, installed: Option<&OrgPolicy>, offered: &SignedPolicy) -> Result<OrgPolicy, PolicyError> {
-    if !org_key.verify(&signed_bytes(POLICY_DOMAIN, &offered.policy), &offered.signature) {
+pub fn accept_policy(
+    org_key: &PublicKey,
+    installed: Option<&OrgPolicy>,
+    offered: &SignedPolicy,
+) -> Result<OrgPolicy, PolicyError> {
+    if !org_key.verify(
+        &signed_bytes(POLICY_DOMAIN, &offered.policy),
+        &offered.signature,
+    ) {
         return Err(PolicyError::BadSignature);
     }
     if offered.policy.approvers.len() > MAX_APPROVERS {
-        return Err(PolicyError::TooManyApprovers(offered.policy.approvers.len()));
+        return Err(PolicyError::TooManyApprovers(
+            offered.policy.approvers.len(),
+        ));
     }
     if let Some(current) = installed {
         if offered.policy.version <= current.version {
-            return Err(PolicyError::NotNewer { offered: offered.policy.version, installed: current.version });
+            return Err(PolicyError::NotNewer {
+                offered: offered.policy.version,
+                installed: current.version,
+            });
         }
     }
     Ok(offered.policy.clone())
@@ -319,7 +356,10 @@ pub fn accept_policy(org_key: &PublicKey, installed: Option<&OrgPolicy>, offered
 #[serde(rename_all = "snake_case")]
 pub enum Refusal {
     #[error("script content does not match its signed digest (expected {expected}, got {actual}); it was changed after signing")]
-    DigestMismatch { expected: ScriptDigest, actual: ScriptDigest },
+    DigestMismatch {
+        expected: ScriptDigest,
+        actual: ScriptDigest,
+    },
     #[error("the author's signature on the script does not verify")]
     BadAuthorSignature,
     #[error("the approval's signature does not verify")]
@@ -333,7 +373,10 @@ pub enum Refusal {
     #[error("the approval is for agent {0}, not this agent")]
     WrongAgent(AgentId),
     #[error("the approval is for ticket {approved}, but the script belongs to ticket {script}")]
-    WrongTicket { approved: TicketId, script: TicketId },
+    WrongTicket {
+        approved: TicketId,
+        script: TicketId,
+    },
     #[error("the approval expired at {0}")]
     Expired(Timestamp),
     #[error("this approval (nonce {0}) was already used on this agent")]
@@ -359,7 +402,12 @@ pub struct RunContext<'a> {
 
 /// The endpoint's decision. `Ok` means every check passed; the caller must
 /// then record the nonce as used *before* starting the script.
-pub fn verify_run(content: &[u8], script: &SignedScript, approval: &SignedApproval, ctx: &RunContext<'_>) -> Result<(), Refusal> {
+pub fn verify_run(
+    content: &[u8],
+    script: &SignedScript,
+    approval: &SignedApproval,
+    ctx: &RunContext<'_>,
+) -> Result<(), Refusal> {
     let m = &script.manifest;
     let a = &approval.approval;
     if content.len() > MAX_SCRIPT_LEN {
@@ -367,7 +415,10 @@ pub fn verify_run(content: &[u8], script: &SignedScript, approval: &SignedApprov
     }
     let actual = ScriptDigest::of(content);
     if actual != m.digest {
-        return Err(Refusal::DigestMismatch { expected: m.digest, actual });
+        return Err(Refusal::DigestMismatch {
+            expected: m.digest,
+            actual,
+        });
     }
     if !script.signature_valid() {
         return Err(Refusal::BadAuthorSignature);
@@ -389,7 +440,10 @@ pub fn verify_run(content: &[u8], script: &SignedScript, approval: &SignedApprov
         return Err(Refusal::WrongAgent(a.agent_id));
     }
     if a.ticket_id != m.ticket_id {
-        return Err(Refusal::WrongTicket { approved: a.ticket_id, script: m.ticket_id });
+        return Err(Refusal::WrongTicket {
+            approved: a.ticket_id,
+            script: m.ticket_id,
+        });
     }
     if ctx.now >= a.expires_at {
         return Err(Refusal::Expired(a.expires_at));
@@ -426,7 +480,10 @@ mod tests {
         let approver = KeyPair::generate();
         let policy = OrgPolicy {
             version: 1,
-            approvers: vec![TrustedApprover { name: "carol".into(), key: approver.public_key() }],
+            approvers: vec![TrustedApprover {
+                name: "carol".into(),
+                key: approver.public_key(),
+            }],
             issued_at: Timestamp(0),
         };
         World {
@@ -456,7 +513,11 @@ mod tests {
             .sign(&self.author)
         }
 
-        fn approval_with(&self, signer: &KeyPair, edit: impl FnOnce(&mut Approval)) -> SignedApproval {
+        fn approval_with(
+            &self,
+            signer: &KeyPair,
+            edit: impl FnOnce(&mut Approval),
+        ) -> SignedApproval {
             let s = self.script();
             let mut a = Approval {
                 script_id: s.manifest.script_id,
@@ -472,7 +533,13 @@ mod tests {
             a.sign(signer)
         }
 
-        fn check(&self, content: &[u8], script: &SignedScript, approval: &SignedApproval, used: &HashSet<Nonce>) -> Result<(), Refusal> {
+        fn check(
+            &self,
+            content: &[u8],
+            script: &SignedScript,
+            approval: &SignedApproval,
+            used: &HashSet<Nonce>,
+        ) -> Result<(), Refusal> {
             let is_used = |n: &Nonce| used.contains(n);
             verify_run(
                 content,
@@ -493,14 +560,24 @@ mod tests {
     fn a_properly_approved_script_is_allowed() {
         let w = world();
         let approval = w.approval_with(&w.approver, |_| {});
-        assert_eq!(w.check(&w.content, &w.script(), &approval, &HashSet::new()), Ok(()));
+        assert_eq!(
+            w.check(&w.content, &w.script(), &approval, &HashSet::new()),
+            Ok(())
+        );
     }
 
     #[test]
     fn script_changed_after_approval_is_refused() {
         let w = world();
         let approval = w.approval_with(&w.approver, |_| {});
-        let err = w.check(b"#!/bin/sh\nrm -rf /\n", &w.script(), &approval, &HashSet::new()).unwrap_err();
+        let err = w
+            .check(
+                b"#!/bin/sh\nrm -rf /\n",
+                &w.script(),
+                &approval,
+                &HashSet::new(),
+            )
+            .unwrap_err();
         assert!(matches!(err, Refusal::DigestMismatch { .. }), "{err}");
     }
 
@@ -510,17 +587,26 @@ mod tests {
         let mut script = w.script();
         script.manifest.timeout_secs = 3600;
         let approval = w.approval_with(&w.approver, |_| {});
-        assert_eq!(w.check(&w.content, &script, &approval, &HashSet::new()), Err(Refusal::BadAuthorSignature));
+        assert_eq!(
+            w.check(&w.content, &script, &approval, &HashSet::new()),
+            Err(Refusal::BadAuthorSignature)
+        );
     }
 
     #[test]
     fn approval_by_the_author_is_refused() {
         let mut w = world();
         // Even when the author is a trusted approver, they cannot approve their own script.
-        w.policy.approvers.push(TrustedApprover { name: "alice".into(), key: w.author.public_key() });
+        w.policy.approvers.push(TrustedApprover {
+            name: "alice".into(),
+            key: w.author.public_key(),
+        });
         let author = KeyPair::from_file_text(&w.author.to_file_text()).unwrap();
         let approval = w.approval_with(&author, |a| a.approver = "alice".into());
-        assert_eq!(w.check(&w.content, &w.script(), &approval, &HashSet::new()), Err(Refusal::SelfApproval));
+        assert_eq!(
+            w.check(&w.content, &w.script(), &approval, &HashSet::new()),
+            Err(Refusal::SelfApproval)
+        );
     }
 
     #[test]
@@ -528,7 +614,9 @@ mod tests {
         let w = world();
         let relay_key = KeyPair::generate();
         let approval = w.approval_with(&relay_key, |_| {});
-        let err = w.check(&w.content, &w.script(), &approval, &HashSet::new()).unwrap_err();
+        let err = w
+            .check(&w.content, &w.script(), &approval, &HashSet::new())
+            .unwrap_err();
         assert!(matches!(err, Refusal::UntrustedApprover(_)), "{err}");
     }
 
@@ -537,27 +625,45 @@ mod tests {
         let w = world();
         let mut approval = w.approval_with(&w.approver, |_| {});
         approval.approval.expires_at = Timestamp(i64::MAX);
-        assert_eq!(w.check(&w.content, &w.script(), &approval, &HashSet::new()), Err(Refusal::BadApprovalSignature));
+        assert_eq!(
+            w.check(&w.content, &w.script(), &approval, &HashSet::new()),
+            Err(Refusal::BadApprovalSignature)
+        );
     }
 
     #[test]
     fn approval_for_another_agent_or_ticket_is_refused() {
         let w = world();
         let other_agent = w.approval_with(&w.approver, |a| a.agent_id = AgentId::new_random());
-        assert!(matches!(w.check(&w.content, &w.script(), &other_agent, &HashSet::new()), Err(Refusal::WrongAgent(_))));
+        assert!(matches!(
+            w.check(&w.content, &w.script(), &other_agent, &HashSet::new()),
+            Err(Refusal::WrongAgent(_))
+        ));
         let other_ticket = w.approval_with(&w.approver, |a| a.ticket_id = TicketId::new_random());
-        assert!(matches!(w.check(&w.content, &w.script(), &other_ticket, &HashSet::new()), Err(Refusal::WrongTicket { .. })));
+        assert!(matches!(
+            w.check(&w.content, &w.script(), &other_ticket, &HashSet::new()),
+            Err(Refusal::WrongTicket { .. })
+        ));
         let other_script = w.approval_with(&w.approver, |a| a.script_id = ScriptId::new_random());
-        assert_eq!(w.check(&w.content, &w.script(), &other_script, &HashSet::new()), Err(Refusal::WrongScript));
+        assert_eq!(
+            w.check(&w.content, &w.script(), &other_script, &HashSet::new()),
+            Err(Refusal::WrongScript)
+        );
     }
 
     #[test]
     fn expired_approval_is_refused_at_the_boundary() {
         let w = world();
         let just_valid = w.approval_with(&w.approver, |a| a.expires_at = Timestamp(5_001));
-        assert_eq!(w.check(&w.content, &w.script(), &just_valid, &HashSet::new()), Ok(()));
+        assert_eq!(
+            w.check(&w.content, &w.script(), &just_valid, &HashSet::new()),
+            Ok(())
+        );
         let just_expired = w.approval_with(&w.approver, |a| a.expires_at = Timestamp(5_000));
-        assert_eq!(w.check(&w.content, &w.script(), &just_expired, &HashSet::new()), Err(Refusal::Expired(Timestamp(5_000))));
+        assert_eq!(
+            w.check(&w.content, &w.script(), &just_expired, &HashSet::new()),
+            Err(Refusal::Expired(Timestamp(5_000)))
+        );
     }
 
     #[test]
@@ -565,7 +671,10 @@ mod tests {
         let w = world();
         let approval = w.approval_with(&w.approver, |_| {});
         let used: HashSet<Nonce> = [Nonce([9; 16])].into();
-        assert_eq!(w.check(&w.content, &w.script(), &approval, &used), Err(Refusal::Replayed(Nonce([9; 16]))));
+        assert_eq!(
+            w.check(&w.content, &w.script(), &approval, &used),
+            Err(Refusal::Replayed(Nonce([9; 16])))
+        );
     }
 
     #[test]
@@ -575,7 +684,10 @@ mod tests {
         m.interpreter = Interpreter::Python;
         let script = m.sign(&w.author);
         let approval = w.approval_with(&w.approver, |_| {});
-        assert_eq!(w.check(&w.content, &script, &approval, &HashSet::new()), Err(Refusal::InterpreterNotAllowed(Interpreter::Python)));
+        assert_eq!(
+            w.check(&w.content, &script, &approval, &HashSet::new()),
+            Err(Refusal::InterpreterNotAllowed(Interpreter::Python))
+        );
     }
 
     #[test]
@@ -583,8 +695,17 @@ mod tests {
         let w = world();
         let approval = w.approval_with(&w.approver, |_| {});
         let never = |_: &Nonce| false;
-        let ctx = RunContext { agent_id: w.agent, now: Timestamp(0), policy: None, allowed_interpreters: &[Interpreter::Sh], nonce_used: &never };
-        assert_eq!(verify_run(&w.content, &w.script(), &approval, &ctx), Err(Refusal::NoPolicy));
+        let ctx = RunContext {
+            agent_id: w.agent,
+            now: Timestamp(0),
+            policy: None,
+            allowed_interpreters: &[Interpreter::Sh],
+            nonce_used: &never,
+        };
+        assert_eq!(
+            verify_run(&w.content, &w.script(), &approval, &ctx),
+            Err(Refusal::NoPolicy)
+        );
     }
 
     #[test]
@@ -594,16 +715,31 @@ mod tests {
         let installed = accept_policy(&w.org.public_key(), None, &v1).unwrap();
         let mut newer = installed.clone();
         newer.version = 2;
-        assert!(accept_policy(&w.org.public_key(), Some(&installed), &newer.clone().sign(&w.org)).is_ok());
+        assert!(accept_policy(
+            &w.org.public_key(),
+            Some(&installed),
+            &newer.clone().sign(&w.org)
+        )
+        .is_ok());
         assert_eq!(
-            accept_policy(&w.org.public_key(), Some(&installed), &newer.clone().sign(&KeyPair::generate())),
+            accept_policy(
+                &w.org.public_key(),
+                Some(&installed),
+                &newer.clone().sign(&KeyPair::generate())
+            ),
             Err(PolicyError::BadSignature)
         );
         let mut same = installed.clone();
-        same.approvers.push(TrustedApprover { name: "mallory".into(), key: KeyPair::generate().public_key() });
+        same.approvers.push(TrustedApprover {
+            name: "mallory".into(),
+            key: KeyPair::generate().public_key(),
+        });
         assert_eq!(
             accept_policy(&w.org.public_key(), Some(&installed), &same.sign(&w.org)),
-            Err(PolicyError::NotNewer { offered: 1, installed: 1 })
+            Err(PolicyError::NotNewer {
+                offered: 1,
+                installed: 1
+            })
         );
     }
 

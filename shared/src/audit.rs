@@ -71,14 +71,25 @@ pub fn verify_chain(entries: &[AuditEntry]) -> Result<(), ChainBreak> {
     for e in entries {
         let expected_seq = prev.map_or(1, |p| p.seq + 1);
         if e.seq != expected_seq {
-            return Err(ChainBreak { seq: e.seq, problem: format!("expected entry {expected_seq} here; entries are missing or reordered") });
+            return Err(ChainBreak {
+                seq: e.seq,
+                problem: format!(
+                    "expected entry {expected_seq} here; entries are missing or reordered"
+                ),
+            });
         }
         let expected_prev = prev.map_or(GENESIS_HASH, |p| p.hash.as_str());
         if e.prev_hash != expected_prev {
-            return Err(ChainBreak { seq: e.seq, problem: "its link to the previous entry does not match".into() });
+            return Err(ChainBreak {
+                seq: e.seq,
+                problem: "its link to the previous entry does not match".into(),
+            });
         }
         if entry_hash(e) != e.hash {
-            return Err(ChainBreak { seq: e.seq, problem: "its contents were changed after it was written".into() });
+            return Err(ChainBreak {
+                seq: e.seq,
+                problem: "its contents were changed after it was written".into(),
+            });
         }
         prev = Some(e);
     }

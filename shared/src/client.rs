@@ -4,7 +4,9 @@
 
 use crate::codec::{expect_frame, read_frame, write_frame, CodecError};
 use crate::identity::KeyPair;
-use crate::protocol::{ErrorKind, Hello, PeerKind, RemoteError, Request, Response, SessionIdentity, Welcome};
+use crate::protocol::{
+    ErrorKind, Hello, PeerKind, RemoteError, Request, Response, SessionIdentity, Welcome,
+};
 use crate::tls::{client_config, TlsError, FINGERPRINT_MISMATCH, SERVER_NAME};
 use crate::token::RelayLocator;
 use serde::de::DeserializeOwned;
@@ -61,19 +63,37 @@ pub struct Session {
 }
 
 impl Session {
-    pub async fn connect(relay: &RelayLocator, key: &KeyPair, peer: PeerKind) -> Result<Self, ClientError> {
+    pub async fn connect(
+        relay: &RelayLocator,
+        key: &KeyPair,
+        peer: PeerKind,
+    ) -> Result<Self, ClientError> {
         let addr = resolve(&relay.addr).await?;
-        let bind: SocketAddr = if addr.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse().expect("literal address");
+        let bind: SocketAddr = if addr.is_ipv6() {
+            "[::]:0"
+        } else {
+            "0.0.0.0:0"
+        }
+        .parse()
+        .expect("literal address");
         let mut endpoint = quinn::Endpoint::client(bind).map_err(ClientError::Socket)?;
         endpoint.set_default_client_config(client_config(key, relay.fingerprint)?);
         let fail = |detail: String| {
             if detail.contains(FINGERPRINT_MISMATCH) {
-                ClientError::WrongRelay { addr: relay.addr.clone(), detail }
+                ClientError::WrongRelay {
+                    addr: relay.addr.clone(),
+                    detail,
+                }
             } else {
-                ClientError::Connect { addr: relay.addr.clone(), detail }
+                ClientError::Connect {
+                    addr: relay.addr.clone(),
+                    detail,
+                }
             }
         };
-        let connecting = endpoint.connect(addr, SERVER_NAME).map_err(|e| fail(e.to_string()))?;
+        let connecting = endpoint
+            .connect(addr, SERVER_NAME)
+            .map_err(|e| fail(e.to_string()))?;
         let handshake = async {
             let connection = connecting.await.map_err(|e| fail(e.to_string()))?;
             let (mut send, mut recv) = connection.open_bi().await?;
@@ -86,7 +106,12 @@ impl Session {
             .await
             .map_err(|_| ClientError::Timeout(relay.addr.clone()))??;
         match welcome {
-            Welcome::Accepted { identity, .. } => Ok(Session { endpoint, connection, identity, relay_addr: relay.addr.clone() }),
+            Welcome::Accepted { identity, .. } => Ok(Session {
+                endpoint,
+                connection,
+                identity,
+                relay_addr: relay.addr.clone(),
+            }),
             Welcome::Refused(e) => Err(ClientError::Refused(e)),
         }
     }
@@ -133,7 +158,9 @@ impl Session {
 }
 
 /// Reads the next frame of a multi-frame response.
-pub async fn next_frame<T: DeserializeOwned>(recv: &mut quinn::RecvStream) -> Result<Option<T>, ClientError> {
+pub async fn next_frame<T: DeserializeOwned>(
+    recv: &mut quinn::RecvStream,
+) -> Result<Option<T>, ClientError> {
     Ok(read_frame(recv).await?)
 }
 

@@ -37,7 +37,10 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, CodecError> {
         .map_err(|e| CodecError::Encode(e.to_string()))?;
     let len = frame.len() - PREFIX_LEN;
     if len > MAX_FRAME_LEN {
-        return Err(CodecError::FrameTooLarge { len, max: MAX_FRAME_LEN });
+        return Err(CodecError::FrameTooLarge {
+            len,
+            max: MAX_FRAME_LEN,
+        });
     }
     frame[..PREFIX_LEN].copy_from_slice(&(len as u32).to_be_bytes());
     Ok(frame)
@@ -46,7 +49,10 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, CodecError> {
 /// Decodes one frame body (without its prefix). The whole body must be consumed.
 pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
     if body.len() > MAX_FRAME_LEN {
-        return Err(CodecError::FrameTooLarge { len: body.len(), max: MAX_FRAME_LEN });
+        return Err(CodecError::FrameTooLarge {
+            len: body.len(),
+            max: MAX_FRAME_LEN,
+        });
     }
     let (msg, used) = bincode::serde::decode_from_slice(body, config())
         .map_err(|e| CodecError::Garbled(e.to_string()))?;
@@ -65,7 +71,10 @@ pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
 /// peer is told "version mismatch" rather than "garbled".
 pub fn decode_prefix<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
     if body.len() > MAX_FRAME_LEN {
-        return Err(CodecError::FrameTooLarge { len: body.len(), max: MAX_FRAME_LEN });
+        return Err(CodecError::FrameTooLarge {
+            len: body.len(),
+            max: MAX_FRAME_LEN,
+        });
     }
     bincode::serde::decode_from_slice(body, config())
         .map(|(msg, _)| msg)
@@ -76,7 +85,10 @@ pub fn decode_prefix<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> 
 pub fn body_len(prefix: [u8; PREFIX_LEN]) -> Result<usize, CodecError> {
     let len = u32::from_be_bytes(prefix) as usize;
     if len > MAX_FRAME_LEN {
-        return Err(CodecError::FrameTooLarge { len, max: MAX_FRAME_LEN });
+        return Err(CodecError::FrameTooLarge {
+            len,
+            max: MAX_FRAME_LEN,
+        });
     }
     Ok(len)
 }
@@ -110,16 +122,23 @@ where
     while filled < PREFIX_LEN {
         let n = reader.read(&mut prefix[filled..]).await?;
         if n == 0 {
-            return if filled == 0 { Ok(None) } else { Err(CodecError::Truncated) };
+            return if filled == 0 {
+                Ok(None)
+            } else {
+                Err(CodecError::Truncated)
+            };
         }
         filled += n;
     }
     let len = body_len(prefix)?;
     let mut body = vec![0u8; len];
-    reader.read_exact(&mut body).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => CodecError::Truncated,
-        _ => CodecError::Io(e),
-    })?;
+    reader
+        .read_exact(&mut body)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => CodecError::Truncated,
+            _ => CodecError::Io(e),
+        })?;
     decode_body(&body).map(Some)
 }
 
@@ -156,7 +175,10 @@ mod tests {
 
     #[test]
     fn frame_at_limit_is_accepted_and_one_byte_over_is_refused() {
-        assert_eq!(body_len((MAX_FRAME_LEN as u32).to_be_bytes()).unwrap(), MAX_FRAME_LEN);
+        assert_eq!(
+            body_len((MAX_FRAME_LEN as u32).to_be_bytes()).unwrap(),
+            MAX_FRAME_LEN
+        );
         let err = body_len((MAX_FRAME_LEN as u32 + 1).to_be_bytes()).unwrap_err();
         assert!(matches!(err, CodecError::FrameTooLarge { .. }), "{err}");
     }
@@ -167,7 +189,10 @@ mod tests {
             crate::protocol::ErrorKind::Internal,
             "x".repeat(MAX_FRAME_LEN + 1),
         ));
-        assert!(matches!(encode(&big), Err(CodecError::FrameTooLarge { .. })));
+        assert!(matches!(
+            encode(&big),
+            Err(CodecError::FrameTooLarge { .. })
+        ));
     }
 
     #[test]
@@ -193,7 +218,10 @@ mod tests {
     fn unknown_message_kind_is_refused() {
         // Variant index far beyond any defined request.
         let body = [250u8, 0, 0];
-        assert!(matches!(decode_body::<Request>(&body), Err(CodecError::Garbled(_))));
+        assert!(matches!(
+            decode_body::<Request>(&body),
+            Err(CodecError::Garbled(_))
+        ));
     }
 
     #[test]
@@ -216,13 +244,19 @@ mod tests {
 
     #[test]
     fn prefix_decoding_reads_the_head_and_ignores_the_rest() {
-        let frame = encode(&crate::protocol::Hello::new(crate::protocol::PeerKind::Agent)).unwrap();
+        let frame = encode(&crate::protocol::Hello::new(
+            crate::protocol::PeerKind::Agent,
+        ))
+        .unwrap();
         let version: u16 = decode_prefix(&frame[PREFIX_LEN..]).unwrap();
         assert_eq!(version, crate::protocol::PROTOCOL_VERSION);
         let mut future_hello = frame[PREFIX_LEN..].to_vec();
         future_hello.extend_from_slice(&[9, 9, 9]);
         assert!(decode_body::<crate::protocol::Hello>(&future_hello).is_err());
-        assert_eq!(decode_prefix::<u16>(&future_hello).unwrap(), crate::protocol::PROTOCOL_VERSION);
+        assert_eq!(
+            decode_prefix::<u16>(&future_hello).unwrap(),
+            crate::protocol::PROTOCOL_VERSION
+        );
         assert!(decode_prefix::<u16>(&[]).is_err());
     }
 
@@ -230,8 +264,14 @@ mod tests {
     async fn reader_distinguishes_clean_end_from_truncation() {
         let frame = encode(&Request::WhoAmI).unwrap();
         let mut whole: &[u8] = &frame;
-        assert!(read_frame::<_, Request>(&mut whole).await.unwrap().is_some());
-        assert!(read_frame::<_, Request>(&mut whole).await.unwrap().is_none());
+        assert!(read_frame::<_, Request>(&mut whole)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(read_frame::<_, Request>(&mut whole)
+            .await
+            .unwrap()
+            .is_none());
         let mut cut: &[u8] = &frame[..frame.len() - 1];
         assert!(matches!(
             read_frame::<_, Request>(&mut cut).await,

@@ -88,14 +88,20 @@ pub struct ComponentInfo {
 
 fn check_str(field: &'static str, s: &str) -> Result<(), InvalidInput> {
     if s.len() > MAX_SNAPSHOT_STRING_LEN {
-        return Err(InvalidInput::new(field, format!("string longer than {MAX_SNAPSHOT_STRING_LEN} bytes")));
+        return Err(InvalidInput::new(
+            field,
+            format!("string longer than {MAX_SNAPSHOT_STRING_LEN} bytes"),
+        ));
     }
     Ok(())
 }
 
 fn check_len<T>(field: &'static str, items: &[T]) -> Result<(), InvalidInput> {
     if items.len() > MAX_SNAPSHOT_ITEMS {
-        return Err(InvalidInput::new(field, format!("{} entries; the limit is {MAX_SNAPSHOT_ITEMS}", items.len())));
+        return Err(InvalidInput::new(
+            field,
+            format!("{} entries; the limit is {MAX_SNAPSHOT_ITEMS}", items.len()),
+        ));
     }
     Ok(())
 }
@@ -121,7 +127,10 @@ impl Snapshot {
                 check_str("snapshot.networks", s)?;
             }
         }
-        for (field, list) in [("snapshot.top_by_cpu", &self.top_by_cpu), ("snapshot.top_by_memory", &self.top_by_memory)] {
+        for (field, list) in [
+            ("snapshot.top_by_cpu", &self.top_by_cpu),
+            ("snapshot.top_by_memory", &self.top_by_memory),
+        ] {
             check_len(field, list)?;
             for p in list {
                 check_str(field, &p.name)?;
@@ -144,7 +153,15 @@ impl Snapshot {
         let mut out = String::new();
         let o = &self.os;
         let _ = writeln!(out, "Snapshot taken {}", self.taken_at);
-        let _ = writeln!(out, "\n== System\n  host     {}\n  os       {} {}\n  kernel   {}\n  uptime   {}", clean(&o.hostname), clean(&o.name), clean(&o.version), clean(&o.kernel), human_duration(o.uptime_secs));
+        let _ = writeln!(
+            out,
+            "\n== System\n  host     {}\n  os       {} {}\n  kernel   {}\n  uptime   {}",
+            clean(&o.hostname),
+            clean(&o.name),
+            clean(&o.version),
+            clean(&o.kernel),
+            human_duration(o.uptime_secs)
+        );
         let c = &self.cpu;
         let cores = match c.physical_cores {
             Some(p) => format!("{p} physical / {} logical", c.logical_cores),
@@ -159,24 +176,67 @@ impl Snapshot {
         let _ = writeln!(
             out,
             "\n== Memory\n  total    {}\n  used     {}\n  avail    {}\n  swap     {} of {}",
-            human_bytes(m.total_bytes), human_bytes(m.used_bytes), human_bytes(m.available_bytes),
-            human_bytes(m.swap_used_bytes), human_bytes(m.swap_total_bytes)
+            human_bytes(m.total_bytes),
+            human_bytes(m.used_bytes),
+            human_bytes(m.available_bytes),
+            human_bytes(m.swap_used_bytes),
+            human_bytes(m.swap_total_bytes)
         );
         let _ = writeln!(out, "\n== Disks");
-        let _ = writeln!(out, "  {:<24} {:<10} {:>10} {:>10} {:>5}", "MOUNT", "FS", "SIZE", "FREE", "USE%");
+        let _ = writeln!(
+            out,
+            "  {:<24} {:<10} {:>10} {:>10} {:>5}",
+            "MOUNT", "FS", "SIZE", "FREE", "USE%"
+        );
         for d in &self.disks {
-            let used_pct = if d.total_bytes == 0 { 0.0 } else { 100.0 * (d.total_bytes - d.available_bytes.min(d.total_bytes)) as f64 / d.total_bytes as f64 };
-            let _ = writeln!(out, "  {:<24} {:<10} {:>10} {:>10} {:>4.0}%", clean(&d.mount_point), clean(&d.file_system), human_bytes(d.total_bytes), human_bytes(d.available_bytes), used_pct);
+            let used_pct = if d.total_bytes == 0 {
+                0.0
+            } else {
+                100.0 * (d.total_bytes - d.available_bytes.min(d.total_bytes)) as f64
+                    / d.total_bytes as f64
+            };
+            let _ = writeln!(
+                out,
+                "  {:<24} {:<10} {:>10} {:>10} {:>4.0}%",
+                clean(&d.mount_point),
+                clean(&d.file_system),
+                human_bytes(d.total_bytes),
+                human_bytes(d.available_bytes),
+                used_pct
+            );
         }
         let _ = writeln!(out, "\n== Network");
         for n in &self.networks {
             let addrs: Vec<String> = n.addresses.iter().map(|a| clean(a)).collect();
-            let _ = writeln!(out, "  {:<12} {}  rx {}  tx {}  [{}]", clean(&n.name), clean(&n.mac), human_bytes(n.received_bytes), human_bytes(n.transmitted_bytes), addrs.join(", "));
+            let _ = writeln!(
+                out,
+                "  {:<12} {}  rx {}  tx {}  [{}]",
+                clean(&n.name),
+                clean(&n.mac),
+                human_bytes(n.received_bytes),
+                human_bytes(n.transmitted_bytes),
+                addrs.join(", ")
+            );
         }
-        for (title, list) in [("Top processes by CPU", &self.top_by_cpu), ("Top processes by memory", &self.top_by_memory)] {
-            let _ = writeln!(out, "\n== {title}\n  {:>8} {:>7} {:>10}  {:<12} NAME", "PID", "CPU%", "MEM", "USER");
+        for (title, list) in [
+            ("Top processes by CPU", &self.top_by_cpu),
+            ("Top processes by memory", &self.top_by_memory),
+        ] {
+            let _ = writeln!(
+                out,
+                "\n== {title}\n  {:>8} {:>7} {:>10}  {:<12} NAME",
+                "PID", "CPU%", "MEM", "USER"
+            );
             for p in list {
-                let _ = writeln!(out, "  {:>8} {:>7.1} {:>10}  {:<12} {}", p.pid, p.cpu_percent, human_bytes(p.memory_bytes), clean(p.user.as_deref().unwrap_or("-")), clean(&p.name));
+                let _ = writeln!(
+                    out,
+                    "  {:>8} {:>7.1} {:>10}  {:<12} {}",
+                    p.pid,
+                    p.cpu_percent,
+                    human_bytes(p.memory_bytes),
+                    clean(p.user.as_deref().unwrap_or("-")),
+                    clean(&p.name)
+                );
             }
         }
         let _ = writeln!(out, "\n== Temperatures");
@@ -185,17 +245,34 @@ impl Snapshot {
         }
         for c in &self.components {
             let t = |v: Option<f32>| v.map(|v| format!("{v:.0}°C")).unwrap_or_else(|| "-".into());
-            let _ = writeln!(out, "  {:<32} {:>6}  max {:>6}  critical {:>6}", clean(&c.label), t(c.temperature_c), t(c.max_c), t(c.critical_c));
+            let _ = writeln!(
+                out,
+                "  {:<32} {:>6}  max {:>6}  critical {:>6}",
+                clean(&c.label),
+                t(c.temperature_c),
+                t(c.max_c),
+                t(c.critical_c)
+            );
         }
         let users: Vec<String> = self.users.iter().map(|u| clean(u)).collect();
-        let _ = writeln!(out, "\n== Logged-in users\n  {}", if users.is_empty() { "(none)".to_string() } else { users.join(", ") });
+        let _ = writeln!(
+            out,
+            "\n== Logged-in users\n  {}",
+            if users.is_empty() {
+                "(none)".to_string()
+            } else {
+                users.join(", ")
+            }
+        );
         out
     }
 }
 
 /// Strips control characters so a hostile snapshot cannot drive the terminal.
 pub fn clean(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 pub fn human_bytes(n: u64) -> String {
@@ -231,12 +308,49 @@ pub(crate) mod tests {
     pub fn sample() -> Snapshot {
         Snapshot {
             taken_at: Timestamp(0),
-            os: OsInfo { name: "Debian".into(), version: "12".into(), kernel: "6.1".into(), hostname: "host-7".into(), uptime_secs: 93_784 },
-            cpu: CpuInfo { model: "Test CPU".into(), physical_cores: Some(2), logical_cores: 4, usage_percent: 12.5, load_average: [0.5, 0.4, 0.3] },
-            memory: MemoryInfo { total_bytes: 8 << 30, used_bytes: 2 << 30, available_bytes: 6 << 30, swap_total_bytes: 0, swap_used_bytes: 0 },
-            disks: vec![DiskInfo { name: "vda".into(), mount_point: "/".into(), file_system: "ext4".into(), total_bytes: 100 << 30, available_bytes: 25 << 30, removable: false }],
-            networks: vec![NetworkInfo { name: "eth0".into(), mac: "00:11:22:33:44:55".into(), addresses: vec!["10.0.0.7/24".into()], received_bytes: 1 << 20, transmitted_bytes: 512 }],
-            top_by_cpu: vec![ProcessInfo { pid: 42, name: "outlook".into(), cpu_percent: 99.0, memory_bytes: 1 << 30, user: Some("alice".into()) }],
+            os: OsInfo {
+                name: "Debian".into(),
+                version: "12".into(),
+                kernel: "6.1".into(),
+                hostname: "host-7".into(),
+                uptime_secs: 93_784,
+            },
+            cpu: CpuInfo {
+                model: "Test CPU".into(),
+                physical_cores: Some(2),
+                logical_cores: 4,
+                usage_percent: 12.5,
+                load_average: [0.5, 0.4, 0.3],
+            },
+            memory: MemoryInfo {
+                total_bytes: 8 << 30,
+                used_bytes: 2 << 30,
+                available_bytes: 6 << 30,
+                swap_total_bytes: 0,
+                swap_used_bytes: 0,
+            },
+            disks: vec![DiskInfo {
+                name: "vda".into(),
+                mount_point: "/".into(),
+                file_system: "ext4".into(),
+                total_bytes: 100 << 30,
+                available_bytes: 25 << 30,
+                removable: false,
+            }],
+            networks: vec![NetworkInfo {
+                name: "eth0".into(),
+                mac: "00:11:22:33:44:55".into(),
+                addresses: vec!["10.0.0.7/24".into()],
+                received_bytes: 1 << 20,
+                transmitted_bytes: 512,
+            }],
+            top_by_cpu: vec![ProcessInfo {
+                pid: 42,
+                name: "outlook".into(),
+                cpu_percent: 99.0,
+                memory_bytes: 1 << 30,
+                user: Some("alice".into()),
+            }],
             top_by_memory: vec![],
             components: vec![],
             users: vec!["alice".into()],
@@ -246,7 +360,20 @@ pub(crate) mod tests {
     #[test]
     fn render_names_every_section_and_value() {
         let text = sample().render_text();
-        for needle in ["host-7", "Debian 12", "1d 2h 3m", "Test CPU", "2 physical / 4 logical", "8.0 GiB", "ext4", "75%", "10.0.0.7/24", "outlook", "alice", "(none reported by this platform)"] {
+        for needle in [
+            "host-7",
+            "Debian 12",
+            "1d 2h 3m",
+            "Test CPU",
+            "2 physical / 4 logical",
+            "8.0 GiB",
+            "ext4",
+            "75%",
+            "10.0.0.7/24",
+            "outlook",
+            "alice",
+            "(none reported by this platform)",
+        ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
     }

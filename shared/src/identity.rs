@@ -13,7 +13,9 @@ use std::str::FromStr;
 const KEY_FILE_PREFIX: &str = "triage-ed25519-secret:";
 const PUBLIC_PREFIX: &str = "ed25519:";
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410), before the 32 key bytes.
-const ED25519_SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
@@ -34,7 +36,9 @@ pub struct PublicKey(pub [u8; 32]);
 impl PublicKey {
     pub fn verify(&self, message: &[u8], signature: &Signature) -> bool {
         match ed25519_dalek::VerifyingKey::from_bytes(&self.0) {
-            Ok(key) => key.verify(message, &ed25519_dalek::Signature::from_bytes(&signature.0)).is_ok(),
+            Ok(key) => key
+                .verify(message, &ed25519_dalek::Signature::from_bytes(&signature.0))
+                .is_ok(),
             Err(_) => false,
         }
     }
@@ -56,9 +60,12 @@ impl FromStr for PublicKey {
     type Err = IdentityError;
     fn from_str(s: &str) -> Result<Self, IdentityError> {
         let t = s.trim();
-        let hex_part = t.strip_prefix(PUBLIC_PREFIX).ok_or_else(|| IdentityError::BadPublicKey(t.chars().take(80).collect()))?;
+        let hex_part = t
+            .strip_prefix(PUBLIC_PREFIX)
+            .ok_or_else(|| IdentityError::BadPublicKey(t.chars().take(80).collect()))?;
         let mut key = [0u8; 32];
-        hex::decode_to_slice(hex_part, &mut key).map_err(|_| IdentityError::BadPublicKey(t.chars().take(80).collect()))?;
+        hex::decode_to_slice(hex_part, &mut key)
+            .map_err(|_| IdentityError::BadPublicKey(t.chars().take(80).collect()))?;
         Ok(PublicKey(key))
     }
 }
@@ -97,7 +104,8 @@ impl TryFrom<String> for Signature {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
         let mut sig = [0u8; 64];
-        hex::decode_to_slice(s.trim(), &mut sig).map_err(|_| "signature must be 128 hex digits".to_string())?;
+        hex::decode_to_slice(s.trim(), &mut sig)
+            .map_err(|_| "signature must be 128 hex digits".to_string())?;
         Ok(Signature(sig))
     }
 }
@@ -129,7 +137,8 @@ impl FromStr for CertFingerprint {
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim().trim_start_matches("sha256:");
         let mut fp = [0u8; 32];
-        hex::decode_to_slice(s, &mut fp).map_err(|_| "relay fingerprint must be 64 hex digits (SHA-256)".to_string())?;
+        hex::decode_to_slice(s, &mut fp)
+            .map_err(|_| "relay fingerprint must be 64 hex digits (SHA-256)".to_string())?;
         Ok(CertFingerprint(fp))
     }
 }
@@ -141,16 +150,23 @@ pub struct KeyPair {
 
 impl KeyPair {
     pub fn generate() -> Self {
-        KeyPair { signing: SigningKey::generate(&mut rand::rngs::OsRng) }
+        KeyPair {
+            signing: SigningKey::generate(&mut rand::rngs::OsRng),
+        }
     }
 
     pub fn from_seed(seed: [u8; 32]) -> Self {
-        KeyPair { signing: SigningKey::from_bytes(&seed) }
+        KeyPair {
+            signing: SigningKey::from_bytes(&seed),
+        }
     }
 
     /// Parses the text stored in a key file.
     pub fn from_file_text(text: &str) -> Result<Self, IdentityError> {
-        let hex_part = text.trim().strip_prefix(KEY_FILE_PREFIX).ok_or(IdentityError::BadKeyFile)?;
+        let hex_part = text
+            .trim()
+            .strip_prefix(KEY_FILE_PREFIX)
+            .ok_or(IdentityError::BadKeyFile)?;
         let mut seed = [0u8; 32];
         hex::decode_to_slice(hex_part.trim(), &mut seed).map_err(|_| IdentityError::BadKeyFile)?;
         Ok(Self::from_seed(seed))
@@ -158,7 +174,10 @@ impl KeyPair {
 
     /// The text to store in a key file (keep it readable by its owner only).
     pub fn to_file_text(&self) -> String {
-        format!("{KEY_FILE_PREFIX}{}\n", hex::encode(self.signing.to_bytes()))
+        format!(
+            "{KEY_FILE_PREFIX}{}\n",
+            hex::encode(self.signing.to_bytes())
+        )
     }
 
     pub fn public_key(&self) -> PublicKey {
@@ -170,13 +189,20 @@ impl KeyPair {
     }
 
     /// A self-signed certificate for this key, and the key in the form rustls wants.
-    pub fn certificate(&self, common_name: &str) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), IdentityError> {
+    pub fn certificate(
+        &self,
+        common_name: &str,
+    ) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), IdentityError> {
         let cert_err = |e: &dyn fmt::Display| IdentityError::Certificate(e.to_string());
         let pkcs8 = self.signing.to_pkcs8_der().map_err(|e| cert_err(&e))?;
         let pkcs8 = PrivatePkcs8KeyDer::from(pkcs8.as_bytes().to_vec());
-        let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_ED25519).map_err(|e| cert_err(&e))?;
-        let mut params = rcgen::CertificateParams::new(vec![crate::tls::SERVER_NAME.to_string()]).map_err(|e| cert_err(&e))?;
-        params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
+        let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_ED25519)
+            .map_err(|e| cert_err(&e))?;
+        let mut params = rcgen::CertificateParams::new(vec![crate::tls::SERVER_NAME.to_string()])
+            .map_err(|e| cert_err(&e))?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, common_name);
         let cert = params.self_signed(&key).map_err(|e| cert_err(&e))?;
         Ok((cert.der().clone(), PrivateKeyDer::Pkcs8(pkcs8)))
     }
@@ -190,7 +216,8 @@ impl fmt::Debug for KeyPair {
 
 /// The Ed25519 public key inside a certificate, or an error for any other kind.
 pub fn public_key_of_cert(cert: &CertificateDer<'_>) -> Result<PublicKey, IdentityError> {
-    let ee = webpki::EndEntityCert::try_from(cert).map_err(|e| IdentityError::NotEd25519(format!("{e:?}")))?;
+    let ee = webpki::EndEntityCert::try_from(cert)
+        .map_err(|e| IdentityError::NotEd25519(format!("{e:?}")))?;
     let spki = ee.subject_public_key_info();
     let bytes = spki.as_ref();
     match bytes.strip_prefix(&ED25519_SPKI_PREFIX[..]) {

@@ -36,13 +36,20 @@ pub struct Hello {
 
 impl Hello {
     pub fn new(peer: PeerKind) -> Self {
-        Hello { version: PROTOCOL_VERSION, peer, software: format!("triage {}", env!("CARGO_PKG_VERSION")) }
+        Hello {
+            version: PROTOCOL_VERSION,
+            peer,
+            software: format!("triage {}", env!("CARGO_PKG_VERSION")),
+        }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Welcome {
-    Accepted { version: u16, identity: SessionIdentity },
+    Accepted {
+        version: u16,
+        identity: SessionIdentity,
+    },
     Refused(RemoteError),
 }
 
@@ -51,8 +58,14 @@ pub enum Welcome {
 pub enum SessionIdentity {
     /// A key the relay does not know yet: it may only enroll.
     Unenrolled,
-    Agent { id: AgentId, hostname: String },
-    Technician { name: String, roles: Vec<Role> },
+    Agent {
+        id: AgentId,
+        hostname: String,
+    },
+    Technician {
+        name: String,
+        roles: Vec<Role>,
+    },
 }
 
 // A request is decoded once and handled in place, so the size of the largest
@@ -63,20 +76,52 @@ pub enum Request {
     /// Any peer: who am I to the relay.
     WhoAmI,
     /// Unenrolled agent: trade a token for an agent id bound to this key.
-    Enroll { token_secret: String, hostname: String, os: String },
+    Enroll {
+        token_secret: String,
+        hostname: String,
+        os: String,
+    },
     /// Agent: still here.
     Heartbeat,
     /// Agent: file a ticket (idempotent on the ticket id).
-    SubmitTicket { ticket: NewTicket, snapshot: Option<Snapshot> },
-    ListTickets { status: Option<Status>, limit: u32 },
-    ShowTicket { id: TicketId },
-    Comment { id: TicketId, text: String },
-    Assign { id: TicketId, assignee: String },
-    Escalate { id: TicketId, note: Option<String> },
-    ChangeStatus { id: TicketId, action: StatusAction, note: Option<String> },
+    SubmitTicket {
+        ticket: NewTicket,
+        snapshot: Option<Snapshot>,
+    },
+    ListTickets {
+        status: Option<Status>,
+        limit: u32,
+    },
+    ShowTicket {
+        id: TicketId,
+    },
+    Comment {
+        id: TicketId,
+        text: String,
+    },
+    Assign {
+        id: TicketId,
+        assignee: String,
+    },
+    Escalate {
+        id: TicketId,
+        note: Option<String>,
+    },
+    ChangeStatus {
+        id: TicketId,
+        action: StatusAction,
+        note: Option<String>,
+    },
     ListAgents,
-    RegisterTechnician { name: String, roles: Vec<Role>, public_key: PublicKey },
-    CreateEnrollmentToken { uses: u32, ttl_secs: u64 },
+    RegisterTechnician {
+        name: String,
+        roles: Vec<Role>,
+        public_key: PublicKey,
+    },
+    CreateEnrollmentToken {
+        uses: u32,
+        ttl_secs: u64,
+    },
     ListTechnicians,
 }
 
@@ -106,12 +151,21 @@ impl Request {
 pub enum Response {
     Ok,
     Identity(SessionIdentity),
-    Enrolled { agent_id: AgentId },
-    TicketStored { id: TicketId, created: bool },
+    Enrolled {
+        agent_id: AgentId,
+    },
+    TicketStored {
+        id: TicketId,
+        created: bool,
+    },
     Tickets(Vec<Ticket>),
     Ticket(Box<TicketDetail>),
     Agents(Vec<AgentSummary>),
-    Token { token: String, expires_at: Timestamp, uses: u32 },
+    Token {
+        token: String,
+        expires_at: Timestamp,
+        uses: u32,
+    },
     Technicians(Vec<TechnicianSummary>),
     Error(RemoteError),
 }
@@ -167,7 +221,10 @@ pub struct RemoteError {
 
 impl RemoteError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        RemoteError { kind, message: message.into() }
+        RemoteError {
+            kind,
+            message: message.into(),
+        }
     }
 }
 
@@ -210,8 +267,19 @@ mod tests {
         use crate::ticket::{TicketEventKind, Tier};
         // Internally tagged serde enums fail in bincode; this keeps them out.
         let events = vec![
-            TicketEvent { actor: "a".into(), at: Timestamp(1), event: TicketEventKind::Created },
-            TicketEvent { actor: "a".into(), at: Timestamp(2), event: TicketEventKind::Escalated { from: Tier::L1, to: Tier::L2 } },
+            TicketEvent {
+                actor: "a".into(),
+                at: Timestamp(1),
+                event: TicketEventKind::Created,
+            },
+            TicketEvent {
+                actor: "a".into(),
+                at: Timestamp(2),
+                event: TicketEventKind::Escalated {
+                    from: Tier::L1,
+                    to: Tier::L2,
+                },
+            },
         ];
         let back: Vec<TicketEvent> = decode_frame(&encode(&events).unwrap()).unwrap();
         assert_eq!(back, events);

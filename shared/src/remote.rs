@@ -43,7 +43,9 @@ pub enum AgentCommand {
     /// The organisation's current policy; the agent installs it only if the
     /// organisation key pinned at enrollment signed it and it is newer.
     InstallPolicy(Box<SignedPolicy>),
-    Diagnose { sections: Vec<Section> },
+    Diagnose {
+        sections: Vec<Section>,
+    },
     RunScript(Box<RunOrder>),
 }
 
@@ -155,10 +157,13 @@ impl FromStr for Section {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim().to_ascii_lowercase();
-        Section::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
-            let names: Vec<_> = Section::ALL.iter().map(|x| x.as_str()).collect();
-            format!("unknown section `{s}`; use any of: {}", names.join(", "))
-        })
+        Section::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Section::ALL.iter().map(|x| x.as_str()).collect();
+                format!("unknown section `{s}`; use any of: {}", names.join(", "))
+            })
     }
 }
 
@@ -207,7 +212,10 @@ mod tests {
 
     #[test]
     fn a_full_output_chunk_fits_in_a_frame() {
-        let reply = AgentReply::Run(RunEvent::Output { stream: OutputStream::Stdout, data: vec![0xAA; OUTPUT_CHUNK] });
+        let reply = AgentReply::Run(RunEvent::Output {
+            stream: OutputStream::Stdout,
+            data: vec![0xAA; OUTPUT_CHUNK],
+        });
         let back: AgentReply = decode_frame(&encode(&reply).unwrap()).unwrap();
         assert_eq!(back, reply);
     }

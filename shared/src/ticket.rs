@@ -176,20 +176,34 @@ pub struct InvalidInput {
 
 impl InvalidInput {
     pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
-        InvalidInput { field, problem: problem.into() }
+        InvalidInput {
+            field,
+            problem: problem.into(),
+        }
     }
 }
 
 /// Checks a free-text field: bounded length, no control characters other
 /// than newlines and tabs (which keeps terminals and logs safe to print).
-pub fn check_text(field: &'static str, text: &str, max: usize, allow_empty: bool) -> Result<(), InvalidInput> {
+pub fn check_text(
+    field: &'static str,
+    text: &str,
+    max: usize,
+    allow_empty: bool,
+) -> Result<(), InvalidInput> {
     if !allow_empty && text.trim().is_empty() {
         return Err(InvalidInput::new(field, "must not be empty"));
     }
     if text.len() > max {
-        return Err(InvalidInput::new(field, format!("is {} bytes; the limit is {max}", text.len())));
+        return Err(InvalidInput::new(
+            field,
+            format!("is {} bytes; the limit is {max}", text.len()),
+        ));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err(InvalidInput::new(field, "contains control characters"));
     }
     Ok(())
@@ -198,10 +212,19 @@ pub fn check_text(field: &'static str, text: &str, max: usize, allow_empty: bool
 /// Checks a short name (technician, requester, hostname): letters, digits and `.-_@`.
 pub fn check_name(field: &'static str, name: &str) -> Result<(), InvalidInput> {
     if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(InvalidInput::new(field, format!("must be 1 to {MAX_NAME_LEN} bytes")));
+        return Err(InvalidInput::new(
+            field,
+            format!("must be 1 to {MAX_NAME_LEN} bytes"),
+        ));
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c)) {
-        return Err(InvalidInput::new(field, format!("`{name}` may only hold letters, digits and . _ - @")));
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+    {
+        return Err(InvalidInput::new(
+            field,
+            format!("`{name}` may only hold letters, digits and . _ - @"),
+        ));
     }
     Ok(())
 }
@@ -284,7 +307,10 @@ mod tests {
     #[test]
     fn closed_ticket_cannot_go_back_to_work_without_reopen() {
         let err = transition(Closed, Start).unwrap_err();
-        assert_eq!(err.to_string(), "cannot start a ticket that is closed; reopen it first");
+        assert_eq!(
+            err.to_string(),
+            "cannot start a ticket that is closed; reopen it first"
+        );
         assert!(transition(Closed, Resolve).is_err());
         assert!(transition(Closed, Close).is_err());
         assert!(transition(Resolved, Start).is_err());

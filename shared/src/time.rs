@@ -23,7 +23,10 @@ impl Timestamp {
     }
 
     pub fn plus(self, d: Duration) -> Self {
-        Timestamp(self.0.saturating_add(d.as_millis().min(i64::MAX as u128) as i64))
+        Timestamp(
+            self.0
+                .saturating_add(d.as_millis().min(i64::MAX as u128) as i64),
+        )
     }
 
     /// Time elapsed from `earlier` to `self`, zero if `earlier` is later.
@@ -78,7 +81,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" => n.checked_mul(60),
         "h" => n.checked_mul(3600),
         "d" => n.checked_mul(86_400),
-        _ => return Err(format!("duration `{text}` has unknown unit `{unit}`; use s, m, h or d")),
+        _ => {
+            return Err(format!(
+                "duration `{text}` has unknown unit `{unit}`; use s, m, h or d"
+            ))
+        }
     }
     .ok_or_else(|| format!("duration `{text}` is too long"))?;
     Ok(Duration::from_secs(secs))
@@ -92,7 +99,10 @@ mod tests {
     fn formats_epoch_and_a_known_date() {
         assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00Z");
         // 2024-02-29T12:34:56Z, a leap day.
-        assert_eq!(Timestamp(1_709_210_096_000).to_string(), "2024-02-29T12:34:56Z");
+        assert_eq!(
+            Timestamp(1_709_210_096_000).to_string(),
+            "2024-02-29T12:34:56Z"
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 
 use crate::identity::{public_key_of_cert, CertFingerprint, KeyPair, PublicKey};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::{
+    verify_tls12_signature, verify_tls13_signature, CryptoProvider, WebPkiSupportedAlgorithms,
+};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
@@ -51,18 +53,23 @@ fn transport() -> Arc<quinn::TransportConfig> {
 
 /// The relay's server configuration: its own certificate, client
 /// certificates required and checked only for a valid Ed25519 signature.
-pub fn server_config(identity: &KeyPair) -> Result<(quinn::ServerConfig, CertFingerprint), TlsError> {
+pub fn server_config(
+    identity: &KeyPair,
+) -> Result<(quinn::ServerConfig, CertFingerprint), TlsError> {
     let (cert, key) = identity.certificate("triage relay")?;
     let fingerprint = CertFingerprint::of(&cert);
     let provider = provider();
-    let verifier = Arc::new(AnyEd25519Client { algorithms: provider.signature_verification_algorithms });
+    let verifier = Arc::new(AnyEd25519Client {
+        algorithms: provider.signature_verification_algorithms,
+    });
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
         .with_single_cert(vec![cert], key)?;
     tls.alpn_protocols = vec![ALPN.to_vec()];
     tls.max_early_data_size = 0;
-    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| TlsError::Quic(e.to_string()))?;
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
+        .map_err(|e| TlsError::Quic(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     config.transport_config(transport());
     Ok((config, fingerprint))
@@ -70,17 +77,24 @@ pub fn server_config(identity: &KeyPair) -> Result<(quinn::ServerConfig, CertFin
 
 /// A client configuration that presents `identity` and trusts only the relay
 /// whose certificate has `pinned` as its fingerprint.
-pub fn client_config(identity: &KeyPair, pinned: CertFingerprint) -> Result<quinn::ClientConfig, TlsError> {
+pub fn client_config(
+    identity: &KeyPair,
+    pinned: CertFingerprint,
+) -> Result<quinn::ClientConfig, TlsError> {
     let (cert, key) = identity.certificate("triage client")?;
     let provider = provider();
-    let verifier = Arc::new(PinnedRelay { pinned, algorithms: provider.signature_verification_algorithms });
+    let verifier = Arc::new(PinnedRelay {
+        pinned,
+        algorithms: provider.signature_verification_algorithms,
+    });
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_client_auth_cert(vec![cert], key)?;
     tls.alpn_protocols = vec![ALPN.to_vec()];
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(|e| TlsError::Quic(e.to_string()))?;
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+        .map_err(|e| TlsError::Quic(e.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     config.transport_config(transport());
     Ok(config)

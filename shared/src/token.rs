@@ -49,7 +49,8 @@ impl TokenSecret {
 
     pub fn from_hex(s: &str) -> Result<Self, TokenParseError> {
         let mut b = [0u8; SECRET_LEN];
-        hex::decode_to_slice(s, &mut b).map_err(|_| TokenParseError("token secret is not 64 hex digits".into()))?;
+        hex::decode_to_slice(s, &mut b)
+            .map_err(|_| TokenParseError("token secret is not 64 hex digits".into()))?;
         Ok(TokenSecret(b))
     }
 }
@@ -80,24 +81,46 @@ impl fmt::Display for EnrollmentToken {
 
 fn parse(text: &str) -> Result<(RelayLocator, Option<TokenSecret>), TokenParseError> {
     let text = text.trim();
-    let rest = text.strip_prefix(SCHEME).ok_or_else(|| TokenParseError("missing triage:// prefix".into()))?;
-    let (addr, query) = rest.split_once('?').ok_or_else(|| TokenParseError("missing ?fp=".into()))?;
+    let rest = text
+        .strip_prefix(SCHEME)
+        .ok_or_else(|| TokenParseError("missing triage:// prefix".into()))?;
+    let (addr, query) = rest
+        .split_once('?')
+        .ok_or_else(|| TokenParseError("missing ?fp=".into()))?;
     if addr.is_empty() || addr.len() > MAX_ADDR_LEN || !addr.contains(':') {
         return Err(TokenParseError("relay address must be HOST:PORT".into()));
     }
-    if !addr.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c)) {
-        return Err(TokenParseError("relay address has characters a host name cannot have".into()));
+    if !addr
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
+    {
+        return Err(TokenParseError(
+            "relay address has characters a host name cannot have".into(),
+        ));
     }
     let (mut fp, mut secret) = (None, None);
     for pair in query.split('&') {
         match pair.split_once('=') {
-            Some(("fp", v)) if fp.is_none() => fp = Some(v.parse::<CertFingerprint>().map_err(TokenParseError)?),
+            Some(("fp", v)) if fp.is_none() => {
+                fp = Some(v.parse::<CertFingerprint>().map_err(TokenParseError)?)
+            }
             Some(("token", v)) if secret.is_none() => secret = Some(TokenSecret::from_hex(v)?),
-            _ => return Err(TokenParseError(format!("unexpected `{}`", pair.chars().take(40).collect::<String>()))),
+            _ => {
+                return Err(TokenParseError(format!(
+                    "unexpected `{}`",
+                    pair.chars().take(40).collect::<String>()
+                )))
+            }
         }
     }
     let fingerprint = fp.ok_or_else(|| TokenParseError("missing fp=".into()))?;
-    Ok((RelayLocator { addr: addr.to_string(), fingerprint }, secret))
+    Ok((
+        RelayLocator {
+            addr: addr.to_string(),
+            fingerprint,
+        },
+        secret,
+    ))
 }
 
 impl FromStr for RelayLocator {
@@ -124,7 +147,10 @@ mod tests {
 
     fn token() -> EnrollmentToken {
         EnrollmentToken {
-            relay: RelayLocator { addr: "relay.example.com:4433".into(), fingerprint: CertFingerprint([7; 32]) },
+            relay: RelayLocator {
+                addr: "relay.example.com:4433".into(),
+                fingerprint: CertFingerprint([7; 32]),
+            },
             secret: TokenSecret::generate(),
         }
     }

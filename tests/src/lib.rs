@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use triage_relay::{RelayConfig, RelayHandle};
 use triage_shared::identity::{KeyPair, PublicKey};
 use triage_shared::roles::Role;
 use triage_shared::AgentId;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use triage_cli::CliError;
 
@@ -49,7 +49,10 @@ impl Deployment {
             .expect("relay starts");
         let mut d = Deployment {
             relay: Some(relay),
-            admin: Technician { name: String::new(), home: PathBuf::new() },
+            admin: Technician {
+                name: String::new(),
+                home: PathBuf::new(),
+            },
             dir,
         };
         d.admin = d
@@ -93,7 +96,10 @@ impl Deployment {
             .expect("technician registered");
         let locator = self.relay().locator().to_string();
         cli(&home, &["login", &locator]).await.expect("login");
-        Technician { name: name.to_string(), home }
+        Technician {
+            name: name.to_string(),
+            home,
+        }
     }
 
     /// Enrolls a new agent with a fresh single-use token.
@@ -104,8 +110,14 @@ impl Deployment {
             .create_token(1, Duration::from_secs(600))
             .await
             .expect("token");
-        let id = triage_agent::enroll(&state_dir, &token).await.expect("enroll");
-        Agent { id, state_dir, daemon: None }
+        let id = triage_agent::enroll(&state_dir, &token)
+            .await
+            .expect("enroll");
+        Agent {
+            id,
+            state_dir,
+            daemon: None,
+        }
     }
 }
 
@@ -120,7 +132,8 @@ impl Technician {
             .run(args)
             .await
             .unwrap_or_else(|e| panic!("triage {args:?} failed: {e}"));
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("triage {args:?} printed no JSON ({e}): {out}"))
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("triage {args:?} printed no JSON ({e}): {out}"))
     }
 
     /// Runs a command that must fail and returns its message.
@@ -160,9 +173,14 @@ impl Agent {
 
 /// Runs the technician CLI's library entry point with `--home home`.
 pub async fn cli(home: &Path, args: &[&str]) -> Result<String, CliError> {
-    let mut argv = vec!["triage".to_string(), "--home".into(), home.display().to_string()];
+    let mut argv = vec![
+        "triage".to_string(),
+        "--home".into(),
+        home.display().to_string(),
+    ];
     argv.extend(args.iter().map(|a| a.to_string()));
-    let parsed = triage_cli::Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("bad test arguments {argv:?}: {e}"));
+    let parsed = triage_cli::Cli::try_parse_from(&argv)
+        .unwrap_or_else(|e| panic!("bad test arguments {argv:?}: {e}"));
     let mut out = Vec::new();
     triage_cli::run(parsed, &mut out).await?;
     Ok(String::from_utf8(out).expect("CLI prints UTF-8"))

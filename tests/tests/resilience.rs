@@ -21,21 +21,35 @@ async fn agent_reconnects_after_the_relay_restarts_with_the_same_identity() {
                 match admin.run(&["agents", "list", "--json"]).await {
                     Ok(out) => {
                         let agents: serde_json::Value = serde_json::from_str(&out).unwrap();
-                        agents.as_array().unwrap().iter().any(|a| a["id"] == id.as_str() && a["online"] == true)
+                        agents
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|a| a["id"] == id.as_str() && a["online"] == true)
                     }
                     Err(_) => false,
                 }
             }
         }
     };
-    assert!(eventually(Duration::from_secs(10), is_online(&d)).await, "agent never came online");
+    assert!(
+        eventually(Duration::from_secs(10), is_online(&d)).await,
+        "agent never came online"
+    );
 
     let addr = d.stop_relay().await;
     d.restart_relay(addr).await;
-    assert_eq!(d.relay().locator().fingerprint, fingerprint, "relay identity changed across restart");
+    assert_eq!(
+        d.relay().locator().fingerprint,
+        fingerprint,
+        "relay identity changed across restart"
+    );
     // Backoff starts at half a second and the daemon notices a lost
     // connection within the idle timeout, so this comes well within a minute.
-    assert!(eventually(Duration::from_secs(60), is_online(&d)).await, "agent did not reconnect");
+    assert!(
+        eventually(Duration::from_secs(60), is_online(&d)).await,
+        "agent did not reconnect"
+    );
 
     // The agent's enrollment and the technician's registration survived.
     let id = triage_agent::file_ticket(
@@ -50,7 +64,10 @@ async fn agent_reconnects_after_the_relay_restarts_with_the_same_identity() {
     )
     .await
     .expect("ticket filed after restart");
-    let show = d.admin.json(&["tickets", "show", &id.to_string(), "--json"]).await;
+    let show = d
+        .admin
+        .json(&["tickets", "show", &id.to_string(), "--json"])
+        .await;
     assert_eq!(show["ticket"]["title"], "Screen flickers");
     agent.stop_daemon().await;
 }

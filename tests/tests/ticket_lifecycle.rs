@@ -40,7 +40,11 @@ async fn employee_ticket_is_worked_from_open_to_closed_and_reopened() {
         let id = agent.id.to_string();
         async move {
             let agents = admin.json(&["agents", "list", "--json"]).await;
-            agents.as_array().unwrap().iter().any(|a| a["id"] == id.as_str() && a["online"] == true)
+            agents
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["id"] == id.as_str() && a["online"] == true)
         }
     })
     .await;
@@ -71,28 +75,46 @@ async fn employee_ticket_is_worked_from_open_to_closed_and_reopened() {
     let detail = admin.json(&["tickets", "show", &id, "--json"]).await;
     let hostname = sysinfo::System::host_name().unwrap_or_default();
     assert_eq!(detail["snapshot"]["os"]["hostname"], hostname.as_str());
-    assert!(detail["snapshot"]["memory"]["total_bytes"].as_u64().unwrap() > 0);
+    assert!(
+        detail["snapshot"]["memory"]["total_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     let human = admin.run(&["tickets", "show", &id]).await.unwrap();
     assert!(human.contains("Outlook keeps crashing"), "{human}");
     assert!(human.contains(&hostname), "snapshot not rendered: {human}");
 
     // A short id prefix works like the full id.
-    admin.run(&["tickets", "comment", &id[..8], "Looking into it"]).await.unwrap();
+    admin
+        .run(&["tickets", "comment", &id[..8], "Looking into it"])
+        .await
+        .unwrap();
 
     let bob = d.technician("bob", &[Role::L2]).await;
     admin.run(&["tickets", "assign", &id, "bob"]).await.unwrap();
     admin.run(&["tickets", "escalate", &id]).await.unwrap();
-    bob.run(&["tickets", "escalate", &id, "--note", "needs L3"]).await.unwrap();
+    bob.run(&["tickets", "escalate", &id, "--note", "needs L3"])
+        .await
+        .unwrap();
     let refused = admin.refused(&["tickets", "escalate", &id]).await;
-    assert!(refused.contains("L3") || refused.contains("l3"), "{refused}");
+    assert!(
+        refused.contains("L3") || refused.contains("l3"),
+        "{refused}"
+    );
 
-    bob.run(&["tickets", "resolve", &id, "Repaired the Office install"]).await.unwrap();
+    bob.run(&["tickets", "resolve", &id, "Repaired the Office install"])
+        .await
+        .unwrap();
     admin.run(&["tickets", "close", &id]).await.unwrap();
 
     // Closed tickets go back to work only through reopen.
     let refused = admin.refused(&["tickets", "start", &id]).await;
     assert!(refused.contains("reopen"), "{refused}");
-    admin.run(&["tickets", "reopen", &id, "--note", "crashed again"]).await.unwrap();
+    admin
+        .run(&["tickets", "reopen", &id, "--note", "crashed again"])
+        .await
+        .unwrap();
 
     let detail = admin.json(&["tickets", "show", &id, "--json"]).await;
     let t = &detail["ticket"];
@@ -105,18 +127,40 @@ async fn employee_ticket_is_worked_from_open_to_closed_and_reopened() {
         .iter()
         .map(|c| c["text"].as_str().unwrap())
         .collect();
-    for expected in ["Looking into it", "needs L3", "Repaired the Office install", "crashed again"] {
-        assert!(texts.contains(&expected), "comment {expected:?} missing from {texts:?}");
+    for expected in [
+        "Looking into it",
+        "needs L3",
+        "Repaired the Office install",
+        "crashed again",
+    ] {
+        assert!(
+            texts.contains(&expected),
+            "comment {expected:?} missing from {texts:?}"
+        );
     }
     let history = events(&detail).join("\n");
-    for expected in ["created", "assigned", "escalated", "\"l3\"", "resolved", "closed"] {
-        assert!(history.contains(expected), "history lacks {expected}: {history}");
+    for expected in [
+        "created",
+        "assigned",
+        "escalated",
+        "\"l3\"",
+        "resolved",
+        "closed",
+    ] {
+        assert!(
+            history.contains(expected),
+            "history lacks {expected}: {history}"
+        );
     }
 
     // Status filter.
-    let open = admin.json(&["tickets", "list", "--status", "open", "--json"]).await;
+    let open = admin
+        .json(&["tickets", "list", "--status", "open", "--json"])
+        .await;
     assert_eq!(open.as_array().unwrap().len(), 1);
-    let closed = admin.json(&["tickets", "list", "--status", "closed", "--json"]).await;
+    let closed = admin
+        .json(&["tickets", "list", "--status", "closed", "--json"])
+        .await;
     assert!(closed.as_array().unwrap().is_empty());
 
     agent.stop_daemon().await;
@@ -125,7 +169,9 @@ async fn employee_ticket_is_worked_from_open_to_closed_and_reopened() {
         let id = agent.id.to_string();
         async move {
             let agents = admin.json(&["agents", "list", "--json"]).await;
-            agents.as_array().unwrap().iter().any(|a| a["id"] == id.as_str() && a["online"] == false && !a["last_seen"].is_null())
+            agents.as_array().unwrap().iter().any(|a| {
+                a["id"] == id.as_str() && a["online"] == false && !a["last_seen"].is_null()
+            })
         }
     })
     .await;
@@ -154,12 +200,29 @@ async fn retried_submission_stores_one_ticket() {
         source: Source::Employee,
         requester: "carol".into(),
     };
-    let session = Session::connect(&d.relay().locator(), &key, PeerKind::Agent).await.unwrap();
-    let submit = Request::SubmitTicket { ticket: ticket.clone(), snapshot: None };
+    let session = Session::connect(&d.relay().locator(), &key, PeerKind::Agent)
+        .await
+        .unwrap();
+    let submit = Request::SubmitTicket {
+        ticket: ticket.clone(),
+        snapshot: None,
+    };
     let first = session.request(&submit).await.unwrap();
     let second = session.request(&submit).await.unwrap();
-    assert_eq!(first, Response::TicketStored { id: ticket.id, created: true });
-    assert_eq!(second, Response::TicketStored { id: ticket.id, created: false });
+    assert_eq!(
+        first,
+        Response::TicketStored {
+            id: ticket.id,
+            created: true
+        }
+    );
+    assert_eq!(
+        second,
+        Response::TicketStored {
+            id: ticket.id,
+            created: false
+        }
+    );
     let list = d.admin.json(&["tickets", "list", "--json"]).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
 }

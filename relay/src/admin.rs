@@ -1,0 +1,184 @@
+//! What an administrator can do, whether through a technician connection,
+//! the [`crate::RelayHandle`], or the offline `triage-relay` subcommands:
+//! register technicians and mint enrollment tokens. Each checks its input
+//! here, once, whichever way it arrives.
+
+use crate::store::{Store, StoreError};
+use std::time::Duration;
+use triage_shared::identity::PublicKey;
+use triage_shared::limits::{MAX_ROLES, MAX_TOKEN_TTL_SECS, MAX_TOKEN_USES};
+use triage_shared::protocol::{ErrorKind, RemoteError, TechnicianSummary};
+use triage_shared::roles::Role;
+use triage_shared::ticket::check_name;
+use triage_shared::time::Timestamp;
+use triage_shared::token::{EnrollmentToken, RelayLocator, TokenSecret};
+
+/// Who made a token when it was not a technician over the network.
+pub const LOCAL_ADMIN: &str = "local-admin";
+
+/// Checks a technician's name and roles; returns the roles sorted, without repeats.
+pub fn check_technician(name: &str, roles: &[Role]) -> Result<Vec<Role>, RemoteError> {
+    check_name("name", name)?;
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    if roles.is_empty() {
+        return Err(RemoteError::new(
+            ErrorKind::InvalidInput,
+            "roles: give at least one of l1, l2, l3, approver, admin",
+        ));
+    }
+    if roles.len() > MAX_ROLES {
+        return Err(RemoteError::new(
+            ErrorKind::InvalidInput,
+            format!("roles: at most {MAX_ROLES}"),
+        ));
+    }
+    Ok(roles)
+}
+
+pub async fn register_technician(
+    store: &Store,
+    name: &str,
+    roles: &[Role],
+    public_key: PublicKey,
+    now: Timestamp,
+) -> Result<TechnicianSummary, StoreError> {
+    let roles = check_technician(name, roles)?;
+    let tech = TechnicianSummary {
+        name: name.to_string(),
+        roles,
+        public_key,
+        created_at: now,
+    };
+    store.add_technician(&tech).await?;
+    tracing::info!(technician = %tech.name, roles = ?tech.roles, "technician registered");
+    Ok(tech)
+}
+
+/// Checks the uses and lifetime asked for a token.
+pub fn check_token_request(uses: u32, ttl_secs: u64) -> Result<(), RemoteError> {
+    if !(1..=MAX_TOKEN_USES).contains(&uses) {
+        return Err(RemoteError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "uses: {uses} is out of range; a token may be used 1 to {MAX_TOKEN_USES} times"
+            ),
+        ));
+    }
+    if !(1..=MAX_TOKEN_TTL_SECS).contains(&ttl_secs) {
+        return Err(RemoteError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "ttl: {ttl_secs} s is out of range; a token may live 1 s to {} days",
+                MAX_TOKEN_TTL_SECS / 86_400
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Makes a token for `relay`: the secret goes to the caller, only its hash
+/// to the store. Returns the token and its expiry.
+pub async fn mint_token(
+    store: &Store,
+    relay: &RelayLocator,
+    uses: u32,
+    ttl: Duration,
+    created_by: &str,
+    now: Timestamp,
+) -> Result<(EnrollmentToken, Timestamp), StoreError> {
+    check_token_request(uses, ttl.as_secs())?;
+    let secret = TokenSecret::generate();
+    let expires_at = now.plus(Duration::from_secs(ttl.as_secs()));
+    store
+        .create_token(&secret.hash_hex(), uses, expires_at, created_by, now)
+        .await?;
+    tracing::info!(uses, %expires_at, created_by, "enrollment token made");
+    Ok((
+        EnrollmentToken {
+            relay: relay.clone(),
+            secret,
+        },
+        expires_at,
+    ))
+}
+
+/// The technicians as a text table, or a hint when there are none.
+pub fn technicians_table(technicians: &[TechnicianSummary]) -> String {
+    use std::fmt::Write as _;
+    if technicians.is_empty() {
+        return "No technicians yet; add one with `triage-relay technician add NAME --role admin --pubkey FILE`.\n"
+            .into();
+    }
+    let mut out = format!(
+        "{:<24} {:<28} {:<20} PUBLIC KEY\n",
+        "NAME", "ROLES", "REGISTERED"
+    );
+    for t in technicians {
+        let roles: Vec<_> = t.roles.iter().map(|r| r.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "{:<24} {:<28} {:<20} {}",
+            t.name,
+            roles.join(","),
+            t.created_at,
+            t.public_key
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn technician_table_has_one_line_each_and_a_hint_when_empty() {
+        assert!(technicians_table(&[]).contains("triage-relay technician add"));
+        let key = triage_shared::identity::KeyPair::generate().public_key();
+        let carol = TechnicianSummary {
+            name: "carol".into(),
+            roles: vec![Role::L1, Role::Admin],
+            public_key: key,
+            created_at: Timestamp(0),
+        };
+        let table = technicians_table(&[carol]);
+        let lines: Vec<_> = table.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[1].starts_with("carol ") && lines[1].contains("l1,admin"),
+            "{table}"
+        );
+        assert!(
+            lines[1].contains("1970-01-01T00:00:00Z") && lines[1].ends_with(&key.to_string()),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn token_bounds_are_inclusive() {
+        assert!(check_token_request(1, 1).is_ok());
+        assert!(check_token_request(MAX_TOKEN_USES, MAX_TOKEN_TTL_SECS).is_ok());
+        assert!(check_token_request(0, 60).is_err());
+        assert!(check_token_request(MAX_TOKEN_USES + 1, 60).is_err());
+        assert!(check_token_request(1, 0).is_err());
+        let err = check_token_request(1, MAX_TOKEN_TTL_SECS + 1).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidInput);
+        assert!(err.message.contains("30 days"), "{}", err.message);
+    }
+
+    #[test]
+    fn technician_roles_are_deduplicated_and_required() {
+        assert_eq!(
+            check_technician("carol", &[Role::Admin, Role::L1, Role::Admin]).unwrap(),
+            [Role::L1, Role::Admin]
+        );
+        assert!(check_technician("carol", &[]).is_err());
+        assert!(check_technician("bad name", &[Role::L1]).is_err());
+        assert_eq!(
+            check_technician("carol", &Role::ALL).unwrap().len(),
+            MAX_ROLES
+        );
+    }
+}

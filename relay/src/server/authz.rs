@@ -1,0 +1,213 @@
+//! Who may send which request. Checked before a request does anything.
+
+use triage_shared::protocol::{ErrorKind, RemoteError, Request, SessionIdentity};
+use triage_shared::roles::{may, roles_allowed, Action, Role};
+
+/// The kind of peer a request is meant for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    Anyone,
+    Unenrolled,
+    Agent,
+    Technician(Action),
+}
+
+fn audience(request: &Request) -> Audience {
+    use Request::*;
+    match request {
+        WhoAmI => Audience::Anyone,
+        Enroll { .. } => Audience::Unenrolled,
+        Heartbeat | SubmitTicket { .. } => Audience::Agent,
+        // Technicians pick assignees from this list; it holds nothing secret.
+        ListTickets { .. } | ShowTicket { .. } | ListTechnicians => {
+            Audience::Technician(Action::ViewTickets)
+        }
+        Comment { .. } => Audience::Technician(Action::CommentTicket),
+        Assign { .. } => Audience::Technician(Action::AssignTicket),
+        Escalate { .. } => Audience::Technician(Action::EscalateTicket),
+        ChangeStatus { .. } => Audience::Technician(Action::ChangeTicketStatus),
+        ListAgents => Audience::Technician(Action::ViewAgents),
+        RegisterTechnician { .. } => Audience::Technician(Action::RegisterTechnician),
+        CreateEnrollmentToken { .. } => Audience::Technician(Action::CreateEnrollmentToken),
+    }
+}
+
+fn role_list(roles: &[Role]) -> String {
+    if roles.is_empty() {
+        return "none".into();
+    }
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn authorize(identity: &SessionIdentity, request: &Request) -> Result<(), RemoteError> {
+    let name = request.name();
+    let refuse = |kind, message: String| Err(RemoteError::new(kind, message));
+    match (identity, audience(request)) {
+        (_, Audience::Anyone) => Ok(()),
+        (SessionIdentity::Unenrolled, Audience::Unenrolled) => Ok(()),
+        (SessionIdentity::Unenrolled, _) => refuse(
+            ErrorKind::Unauthenticated,
+            format!("`{name}` needs an enrolled agent; enroll first with `triage-agent enroll TOKEN`"),
+        ),
+        (SessionIdentity::Agent { id, .. }, Audience::Unenrolled) => refuse(
+            ErrorKind::Conflict,
+            format!("this agent is already enrolled as {id}; there is nothing to enroll"),
+        ),
+        (SessionIdentity::Agent { .. }, Audience::Agent) => Ok(()),
+        (SessionIdentity::Agent { .. }, Audience::Technician(_)) => refuse(
+            ErrorKind::Forbidden,
+            format!("`{name}` is a technician request; agents may only send who_am_i, heartbeat and submit_ticket"),
+        ),
+        (SessionIdentity::Technician { .. }, Audience::Unenrolled | Audience::Agent) => refuse(
+            ErrorKind::Forbidden,
+            format!("`{name}` is an agent request; technicians cannot send it"),
+        ),
+        (SessionIdentity::Technician { roles, .. }, Audience::Technician(action)) => {
+            if may(roles, action) {
+                Ok(())
+            } else {
+                refuse(
+                    ErrorKind::Forbidden,
+                    format!(
+                        "`{name}` needs one of the roles {}; you have {}. Ask an admin for the role",
+                        role_list(roles_allowed(action)),
+                        role_list(roles),
+                    ),
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use triage_shared::identity::KeyPair;
+    use triage_shared::ticket::StatusAction;
+    use triage_shared::{AgentId, TicketId};
+
+    fn tech(roles: &[Role]) -> SessionIdentity {
+        SessionIdentity::Technician {
+            name: "carol".into(),
+            roles: roles.to_vec(),
+        }
+    }
+
+    fn agent() -> SessionIdentity {
+        SessionIdentity::Agent {
+            id: AgentId::new_random(),
+            hostname: "pc".into(),
+        }
+    }
+
+    fn kind(identity: &SessionIdentity, request: &Request) -> Option<ErrorKind> {
+        authorize(identity, request).err().map(|e| e.kind)
+    }
+
+    #[test]
+    fn l1_cannot_register_technicians_or_make_tokens() {
+        let register = Request::RegisterTechnician {
+            name: "eve".into(),
+            roles: vec![Role::Admin],
+            public_key: KeyPair::generate().public_key(),
+        };
+        let token = Request::CreateEnrollmentToken {
+            uses: 1,
+            ttl_secs: 60,
+        };
+        for request in [&register, &token] {
+            let err = authorize(&tech(&[Role::L1]), request).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Forbidden);
+            assert!(
+                err.message.contains("admin") && err.message.contains("you have l1"),
+                "{}",
+                err.message
+            );
+            assert_eq!(kind(&tech(&[Role::L1, Role::Admin]), request), None);
+        }
+    }
+
+    #[test]
+    fn technician_requests_follow_the_role_table() {
+        let show = Request::ShowTicket {
+            id: TicketId::new_random(),
+        };
+        let resolve = Request::ChangeStatus {
+            id: TicketId::new_random(),
+            action: StatusAction::Resolve,
+            note: None,
+        };
+        assert_eq!(kind(&tech(&[Role::Approver]), &show), None);
+        assert_eq!(
+            kind(&tech(&[Role::Approver]), &resolve),
+            Some(ErrorKind::Forbidden)
+        );
+        assert_eq!(kind(&tech(&[Role::L1]), &resolve), None);
+        assert_eq!(
+            kind(&tech(&[]), &Request::ListAgents),
+            Some(ErrorKind::Forbidden)
+        );
+    }
+
+    #[test]
+    fn agents_may_only_send_agent_requests() {
+        assert_eq!(kind(&agent(), &Request::WhoAmI), None);
+        assert_eq!(kind(&agent(), &Request::Heartbeat), None);
+        assert_eq!(
+            kind(&agent(), &Request::ListAgents),
+            Some(ErrorKind::Forbidden)
+        );
+        assert_eq!(
+            kind(&agent(), &Request::ListTechnicians),
+            Some(ErrorKind::Forbidden)
+        );
+        let enroll = Request::Enroll {
+            token_secret: String::new(),
+            hostname: "pc".into(),
+            os: "os".into(),
+        };
+        assert_eq!(kind(&agent(), &enroll), Some(ErrorKind::Conflict));
+    }
+
+    #[test]
+    fn technicians_may_not_send_agent_requests() {
+        let admin = tech(&Role::ALL);
+        assert_eq!(
+            kind(&admin, &Request::Heartbeat),
+            Some(ErrorKind::Forbidden)
+        );
+        let enroll = Request::Enroll {
+            token_secret: String::new(),
+            hostname: "pc".into(),
+            os: "os".into(),
+        };
+        assert_eq!(kind(&admin, &enroll), Some(ErrorKind::Forbidden));
+    }
+
+    #[test]
+    fn unenrolled_agents_may_only_enroll_and_ask_who_they_are() {
+        let u = SessionIdentity::Unenrolled;
+        let enroll = Request::Enroll {
+            token_secret: String::new(),
+            hostname: "pc".into(),
+            os: "os".into(),
+        };
+        assert_eq!(kind(&u, &enroll), None);
+        assert_eq!(kind(&u, &Request::WhoAmI), None);
+        let err = authorize(&u, &Request::Heartbeat).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Unauthenticated);
+        assert!(
+            err.message.contains("triage-agent enroll"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            kind(&u, &Request::ListAgents),
+            Some(ErrorKind::Unauthenticated)
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! One request in, one response out. Authorization comes first; then each
+//! request does its work against the store, with the ticket rules taken from
+//! `crate::workflow`.
+
+use super::authz::authorize;
+use super::{Peer, Shared};
+use crate::admin;
+use crate::store::StoreError;
+use crate::workflow;
+use std::time::Duration;
+use tracing::{error, info};
+use triage_shared::diagnostics::Snapshot;
+use triage_shared::limits::{MAX_LIST_ITEMS, MAX_NAME_LEN, MAX_SNAPSHOT_STRING_LEN};
+use triage_shared::protocol::{
+    AgentSummary, ErrorKind, RemoteError, Request, Response, SessionIdentity,
+};
+use triage_shared::ticket::{check_text, NewTicket, Status};
+use triage_shared::time::Timestamp;
+use triage_shared::token::{EnrollmentToken, TokenSecret};
+use triage_shared::{AgentId, TicketId};
+
+pub(super) async fn execute(shared: &Shared, peer: &Peer, request: Request) -> Response {
+    if let Err(refusal) = authorize(&peer.identity, &request) {
+        info!(reason = %refusal, "request refused");
+        return Response::Error(refusal);
+    }
+    match run(shared, peer, request).await {
+        Ok(response) => response,
+        Err(StoreError::Refused(refusal)) => {
+            info!(reason = %refusal, "request refused");
+            Response::Error(refusal)
+        }
+        Err(e) => {
+            error!(error = %e, "request failed");
+            Response::Error(RemoteError::new(
+                ErrorKind::Internal,
+                "the relay could not complete this request (storage error); try again, and tell the relay admin if it persists",
+            ))
+        }
+    }
+}
+
+fn record_ticket(id: TicketId) {
+    tracing::Span::current().record("ticket_id", tracing::field::display(id));
+}
+
+/// The number of items to list: `0` means "as many as allowed".
+pub(super) fn list_limit(asked: u32) -> usize {
+    match asked as usize {
+        0 => MAX_LIST_ITEMS,
+        n => n.min(MAX_LIST_ITEMS),
+    }
+}
+
+async fn run(shared: &Shared, peer: &Peer, request: Request) -> Result<Response, StoreError> {
+    let store = &shared.store;
+    let now = Timestamp::now();
+    let actor = peer.actor();
+    match request {
+        Request::WhoAmI => Ok(Response::Identity(peer.identity.clone())),
+        Request::Enroll {
+            token_secret,
+            hostname,
+            os,
+        } => {
+            check_text("hostname", &hostname, MAX_NAME_LEN, false)?;
+            check_text("os", &os, MAX_SNAPSHOT_STRING_LEN, true)?;
+            let secret = parse_secret(&token_secret)?;
+            let agent_id = store
+                .enroll(&secret.hash_hex(), &peer.key, &hostname, &os, now)
+                .await?;
+            info!(%agent_id, %hostname, "agent enrolled");
+            Ok(Response::Enrolled { agent_id })
+        }
+        Request::Heartbeat => {
+            store.touch_agent(peer.agent_id()?, now).await?;
+            Ok(Response::Ok)
+        }
+        Request::SubmitTicket { ticket, snapshot } => {
+            submit_ticket(shared, peer, ticket, snapshot, now).await
+        }
+        Request::ListTickets { status, limit } => list_tickets(shared, status, limit).await,
+        Request::ShowTicket { id } => {
+            record_ticket(id);
+            match store.ticket_detail(id).await? {
+                Some(detail) => Ok(Response::Ticket(Box::new(detail))),
+                None => Err(crate::store::ticket_not_found(id)),
+            }
+        }
+        Request::Comment { id, text } => {
+            record_ticket(id);
+            store
+                .update_ticket(id, |t| workflow::comment(t, &actor, &text, now))
+                .await?;
+            Ok(Response::Ok)
+        }
+        Request::Assign { id, assignee } => {
+            record_ticket(id);
+            if store.technician(&assignee).await?.is_none() {
+                return Err(StoreError::refused(
+                    ErrorKind::NotFound,
+                    format!(
+                        "no technician named `{}`; registered technicians are listed by `triage-relay technician list`",
+                        assignee.chars().take(MAX_NAME_LEN).collect::<String>()
+                    ),
+                ));
+            }
+            store
+                .update_ticket(id, |t| workflow::assign(t, &assignee, &actor, now))
+                .await?;
+            info!(%assignee, "ticket assigned");
+            Ok(Response::Ok)
+        }
+        Request::Escalate { id, note } => {
+            record_ticket(id);
+            let t = store
+                .update_ticket(id, |t| workflow::escalate(t, &actor, note.as_deref(), now))
+                .await?;
+            info!(tier = %t.tier, "ticket escalated");
+            Ok(Response::Ok)
+        }
+        Request::ChangeStatus { id, action, note } => {
+            record_ticket(id);
+            let t = store
+                .update_ticket(id, |t| {
+                    workflow::change_status(t, action, &actor, note.as_deref(), now)
+                })
+                .await?;
+            info!(status = %t.status, "ticket status changed");
+            Ok(Response::Ok)
+        }
+        Request::ListAgents => {
+            let agents = store.list_agents(MAX_LIST_ITEMS).await?;
+            let summaries = agents
+                .into_iter()
+                .map(|a| AgentSummary {
+                    online: shared.registry.is_online(a.id),
+                    id: a.id,
+                    hostname: a.hostname,
+                    os: a.os,
+                    enrolled_at: a.enrolled_at,
+                    last_seen: a.last_seen,
+                })
+                .collect();
+            Ok(Response::Agents(summaries))
+        }
+        Request::RegisterTechnician {
+            name,
+            roles,
+            public_key,
+        } => {
+            admin::register_technician(store, &name, &roles, public_key, now).await?;
+            Ok(Response::Ok)
+        }
+        Request::CreateEnrollmentToken { uses, ttl_secs } => {
+            let ttl = Duration::from_secs(ttl_secs);
+            let (token, expires_at) =
+                admin::mint_token(store, &shared.locator, uses, ttl, &actor, now).await?;
+            Ok(Response::Token {
+                token: token.to_string(),
+                expires_at,
+                uses,
+            })
+        }
+        Request::ListTechnicians => Ok(Response::Technicians(
+            store.list_technicians(MAX_LIST_ITEMS).await?,
+        )),
+    }
+}
+
+/// Accepts the bare 64-hex secret, or a whole token pasted as it was handed out.
+fn parse_secret(text: &str) -> Result<TokenSecret, RemoteError> {
+    let text = text.trim();
+    let parsed = match text.parse::<EnrollmentToken>() {
+        Ok(token) => Ok(token.secret),
+        Err(_) => TokenSecret::from_hex(text),
+    };
+    parsed.map_err(|_| {
+        RemoteError::new(
+            ErrorKind::InvalidToken,
+            "this is not an enrollment token; copy the whole token printed by `triage-relay token`",
+        )
+    })
+}
+
+async fn submit_ticket(
+    shared: &Shared,
+    peer: &Peer,
+    new: NewTicket,
+    snapshot: Option<Snapshot>,
+    now: Timestamp,
+) -> Result<Response, StoreError> {
+    record_ticket(new.id);
+    if let Some(s) = &snapshot {
+        s.validate()?;
+    }
+    let agent_id = peer.agent_id()?;
+    let agent = shared.store.agent(agent_id).await?.ok_or_else(|| {
+        RemoteError::new(
+            ErrorKind::Unauthenticated,
+            "this agent is no longer enrolled; enroll it again",
+        )
+    })?;
+    let (ticket, created) = workflow::new_ticket_from_agent(&new, &agent, now)?;
+    let stored = shared
+        .store
+        .create_ticket(&ticket, &created, snapshot.as_ref())
+        .await?;
+    if stored {
+        info!(priority = %ticket.priority, source = %ticket.source, "ticket filed");
+    }
+    Ok(Response::TicketStored {
+        id: ticket.id,
+        created: stored,
+    })
+}
+
+async fn list_tickets(
+    shared: &Shared,
+    status: Option<Status>,
+    limit: u32,
+) -> Result<Response, StoreError> {
+    Ok(Response::Tickets(
+        shared.store.list_tickets(status, list_limit(limit)).await?,
+    ))
+}
+
+impl Peer {
+    /// The name recorded as the author of comments and events.
+    fn actor(&self) -> String {
+        match &self.identity {
+            SessionIdentity::Technician { name, .. } => name.clone(),
+            SessionIdentity::Agent { hostname, .. } => format!("agent:{hostname}"),
+            SessionIdentity::Unenrolled => "unenrolled".into(),
+        }
+    }
+
+    fn agent_id(&self) -> Result<AgentId, RemoteError> {
+        match &self.identity {
+            SessionIdentity::Agent { id, .. } => Ok(*id),
+            _ => Err(RemoteError::new(
+                ErrorKind::Unauthenticated,
+                "only an enrolled agent may send this",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_limit_is_clamped() {
+        assert_eq!(list_limit(0), MAX_LIST_ITEMS);
+        assert_eq!(list_limit(5), 5);
+        assert_eq!(list_limit(MAX_LIST_ITEMS as u32), MAX_LIST_ITEMS);
+        assert_eq!(list_limit(u32::MAX), MAX_LIST_ITEMS);
+    }
+
+    #[test]
+    fn token_secret_is_read_bare_or_from_a_whole_token() {
+        let secret = TokenSecret::generate();
+        assert_eq!(parse_secret(&secret.to_hex()).unwrap(), secret);
+        let whole = format!(
+            "triage://relay:4433?fp={}&token={}",
+            "ab".repeat(32),
+            secret.to_hex()
+        );
+        assert_eq!(parse_secret(&whole).unwrap(), secret);
+        assert_eq!(
+            parse_secret("nonsense").unwrap_err().kind,
+            ErrorKind::InvalidToken
+        );
+    }
+}

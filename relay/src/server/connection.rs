@@ -1,0 +1,311 @@
+//! One client connection, from the QUIC handshake to its last stream.
+//!
+//! connection → hello → (welcome | refusal) → one task per request stream.
+//! Every await on the client is bounded by a timeout, and every failure ends
+//! only the stream or connection it happened on.
+
+use super::{commands, Peer, Shared};
+use crate::store::StoreError;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio::time::timeout;
+use tracing::{debug, info, info_span, warn, Instrument};
+use triage_shared::codec::{
+    body_len, decode_body, decode_prefix, encode, read_frame, write_frame, CodecError,
+};
+use triage_shared::identity::PublicKey;
+use triage_shared::protocol::{
+    ErrorKind, Hello, PeerKind, RemoteError, Request, Response, SessionIdentity, Welcome,
+    PROTOCOL_VERSION,
+};
+use triage_shared::tls;
+
+use super::handshake::{decide, version_mismatch, KnownKey};
+use super::registry::Registration;
+use triage_shared::time::Timestamp;
+
+/// How long a new connection has to finish TLS and send its `Hello`.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request stream may take to deliver its request frame.
+pub const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the relay waits for a client to take its response.
+pub const RESPONSE_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a refused client gets to read why before the connection closes.
+pub const REFUSAL_LINGER: Duration = Duration::from_secs(2);
+
+/// Largest hello accepted. A hello is a few dozen bytes; anyone holding
+/// any key may send one, so it gets a far tighter bound than other frames.
+pub const MAX_HELLO_LEN: usize = 4096;
+
+/// QUIC application close codes the relay uses.
+pub const CLOSE_REFUSED: u32 = 1;
+pub const CLOSE_PROTOCOL: u32 = 2;
+
+pub(super) async fn handle(incoming: quinn::Incoming, shared: Arc<Shared>) {
+    let span = info_span!(
+        "connection",
+        peer = %incoming.remote_address(),
+        agent_id = tracing::field::Empty,
+        technician = tracing::field::Empty,
+    );
+    async move {
+        // `_registration` keeps an agent listed as online until this task ends.
+        let (connection, peer, _registration) =
+            match timeout(HELLO_TIMEOUT, welcome(incoming, &shared)).await {
+                Err(_) => {
+                    debug!("no hello within {HELLO_TIMEOUT:?}; dropping the connection");
+                    return;
+                }
+                Ok(Err(reason)) => {
+                    debug!(%reason, "handshake failed");
+                    return;
+                }
+                Ok(Ok(None)) => return,
+                Ok(Ok(Some(welcomed))) => welcomed,
+            };
+        let span = tracing::Span::current();
+        match &peer.identity {
+            SessionIdentity::Agent { id, .. } => {
+                span.record("agent_id", tracing::field::display(id));
+            }
+            SessionIdentity::Technician { name, .. } => {
+                span.record("technician", name.as_str());
+            }
+            SessionIdentity::Unenrolled => {}
+        }
+        info!(identity = ?peer.identity, "connected");
+        serve_streams(connection, Arc::new(peer), shared).await;
+    }
+    .instrument(span)
+    .await
+}
+
+#[derive(Debug, thiserror::Error)]
+enum HandshakeError {
+    #[error(transparent)]
+    Connection(#[from] quinn::ConnectionError),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("the client presented no usable key")]
+    NoKey,
+}
+
+type Welcomed = (quinn::Connection, Peer, Option<Registration>);
+
+/// Completes the handshake and answers the hello. `Ok(None)` means the peer
+/// was refused (and told why).
+async fn welcome(
+    incoming: quinn::Incoming,
+    shared: &Shared,
+) -> Result<Option<Welcomed>, HandshakeError> {
+    let connection = incoming.await?;
+    let Some(key) = tls::peer_public_key(&connection) else {
+        connection.close(CLOSE_PROTOCOL.into(), b"no Ed25519 client key");
+        return Err(HandshakeError::NoKey);
+    };
+    let (mut send, mut recv) = connection.accept_bi().await?;
+    let decision = match read_hello(&mut recv).await? {
+        Ok(hello) => match lookup(shared, &key, hello.peer).await {
+            Ok(known) => decide(&hello, known),
+            Err(e) => {
+                warn!(error = %e, "cannot look up the peer's key");
+                Err(RemoteError::new(
+                    ErrorKind::Unavailable,
+                    "the relay cannot reach its database; try again shortly",
+                ))
+            }
+        },
+        Err(refusal) => Err(refusal),
+    };
+    match decision {
+        Ok(identity) => {
+            // Register before welcoming, so that once the agent has its
+            // welcome it is already listed as online.
+            let registration = match &identity {
+                SessionIdentity::Agent { id, .. } => {
+                    if let Err(e) = shared.store.touch_agent(*id, Timestamp::now()).await {
+                        warn!(error = %e, "could not record the agent as seen");
+                    }
+                    Some(shared.registry.register(*id, connection.clone()))
+                }
+                _ => None,
+            };
+            write_frame(
+                &mut send,
+                &Welcome::Accepted {
+                    version: PROTOCOL_VERSION,
+                    identity: identity.clone(),
+                },
+            )
+            .await?;
+            let _ = send.finish();
+            Ok(Some((connection, Peer { identity, key }, registration)))
+        }
+        Err(refusal) => {
+            info!(reason = %refusal, "connection refused");
+            write_frame(&mut send, &Welcome::Refused(refusal.clone())).await?;
+            let _ = send.finish();
+            // Give the client a moment to read the refusal before closing.
+            let _ = timeout(REFUSAL_LINGER, send.stopped()).await;
+            connection.close(CLOSE_REFUSED.into(), refusal.message.as_bytes());
+            Ok(None)
+        }
+    }
+}
+
+/// Reads the hello. A frame that is not a `Hello` of this version becomes a
+/// refusal: "version mismatch" when its leading version differs, "garbled"
+/// otherwise. Stream failures are errors.
+async fn read_hello(
+    recv: &mut quinn::RecvStream,
+) -> Result<Result<Hello, RemoteError>, CodecError> {
+    let mut prefix = [0u8; 4];
+    recv.read_exact(&mut prefix)
+        .await
+        .map_err(|_| CodecError::Truncated)?;
+    let len = match body_len(prefix) {
+        Ok(len) if len <= MAX_HELLO_LEN => len,
+        Ok(len) => {
+            let e = CodecError::FrameTooLarge {
+                len,
+                max: MAX_HELLO_LEN,
+            };
+            return Ok(Err(garbled("hello", &e)));
+        }
+        Err(e) => return Ok(Err(garbled("hello", &e))),
+    };
+    let mut body = vec![0u8; len];
+    recv.read_exact(&mut body)
+        .await
+        .map_err(|_| CodecError::Truncated)?;
+    Ok(match decode_body::<Hello>(&body) {
+        Ok(hello) => Ok(hello),
+        Err(e) => match decode_prefix::<u16>(&body) {
+            Ok(version) if version != PROTOCOL_VERSION => Err(version_mismatch(version)),
+            _ => Err(garbled("hello", &e)),
+        },
+    })
+}
+
+fn garbled(what: &str, e: &CodecError) -> RemoteError {
+    RemoteError::new(ErrorKind::InvalidInput, format!("garbled {what}: {e}"))
+}
+
+/// Looks the key up only among peers of the kind the client claims to be.
+async fn lookup(shared: &Shared, key: &PublicKey, kind: PeerKind) -> Result<KnownKey, StoreError> {
+    Ok(match kind {
+        PeerKind::Agent => shared
+            .store
+            .agent_by_key(key)
+            .await?
+            .map_or(KnownKey::Unknown, KnownKey::Agent),
+        PeerKind::Technician => shared
+            .store
+            .technician_by_key(key)
+            .await?
+            .map_or(KnownKey::Unknown, KnownKey::Technician),
+    })
+}
+
+/// Serves request streams until the connection ends. Each stream runs on
+/// its own task, so a slow or stalled request holds up nothing else; QUIC's
+/// stream limit bounds how many run at once.
+async fn serve_streams(connection: quinn::Connection, peer: Arc<Peer>, shared: Arc<Shared>) {
+    let mut streams = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = connection.accept_bi() => match accepted {
+                Ok((send, recv)) => {
+                    streams.spawn(serve_stream(send, recv, Arc::clone(&peer), Arc::clone(&shared)).in_current_span());
+                }
+                Err(reason) => {
+                    info!(%reason, "disconnected");
+                    break;
+                }
+            },
+            Some(done) = streams.join_next(), if !streams.is_empty() => {
+                if let Err(e) = done {
+                    if e.is_panic() {
+                        tracing::error!("a request handler panicked; the connection carries on");
+                    }
+                }
+            }
+        }
+    }
+    streams.abort_all();
+}
+
+async fn serve_stream(
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    peer: Arc<Peer>,
+    shared: Arc<Shared>,
+) {
+    let request: Request = match timeout(REQUEST_READ_TIMEOUT, read_frame(&mut recv)).await {
+        Err(_) => {
+            let message = format!(
+                "no complete request within {} s",
+                REQUEST_READ_TIMEOUT.as_secs()
+            );
+            reply(
+                &mut send,
+                &Response::Error(RemoteError::new(ErrorKind::Timeout, message)),
+            )
+            .await;
+            return;
+        }
+        Ok(Ok(Some(request))) => request,
+        // Opened and finished without a request: nothing to answer.
+        Ok(Ok(None)) => return,
+        Ok(Err(
+            e @ (CodecError::Garbled(_) | CodecError::FrameTooLarge { .. } | CodecError::Encode(_)),
+        )) => {
+            debug!(error = %e, "garbled request");
+            reply(&mut send, &Response::Error(garbled("request", &e))).await;
+            return;
+        }
+        Ok(Err(e @ (CodecError::Truncated | CodecError::Io(_)))) => {
+            debug!(error = %e, "client went away mid-request");
+            return;
+        }
+    };
+    let span = info_span!(
+        "request",
+        kind = request.name(),
+        ticket_id = tracing::field::Empty
+    );
+    let response = commands::execute(&shared, &peer, request)
+        .instrument(span)
+        .await;
+    reply(&mut send, &response).await;
+}
+
+async fn reply(send: &mut quinn::SendStream, response: &Response) {
+    let frame = match encode(response) {
+        Ok(frame) => frame,
+        Err(e) => {
+            warn!(error = %e, "response cannot be encoded");
+            let fallback = Response::Error(RemoteError::new(
+                ErrorKind::Internal,
+                format!(
+                    "the answer is too large to send ({e}); ask for less, e.g. a smaller --limit"
+                ),
+            ));
+            match encode(&fallback) {
+                Ok(frame) => frame,
+                Err(_) => return,
+            }
+        }
+    };
+    match timeout(RESPONSE_WRITE_TIMEOUT, send.write_all(&frame)).await {
+        Ok(Ok(())) => {
+            let _ = send.finish();
+        }
+        Ok(Err(e)) => debug!(error = %e, "client stopped reading the response"),
+        Err(_) => {
+            debug!("client did not take the response in time");
+            let _ = send.reset(0u32.into());
+        }
+    }
+}

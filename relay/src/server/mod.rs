@@ -1,0 +1,246 @@
+//! The relay server, top to bottom:
+//!
+//! - [`start`] loads the identity, opens the store, binds the QUIC endpoint
+//!   and spawns the accept loop;
+//! - the accept loop ([`accept_loop`]) gives each connection its own task;
+//! - `connection` runs the hello exchange and one task per request stream;
+//! - `commands` turns one request into one response;
+//! - [`RelayHandle::shutdown`] stops accepting, closes connections, waits
+//!   for their tasks and closes the database pool.
+
+mod authz;
+mod commands;
+mod connection;
+mod handshake;
+pub mod registry;
+
+pub use connection::{HELLO_TIMEOUT, MAX_HELLO_LEN, REQUEST_READ_TIMEOUT};
+
+use crate::admin;
+use crate::config::{reachable_addr, DataDir, RelayConfig};
+use crate::error::RelayError;
+use crate::store::Store;
+use registry::Registry;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{info, Instrument};
+use triage_shared::identity::PublicKey;
+use triage_shared::protocol::{SessionIdentity, TechnicianSummary};
+use triage_shared::roles::Role;
+use triage_shared::time::Timestamp;
+use triage_shared::tls;
+use triage_shared::token::{EnrollmentToken, RelayLocator};
+
+/// Connections one relay serves at once; more are refused at the door.
+pub const MAX_CONNECTIONS: usize = 10_000;
+/// How long shutdown waits for connections to wind down before cutting them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// State every connection task shares.
+pub(crate) struct Shared {
+    pub store: Store,
+    pub registry: Arc<Registry>,
+    pub locator: RelayLocator,
+}
+
+/// Who is on the other end of a connection, fixed at hello time.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pub identity: SessionIdentity,
+    pub key: PublicKey,
+}
+
+/// A running relay. Dropping it stops the accept loop too; call
+/// [`RelayHandle::shutdown`] to also wait for connections and close the store.
+pub struct RelayHandle {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    endpoint: quinn::Endpoint,
+    shutdown: watch::Sender<bool>,
+    accept_task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts a relay: identity from `config.data_dir` (made on first start),
+/// the store, and a QUIC listener on `config.listen`.
+pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
+    let data = DataDir::create(&config.data_dir)?;
+    let key = data.load_or_create_key()?;
+    let (server_config, fingerprint) = tls::server_config(&key)?;
+    let store = Store::open(&data.database_url(config.database_url.as_deref())?).await?;
+    let endpoint = quinn::Endpoint::server(server_config, config.listen).map_err(|source| {
+        RelayError::Bind {
+            addr: config.listen,
+            source,
+        }
+    })?;
+    let local_addr = endpoint.local_addr().map_err(|source| RelayError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let public_addr = match config.public_addr {
+        Some(addr) => addr,
+        None => reachable_addr(local_addr).to_string(),
+    };
+    data.write_public_addr(&public_addr)?;
+    let locator = RelayLocator {
+        addr: public_addr,
+        fingerprint,
+    };
+    info!(listen = %local_addr, public = %locator.addr, %fingerprint, backend = ?store.backend(), "relay started");
+
+    let shared = Arc::new(Shared {
+        store,
+        registry: Arc::new(Registry::default()),
+        locator,
+    });
+    let (shutdown, stop) = watch::channel(false);
+    let accept_task = tokio::spawn(accept_loop(endpoint.clone(), Arc::clone(&shared), stop));
+    Ok(RelayHandle {
+        local_addr,
+        shared,
+        endpoint,
+        shutdown,
+        accept_task,
+    })
+}
+
+/// Accepts connections until told to stop, then closes the endpoint and
+/// waits (for a bounded time) for the connection tasks to finish.
+async fn accept_loop(
+    endpoint: quinn::Endpoint,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            // A value change or a dropped handle both mean: stop.
+            _ = stop.changed() => break,
+            incoming = endpoint.accept() => {
+                let Some(incoming) = incoming else { break };
+                if !may_admit(connections.len()) {
+                    tracing::warn!(limit = MAX_CONNECTIONS, peer = %incoming.remote_address(), "connection limit reached; refusing");
+                    incoming.refuse();
+                    continue;
+                }
+                connections.spawn(connection::handle(incoming, Arc::clone(&shared)).in_current_span());
+            }
+            Some(done) = connections.join_next(), if !connections.is_empty() => {
+                if let Err(e) = done {
+                    if e.is_panic() {
+                        tracing::error!("a connection task panicked; other connections are unaffected");
+                    }
+                }
+            }
+        }
+    }
+    endpoint.close(0u32.into(), b"relay shutting down");
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.shutdown().await;
+    }
+}
+
+/// Whether one more connection fits under [`MAX_CONNECTIONS`].
+fn may_admit(current: usize) -> bool {
+    current < MAX_CONNECTIONS
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No way to wait for a signal: never resolve rather than stop at once.
+        std::future::pending::<()>().await;
+    }
+}
+
+impl RelayHandle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The public address and certificate fingerprint peers pin.
+    pub fn locator(&self) -> RelayLocator {
+        self.shared.locator.clone()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// Whether the agent currently holds a connection.
+    pub fn is_agent_online(&self, agent: triage_shared::AgentId) -> bool {
+        self.shared.registry.is_online(agent)
+    }
+
+    pub async fn create_token(
+        &self,
+        uses: u32,
+        ttl: Duration,
+    ) -> Result<EnrollmentToken, RelayError> {
+        let (token, _) = admin::mint_token(
+            &self.shared.store,
+            &self.shared.locator,
+            uses,
+            ttl,
+            admin::LOCAL_ADMIN,
+            Timestamp::now(),
+        )
+        .await?;
+        Ok(token)
+    }
+
+    pub async fn add_technician(
+        &self,
+        name: &str,
+        roles: &[Role],
+        key: PublicKey,
+    ) -> Result<(), RelayError> {
+        admin::register_technician(&self.shared.store, name, roles, key, Timestamp::now()).await?;
+        Ok(())
+    }
+
+    pub async fn technician(&self, name: &str) -> Result<Option<TechnicianSummary>, RelayError> {
+        Ok(self.shared.store.technician(name).await?)
+    }
+
+    /// Stops accepting, closes every connection, waits for their tasks and
+    /// closes the database pool.
+    pub async fn shutdown(self) {
+        info!("relay shutting down");
+        let _ = self.shutdown.send(true);
+        let _ = self.accept_task.await;
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
+        self.shared.store.close().await;
+        info!("relay stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_limit_is_exact() {
+        assert!(may_admit(0));
+        assert!(may_admit(MAX_CONNECTIONS - 1));
+        assert!(!may_admit(MAX_CONNECTIONS));
+    }
+}
