@@ -1,7 +1,6 @@
 //! Every bad input the walking skeleton names gets a clear error and changes nothing.
 
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use triage_e2e::{cli, stranger, Deployment};
 use triage_shared::client::{ClientError, Session};
 use triage_shared::codec::{encode, expect_frame};
