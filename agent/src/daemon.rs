@@ -7,7 +7,8 @@
 //!      │ ok (attempt = 0)
 //!      ▼
 //!   drive: heartbeat every HEARTBEAT_INTERVAL
-//!          accept relay-opened streams → serve::serve_stream (one task each)
+//!          accept relay-opened streams → serve::serve_stream (one task each,
+//!          sharing one serve::Endpoint: trust, config, used nonces)
 //!          until the connection drops (→ wait backoff, reconnect)
 //!          or shutdown completes (→ close with a reason, return)
 //! ```
@@ -19,11 +20,13 @@
 
 use crate::backoff::random_backoff;
 use crate::enroll::close;
+use crate::error::AgentError;
+use crate::serve::{self, Endpoint};
 use crate::state::{Enrollment, StateDir};
-use crate::{error::AgentError, serve};
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::{debug, error, info, warn, Instrument};
 use triage_shared::client::{ClientError, Session};
@@ -40,15 +43,23 @@ const REMOVED_HINT: &str =
     "the relay does not accept this agent's key; if the agent was removed, enroll it again with `triage-agent enroll TOKEN --force`";
 
 /// Runs until `shutdown` completes. Fails only if the agent is not enrolled
-/// (or its state cannot be read); relay trouble is retried forever.
+/// or its state or `agent.toml` cannot be read; relay trouble is retried
+/// forever.
 pub async fn run_daemon(
     state_dir: &Path,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), AgentError> {
     let enrollment = StateDir::new(state_dir).load()?;
+    let endpoint = Arc::new(Endpoint::load(state_dir)?);
     let span = tracing::info_span!("agent", agent_id = %enrollment.agent_id);
+    span.in_scope(|| match endpoint.policy_version() {
+        Some(version) => info!(policy_version = version, "starting"),
+        None => warn!("starting without an approver policy: script runs will be refused"),
+    });
     let shutdown = std::pin::pin!(shutdown);
-    supervise(enrollment, shutdown).instrument(span).await;
+    supervise(enrollment, endpoint, shutdown)
+        .instrument(span)
+        .await;
     Ok(())
 }
 
@@ -68,6 +79,7 @@ enum End {
 
 async fn supervise<F: Future<Output = ()> + Send>(
     enrollment: Enrollment,
+    endpoint: Arc<Endpoint>,
     mut shutdown: Pin<&mut F>,
 ) {
     let relay = &enrollment.relay;
@@ -85,7 +97,7 @@ async fn supervise<F: Future<Output = ()> + Send>(
                     }
                     info!(relay = %relay.addr, "connected to the relay");
                     attempt = 0;
-                    match drive(&session, shutdown.as_mut()).await {
+                    match drive(&session, &endpoint, shutdown.as_mut()).await {
                         End::Shutdown => {
                             session
                                 .connection()
@@ -126,11 +138,15 @@ async fn supervise<F: Future<Output = ()> + Send>(
 }
 
 /// Serves one live connection until it drops or `shutdown` completes.
-async fn drive<F: Future<Output = ()>>(session: &Session, shutdown: Pin<&mut F>) -> End {
+async fn drive<F: Future<Output = ()>>(
+    session: &Session,
+    endpoint: &Arc<Endpoint>,
+    shutdown: Pin<&mut F>,
+) -> End {
     tokio::select! {
         _ = shutdown => End::Shutdown,
         reason = heartbeats(session) => End::Lost(reason),
-        reason = accept_streams(session.connection().clone()) => End::Lost(reason),
+        reason = accept_streams(session.connection().clone(), endpoint) => End::Lost(reason),
     }
 }
 
@@ -151,12 +167,13 @@ async fn heartbeats(session: &Session) -> String {
 }
 
 /// Accepts the streams the relay opens toward us, each served on its own
-/// task. The transport's stream limit bounds how many run at once.
-async fn accept_streams(connection: quinn::Connection) -> String {
+/// task; [`serve::MAX_CONCURRENT_COMMANDS`] of them do work at once, the
+/// rest are told the agent is busy.
+async fn accept_streams(connection: quinn::Connection, endpoint: &Arc<Endpoint>) -> String {
     loop {
         match connection.accept_bi().await {
             Ok((send, recv)) => {
-                tokio::spawn(serve::serve_stream(send, recv).in_current_span());
+                tokio::spawn(serve::serve_stream(endpoint.clone(), send, recv).in_current_span());
             }
             Err(e) => return format!("connection closed: {e}"),
         }

@@ -6,6 +6,10 @@
 //! saving it), the next `enroll` reuses the key; the relay then already knows
 //! it and says who we are in its welcome, so the id is recovered without
 //! spending another token.
+//!
+//! The organisation key in the token (if any) is pinned before the agent id
+//! is saved: it comes from the admin with the token, not from the relay, and
+//! decides whose script approvals this agent will ever trust.
 
 use crate::error::AgentError;
 use crate::host;
@@ -55,8 +59,14 @@ pub async fn enroll(state_dir: &Path, token: &EnrollmentToken) -> Result<AgentId
     close(session).await;
     let agent_id = outcome?;
 
+    dir.pin_org_key(token.org_key.as_ref())?;
     dir.save_enrollment(relay, agent_id)?;
-    info!(%agent_id, relay = %relay.addr, "enrolled");
+    match &token.org_key {
+        Some(org) => info!(%agent_id, relay = %relay.addr, org_key = %org, "enrolled"),
+        None => {
+            warn!(%agent_id, relay = %relay.addr, "enrolled without an organisation key: this agent will refuse every script")
+        }
+    }
     Ok(agent_id)
 }
 
@@ -110,6 +120,12 @@ pub(crate) fn response_name(response: &Response) -> &'static str {
         Response::Token { .. } => "token",
         Response::Technicians(_) => "technicians",
         Response::Error(_) => "error",
+        Response::ScriptAttached { .. } => "script_attached",
+        Response::Scripts(_) => "scripts",
+        Response::Script(_) => "script",
+        Response::Run(_) => "run",
+        Response::Audit(_) => "audit",
+        Response::Diagnostics(_) => "diagnostics",
     }
 }
 
@@ -127,6 +143,7 @@ mod tests {
                 fingerprint: CertFingerprint([1; 32]),
             },
             secret: TokenSecret::generate(),
+            org_key: None,
         }
     }
 

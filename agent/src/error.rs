@@ -75,6 +75,12 @@ pub enum AgentError {
 
     #[error("could not collect diagnostics: {0}")]
     Diagnostics(String),
+
+    #[error(
+        "agent settings file {} is not valid: {problem}; fix it, or remove it to use the defaults",
+        path.display()
+    )]
+    Config { path: PathBuf, problem: String },
 }
 
 /// The next step after an enrollment refusal, by what the relay objected to.

@@ -1,32 +1,45 @@
 //! The Triage endpoint agent.
 //!
 //! Where things live:
-//! - [`diagnostics`]: the local snapshot (sysinfo probe + pure shaping).
-//! - [`state`]: the state directory (key, relay locator, agent id).
+//! - [`diagnostics`]: the local snapshot (sysinfo probe + pure shaping), and
+//!   the live report with installed software and services.
+//! - [`state`]: the state directory (key, relay locator, agent id, pinned
+//!   org key and policy, used approval nonces); [`config`]: `agent.toml`.
 //! - [`enroll()`]: token → agent id; [`run_daemon`]: the long-lived relay
 //!   connection; [`file_ticket`]: "Get help".
-//! - [`serve`]: requests the relay routes to the agent (a pure dispatcher).
+//! - [`serve`]: commands the relay sends to the agent; the endpoint decides
+//!   whether a script may run ([`serve::Endpoint`]).
+//! - [`runner`]: running an approved script (temp dir, process group,
+//!   timeout, capped streamed output).
 //! - [`backoff`], [`host`]: small pure helpers (retry delays, names).
 //!
-//! Pure logic (backoff, ranking, clamping, parsing, dispatch) is kept apart
-//! from I/O so it is tested without a relay; the async code is thin.
+//! Pure logic (backoff, ranking, clamping, parsing, verification, output
+//! accounting) is kept apart from I/O so it is tested without a relay; the
+//! async code is thin.
 
 pub mod backoff;
+pub mod config;
 mod daemon;
 pub mod diagnostics;
 mod enroll;
 mod error;
 mod help;
 pub mod host;
+pub mod runner;
 pub mod serve;
 pub mod state;
 mod status;
+#[cfg(all(test, unix))]
+mod test_support;
 
 pub use backoff::backoff_delay;
+pub use config::{AgentConfig, CONFIG_FILE};
 pub use daemon::{run_daemon, HEARTBEAT_INTERVAL};
 pub use enroll::enroll;
 pub use error::{is_transient, AgentError};
 pub use help::{file_ticket, HelpRequest, SUBMIT_ATTEMPTS};
+pub use state::nonces::NONCE_FILE;
+pub use state::trust::{ORG_KEY_FILE, POLICY_FILE};
 pub use status::{status, AgentStatus};
 
 use std::path::Path;

@@ -4,6 +4,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use triage_agent::{diagnostics, host, state, HelpRequest};
+use triage_shared::remote::Section;
+use triage_shared::report::render_sections;
 use triage_shared::ticket::{Category, Priority};
 use triage_shared::token::EnrollmentToken;
 
@@ -72,9 +74,14 @@ enum Command {
     },
     /// Print a diagnostics snapshot of this machine (no relay needed)
     Diagnose {
-        /// Print JSON instead of text
+        /// Print JSON instead of text: the snapshot, or with --section the
+        /// live report (snapshot, software, services) that `triage diag` gets
         #[arg(long)]
         json: bool,
+        /// Only these sections, comma-separated: os, cpu, memory, disks, network,
+        /// processes, components, users, software, services
+        #[arg(long = "section", value_name = "SECTION,...", value_delimiter = ',')]
+        sections: Vec<Section>,
     },
     /// Show whether this agent is enrolled, its id and relay
     Status {
@@ -151,7 +158,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let id = triage_agent::file_ticket(&state.resolve(), request).await?;
             println!("Ticket {id} filed.");
         }
-        Command::Diagnose { json } => {
+        Command::Diagnose { json, sections } if sections.is_empty() => {
             let snapshot = tokio::task::spawn_blocking(diagnostics::collect)
                 .await
                 .context("diagnostics failed")?;
@@ -159,6 +166,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&snapshot)?);
             } else {
                 print!("{}", snapshot.render_text());
+            }
+        }
+        Command::Diagnose { json, sections } => {
+            let report = diagnostics::live::report(&sections)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", render_sections(&report, &sections));
             }
         }
         Command::Status { state, json } => print_status(&state.resolve(), json)?,
@@ -248,6 +265,33 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("triage://"), "{err}");
+    }
+
+    #[test]
+    fn diagnose_takes_comma_separated_sections_and_refuses_unknown_ones() {
+        let cli = Cli::try_parse_from([
+            "triage-agent",
+            "diagnose",
+            "--section",
+            "cpu,software",
+            "--section",
+            "services",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Diagnose { sections, json } => {
+                assert!(!json);
+                assert_eq!(
+                    sections,
+                    [Section::Cpu, Section::Software, Section::Services]
+                );
+            }
+            _ => panic!("parsed as another command"),
+        }
+        let err = Cli::try_parse_from(["triage-agent", "diagnose", "--section", "gpu"])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("unknown section `gpu`"), "{err}");
     }
 
     #[test]

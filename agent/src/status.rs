@@ -1,6 +1,7 @@
 //! `triage-agent status`: what the state directory says about this agent.
 
 use crate::error::AgentError;
+use crate::state::trust::StoredPolicy;
 use crate::state::StateDir;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -18,6 +19,14 @@ pub struct AgentStatus {
     pub relay_address: Option<String>,
     /// This agent's public key; present after (or during) enrollment.
     pub public_key: Option<String>,
+    /// The organisation key pinned at enrollment; `None`: no script ever runs.
+    pub org_key: Option<String>,
+    /// The version of the installed, verified approver policy.
+    pub policy_version: Option<u64>,
+    /// Names of the approvers that policy trusts.
+    pub approvers: Vec<String>,
+    /// Why an installed policy file is not trusted, if it is not.
+    pub policy_problem: Option<String>,
 }
 
 /// Reads the state directory. Not being enrolled is a status, not an error;
@@ -31,6 +40,10 @@ pub fn status(state_dir: &Path) -> Result<AgentStatus, AgentError> {
         relay: None,
         relay_address: None,
         public_key: None,
+        org_key: None,
+        policy_version: None,
+        approvers: Vec::new(),
+        policy_problem: None,
     };
     if dir.agent_id()?.is_none() {
         status.public_key = dir.key()?.map(|k| k.public_key().to_string());
@@ -42,6 +55,16 @@ pub fn status(state_dir: &Path) -> Result<AgentStatus, AgentError> {
     status.relay = Some(e.relay.to_string());
     status.relay_address = Some(e.relay.addr.clone());
     status.public_key = Some(e.key.public_key().to_string());
+    let org_key = dir.org_key()?;
+    status.org_key = org_key.map(|k| k.to_string());
+    match dir.stored_policy(org_key.as_ref())? {
+        StoredPolicy::Trusted(p) => {
+            status.policy_version = Some(p.policy.version);
+            status.approvers = p.policy.approvers.iter().map(|a| a.name.clone()).collect();
+        }
+        StoredPolicy::Absent => {}
+        StoredPolicy::Rejected(reason) => status.policy_problem = Some(reason),
+    }
     Ok(status)
 }
 
@@ -64,6 +87,23 @@ impl AgentStatus {
         );
         let _ = writeln!(out, "relay       {}", show(&self.relay_address));
         let _ = writeln!(out, "public key  {}", show(&self.public_key));
+        match &self.org_key {
+            Some(key) => {
+                let _ = writeln!(out, "org key     {key}");
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "org key     none (enrolled without one: no script will run here)"
+                );
+            }
+        }
+        let policy = match (&self.policy_version, &self.policy_problem) {
+            (_, Some(problem)) => format!("NOT TRUSTED: {problem}"),
+            (Some(v), None) => format!("version {v}, approvers: {}", self.approvers.join(", ")),
+            (None, None) => "none installed (script runs are refused)".to_string(),
+        };
+        let _ = writeln!(out, "policy      {policy}");
         out
     }
 }
@@ -99,6 +139,49 @@ mod tests {
         assert_eq!(json["agent_id"], id.to_string());
         assert_eq!(json["enrolled"], true);
         assert!(s.render_text().contains(&id.to_string()));
+    }
+
+    #[test]
+    fn status_shows_the_org_key_and_the_policy_in_force() {
+        use triage_shared::approval::{OrgPolicy, TrustedApprover};
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = StateDir::new(tmp.path());
+        let relay = "triage://relay.corp:4433?fp=0101010101010101010101010101010101010101010101010101010101010101".parse().unwrap();
+        dir.write_key(&KeyPair::generate()).unwrap();
+        dir.save_enrollment(&relay, AgentId::new_random()).unwrap();
+        let s = status(tmp.path()).unwrap();
+        assert_eq!((s.org_key.clone(), s.policy_version), (None, None));
+        assert!(
+            s.render_text().contains("no script will run here"),
+            "{}",
+            s.render_text()
+        );
+
+        let org = KeyPair::generate();
+        dir.pin_org_key(Some(&org.public_key())).unwrap();
+        let policy = OrgPolicy {
+            version: 4,
+            approvers: vec![TrustedApprover {
+                name: "carol".into(),
+                key: KeyPair::generate().public_key(),
+            }],
+            issued_at: triage_shared::time::Timestamp(0),
+        };
+        dir.save_policy(&policy.clone().sign(&org)).unwrap();
+        let s = status(tmp.path()).unwrap();
+        assert_eq!(s.org_key, Some(org.public_key().to_string()));
+        assert_eq!(s.policy_version, Some(4));
+        assert_eq!(s.approvers, ["carol"]);
+        assert!(s.render_text().contains("version 4, approvers: carol"));
+
+        dir.save_policy(&policy.sign(&KeyPair::generate())).unwrap();
+        let s = status(tmp.path()).unwrap();
+        assert_eq!(s.policy_version, None);
+        assert!(
+            s.render_text().contains("NOT TRUSTED"),
+            "{}",
+            s.render_text()
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! register technicians and mint enrollment tokens. Each checks its input
 //! here, once, whichever way it arrives.
 
+use crate::audit;
 use crate::store::{Store, StoreError};
+use serde_json::json;
 use std::time::Duration;
 use triage_shared::identity::PublicKey;
 use triage_shared::limits::{MAX_ROLES, MAX_TOKEN_TTL_SECS, MAX_TOKEN_USES};
@@ -13,8 +15,9 @@ use triage_shared::ticket::check_name;
 use triage_shared::time::Timestamp;
 use triage_shared::token::{EnrollmentToken, RelayLocator, TokenSecret};
 
-/// Who made a token when it was not a technician over the network.
-pub const LOCAL_ADMIN: &str = "local-admin";
+/// Who acts when it is not a technician over the network (the offline
+/// commands and [`crate::RelayHandle`]); recorded on tokens and in the audit log.
+pub const LOCAL_ADMIN: &str = audit::LOCAL_ADMIN_ACTOR;
 
 /// Checks a technician's name and roles; returns the roles sorted, without repeats.
 pub fn check_technician(name: &str, roles: &[Role]) -> Result<Vec<Role>, RemoteError> {
@@ -37,23 +40,53 @@ pub fn check_technician(name: &str, roles: &[Role]) -> Result<Vec<Role>, RemoteE
     Ok(roles)
 }
 
+/// The audit outcome text of a result.
+fn outcome<T>(result: &Result<T, StoreError>) -> String {
+    match result {
+        Ok(_) => "ok".into(),
+        Err(StoreError::Refused(r)) => audit::refused(r),
+        Err(e) => format!("failed: {e}"),
+    }
+}
+
+/// Registers a technician on behalf of `actor` (an audit actor) and audits it.
 pub async fn register_technician(
     store: &Store,
     name: &str,
     roles: &[Role],
     public_key: PublicKey,
+    actor: &str,
     now: Timestamp,
 ) -> Result<TechnicianSummary, StoreError> {
-    let roles = check_technician(name, roles)?;
-    let tech = TechnicianSummary {
-        name: name.to_string(),
-        roles,
-        public_key,
-        created_at: now,
-    };
-    store.add_technician(&tech).await?;
-    tracing::info!(technician = %tech.name, roles = ?tech.roles, "technician registered");
-    Ok(tech)
+    let result = async {
+        let roles = check_technician(name, roles)?;
+        let tech = TechnicianSummary {
+            name: name.to_string(),
+            roles,
+            public_key,
+            created_at: now,
+        };
+        store.add_technician(&tech).await?;
+        Ok(tech)
+    }
+    .await;
+    let details = json!({
+        "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "public_key": public_key.to_string(),
+    });
+    audit::record(
+        store,
+        actor,
+        "technician.register",
+        &format!("technician:{name}"),
+        &outcome(&result),
+        details,
+    )
+    .await;
+    if let Ok(tech) = &result {
+        tracing::info!(technician = %tech.name, roles = ?tech.roles, "technician registered");
+    }
+    result
 }
 
 /// Checks the uses and lifetime asked for a token.
@@ -79,29 +112,55 @@ pub fn check_token_request(uses: u32, ttl_secs: u64) -> Result<(), RemoteError> 
 }
 
 /// Makes a token for `relay`: the secret goes to the caller, only its hash
-/// to the store. Returns the token and its expiry.
+/// to the store. The token names the organisation key once `org init` has
+/// recorded one, so enrolling agents pin it. Returns the token and its
+/// expiry; `actor` is who asked, for the audit log.
 pub async fn mint_token(
     store: &Store,
     relay: &RelayLocator,
     uses: u32,
     ttl: Duration,
-    created_by: &str,
+    actor: &str,
     now: Timestamp,
 ) -> Result<(EnrollmentToken, Timestamp), StoreError> {
-    check_token_request(uses, ttl.as_secs())?;
-    let secret = TokenSecret::generate();
-    let expires_at = now.plus(Duration::from_secs(ttl.as_secs()));
-    store
-        .create_token(&secret.hash_hex(), uses, expires_at, created_by, now)
-        .await?;
-    tracing::info!(uses, %expires_at, created_by, "enrollment token made");
-    Ok((
-        EnrollmentToken {
+    let result = async {
+        check_token_request(uses, ttl.as_secs())?;
+        let org_key = store.org_key().await?;
+        let secret = TokenSecret::generate();
+        let expires_at = now.plus(Duration::from_secs(ttl.as_secs()));
+        store
+            .create_token(&secret.hash_hex(), uses, expires_at, actor, now)
+            .await?;
+        let token = EnrollmentToken {
             relay: relay.clone(),
             secret,
-        },
-        expires_at,
-    ))
+            org_key,
+        };
+        Ok((token, expires_at))
+    }
+    .await;
+    let details = match &result {
+        Ok((token, expires_at)) => json!({
+            "uses": uses,
+            "expires_at": expires_at.millis(),
+            "token_hash": token.secret.hash_hex(),
+            "org_key": token.org_key.map(|k| k.to_string()),
+        }),
+        Err(_) => json!({ "uses": uses, "ttl_secs": ttl.as_secs() }),
+    };
+    audit::record(
+        store,
+        actor,
+        "token.create",
+        "enrollment-token",
+        &outcome(&result),
+        details,
+    )
+    .await;
+    if let Ok((_, expires_at)) = &result {
+        tracing::info!(uses, %expires_at, actor, "enrollment token made");
+    }
+    result
 }
 
 /// The technicians as a text table, or a hint when there are none.

@@ -32,6 +32,9 @@ pub enum RelayError {
     Refused(RemoteError),
     #[error("{0}")]
     Config(String),
+    /// `verify_audit` found an entry that does not chain; it names it.
+    #[error("the audit log is not intact: {0}")]
+    AuditBroken(triage_shared::audit::ChainBreak),
 }
 
 impl RelayError {
@@ -61,6 +64,15 @@ impl From<StoreError> for RelayError {
         match e {
             StoreError::Refused(r) => RelayError::Refused(r),
             other => RelayError::Store(other),
+        }
+    }
+}
+
+impl From<crate::audit::VerifyError> for RelayError {
+    fn from(e: crate::audit::VerifyError) -> Self {
+        match e {
+            crate::audit::VerifyError::Broken(b) => RelayError::AuditBroken(b),
+            crate::audit::VerifyError::Store(s) => s.into(),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The Triage relay: QUIC listener, authentication, ticket store and
-//! enrollment tokens. See `ARCHITECTURE.md` in this crate for a map.
+//! The Triage relay: QUIC listener, authentication, ticket store,
+//! enrollment tokens, routing to agents, approved scripts and the audit log. See `ARCHITECTURE.md` in this crate for a map.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), triage_relay::RelayError> {
@@ -10,9 +10,12 @@
 //! ```
 
 pub mod admin;
+pub mod audit;
 pub mod config;
 mod error;
+pub mod org;
 pub mod quickstart;
+pub mod scripts;
 mod server;
 pub mod store;
 pub mod workflow;
@@ -21,6 +24,7 @@ pub use config::RelayConfig;
 pub use error::RelayError;
 pub use server::registry;
 pub use server::{
-    shutdown_signal, start, RelayHandle, HELLO_TIMEOUT, MAX_CONNECTIONS, MAX_HELLO_LEN,
-    REQUEST_READ_TIMEOUT,
+    shutdown_signal, start, validate_report, RelayHandle, AGENT_REPLY_TIMEOUT, DIAG_TIMEOUT,
+    HELLO_TIMEOUT, MAX_COLLECTED_REPLIES, MAX_COMMANDS_PER_AGENT, MAX_CONNECTIONS, MAX_HELLO_LEN,
+    POLICY_REFRESH, REQUEST_READ_TIMEOUT, RUN_GRACE,
 };

@@ -8,7 +8,7 @@ use std::time::Duration;
 use triage_relay::config::DataDir;
 use triage_relay::quickstart::{self, Binaries};
 use triage_relay::store::Store;
-use triage_relay::{admin, RelayConfig};
+use triage_relay::{admin, audit, org, RelayConfig};
 use triage_shared::identity::PublicKey;
 use triage_shared::roles::Role;
 use triage_shared::time::{parse_duration, Timestamp};
@@ -70,6 +70,12 @@ enum Command {
     /// Register and list technicians
     #[command(subcommand)]
     Technician(TechnicianCommand),
+    /// The organisation key that decides who may approve scripts
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// The hash-chained audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Start a relay, a technician identity and an enrolled agent for local development
     Quickstart {
         /// Where everything lives
@@ -102,6 +108,37 @@ enum TechnicianCommand {
         /// Print JSON: [{name, roles, public_key, created_at}] with created_at in Unix milliseconds
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Make the organisation key: the private key goes to --out (keep it off
+    /// the relay host), the public key is recorded here and goes into tokens
+    Init {
+        /// Where to write the private key (must not exist yet)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Sign a new policy naming every technician with the approver role;
+    /// a running relay pushes it to its agents within seconds
+    SignPolicy {
+        /// The private key file `org init` wrote
+        #[arg(long, value_name = "FILE")]
+        org_key: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the whole chain; names the first bad entry and exits non-zero
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
     },
 }
 
@@ -149,8 +186,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }) => {
             let key = read_public_key(&pubkey)?;
             let (_, store) = open_offline(&data).await?;
-            let result =
-                admin::register_technician(&store, &name, &roles, key, Timestamp::now()).await;
+            let result = admin::register_technician(
+                &store,
+                &name,
+                &roles,
+                key,
+                admin::LOCAL_ADMIN,
+                Timestamp::now(),
+            )
+            .await;
             store.close().await;
             let tech = result?;
             let roles: Vec<_> = tech.roles.iter().map(|r| r.as_str()).collect();
@@ -175,8 +219,61 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Org(OrgCommand::Init { out, data }) => org_init(&out, &data).await,
+        Command::Org(OrgCommand::SignPolicy { org_key, data }) => {
+            let org = org::read_key_file(&org_key)?;
+            let (_, store) = open_offline(&data).await?;
+            let result = org::publish_policy(&store, &org, Timestamp::now()).await;
+            store.close().await;
+            let policy = result?;
+            let names: Vec<_> = policy
+                .policy
+                .approvers
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect();
+            println!(
+                "Published policy version {} naming {} approver(s): {}.",
+                policy.policy.version,
+                names.len(),
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            );
+            eprintln!(
+                "A running relay pushes it to connected agents within {} s.",
+                triage_relay::POLICY_REFRESH.as_secs()
+            );
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Verify { data }) => {
+            let (_, store) = open_offline(&data).await?;
+            let result = audit::verify(&store).await;
+            store.close().await;
+            let count = result?;
+            println!("The audit log is intact: {count} entries chain correctly.");
+            Ok(())
+        }
         Command::Quickstart { data_dir, listen } => quickstart(data_dir, listen).await,
     }
+}
+
+async fn org_init(out: &Path, data: &DataArgs) -> anyhow::Result<()> {
+    let (_, store) = open_offline(data).await?;
+    let result = org::init_to_file(&store, out, Timestamp::now()).await;
+    store.close().await;
+    let public = result?;
+    println!("{public}");
+    eprintln!(
+        "Organisation key made. The private key is in {} (mode 0600): move it off the relay host \
+         and keep it safe; anyone holding it decides who may approve scripts.",
+        out.display()
+    );
+    eprintln!("New enrollment tokens carry the public key; agents enrolled before now need a new token to trust it.");
+    eprintln!("Next: register approvers, then `triage-relay org sign-policy --org-key FILE`.");
+    Ok(())
 }
 
 async fn serve(
@@ -302,108 +399,5 @@ fn log_path(dir: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("triage-relay").chain(args.iter().copied()))
-    }
-
-    #[test]
-    fn roles_may_be_repeated_or_comma_separated() {
-        for args in [
-            &[
-                "technician",
-                "add",
-                "carol",
-                "--role",
-                "l1",
-                "--role",
-                "admin",
-                "--pubkey",
-                "k.pub",
-            ][..],
-            &[
-                "technician",
-                "add",
-                "carol",
-                "--role",
-                "l1,admin",
-                "--pubkey",
-                "k.pub",
-            ][..],
-        ] {
-            let Command::Technician(TechnicianCommand::Add { roles, .. }) =
-                parse(args).unwrap().command
-            else {
-                panic!("not technician add")
-            };
-            assert_eq!(roles, [Role::L1, Role::Admin]);
-        }
-        assert!(parse(&["technician", "add", "carol", "--pubkey", "k.pub"]).is_err());
-        assert!(parse(&[
-            "technician",
-            "add",
-            "carol",
-            "--role",
-            "root",
-            "--pubkey",
-            "k.pub"
-        ])
-        .is_err());
-    }
-
-    #[test]
-    fn token_defaults_to_one_use_for_an_hour() {
-        let Command::Token { uses, ttl, .. } = parse(&["token"]).unwrap().command else {
-            panic!("not token")
-        };
-        assert_eq!((uses, ttl), (1, Duration::from_secs(3600)));
-        let Command::Token { uses, ttl, .. } = parse(&["token", "--uses", "5", "--ttl", "7d"])
-            .unwrap()
-            .command
-        else {
-            panic!("not token")
-        };
-        assert_eq!((uses, ttl), (5, Duration::from_secs(7 * 86_400)));
-        assert!(parse(&["token", "--ttl", "soon"]).is_err());
-    }
-
-    #[test]
-    fn public_key_is_read_from_a_keygen_file_or_given_inline() {
-        let key = triage_shared::identity::KeyPair::generate().public_key();
-        assert_eq!(read_public_key(&key.to_string()).unwrap(), key);
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("carol.pub");
-        std::fs::write(&file, format!("Your public key:\n{key}\n")).unwrap();
-        assert_eq!(read_public_key(file.to_str().unwrap()).unwrap(), key);
-        std::fs::write(&file, "nothing").unwrap();
-        let err = read_public_key(file.to_str().unwrap()).unwrap_err();
-        assert!(format!("{err:#}").contains("triage keygen"), "{err:#}");
-    }
-
-    #[test]
-    fn serve_and_quickstart_have_sensible_defaults() {
-        let Command::Serve {
-            listen,
-            public_addr,
-            ..
-        } = parse(&["serve"]).unwrap().command
-        else {
-            panic!()
-        };
-        assert_eq!(listen, "0.0.0.0:4433".parse().unwrap());
-        assert_eq!(public_addr, None);
-        let Command::Quickstart { data_dir, listen } = parse(&["quickstart"]).unwrap().command
-        else {
-            panic!()
-        };
-        assert_eq!(
-            (data_dir, listen),
-            (
-                PathBuf::from("triage-local"),
-                "127.0.0.1:4433".parse().unwrap()
-            )
-        );
-    }
-}
+#[path = "main_tests.rs"]
+mod tests;

@@ -176,3 +176,117 @@ async fn serve_records_its_address_serves_and_stops_on_sigterm() {
         .unwrap();
     assert!(status.success(), "serve exited with {status}");
 }
+
+#[tokio::test]
+async fn org_init_sign_policy_and_audit_verify_work_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let org_file = dir.path().join("org.key");
+    let org_arg = org_file.to_str().unwrap();
+
+    let init = relay_cmd(&data, &["org", "init", "--out", org_arg]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let org = std::fs::read_to_string(&org_file).unwrap();
+    let org = KeyPair::from_file_text(&org).unwrap();
+    assert_eq!(stdout(&init).trim(), org.public_key().to_string());
+    assert!(
+        stderr(&init).contains("off the relay host"),
+        "{}",
+        stderr(&init)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&org_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Never a second org key, and never over an existing file.
+    let again = relay_cmd(
+        &data,
+        &[
+            "org",
+            "init",
+            "--out",
+            dir.path().join("org2.key").to_str().unwrap(),
+        ],
+    );
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already has an organisation key"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(!dir.path().join("org2.key").exists());
+
+    let approver = KeyPair::generate().public_key().to_string();
+    let added = relay_cmd(
+        &data,
+        &[
+            "technician",
+            "add",
+            "carol",
+            "--role",
+            "approver",
+            "--pubkey",
+            &approver,
+        ],
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+
+    let wrong_file = dir.path().join("wrong.key");
+    std::fs::write(&wrong_file, KeyPair::generate().to_file_text()).unwrap();
+    let wrong = relay_cmd(
+        &data,
+        &[
+            "org",
+            "sign-policy",
+            "--org-key",
+            wrong_file.to_str().unwrap(),
+        ],
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        stderr(&wrong).contains("organisation key is"),
+        "{}",
+        stderr(&wrong)
+    );
+
+    let signed = relay_cmd(&data, &["org", "sign-policy", "--org-key", org_arg]);
+    assert!(signed.status.success(), "{}", stderr(&signed));
+    assert!(
+        stdout(&signed).contains("version 1 naming 1 approver(s): carol"),
+        "{}",
+        stdout(&signed)
+    );
+
+    let token = relay_cmd(&data, &["token", "--public-addr", "relay.example:4433"]);
+    assert!(token.status.success(), "{}", stderr(&token));
+    let token: EnrollmentToken = stdout(&token).trim().parse().unwrap();
+    assert_eq!(token.org_key, Some(org.public_key()));
+
+    let verified = relay_cmd(&data, &["audit", "verify"]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    // org init, technician add, the refused and the good sign-policy, the token.
+    assert!(
+        stdout(&verified).contains("5 entries"),
+        "{}",
+        stdout(&verified)
+    );
+
+    // Someone with the database file edits an entry: verify names it.
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", data.join("relay.db").display());
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE audit_log SET actor = 'nobody' WHERE seq = 3")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let broken = relay_cmd(&data, &["audit", "verify"]);
+    assert!(!broken.status.success());
+    assert!(
+        stderr(&broken).contains("audit entry 3 is not intact"),
+        "{}",
+        stderr(&broken)
+    );
+}

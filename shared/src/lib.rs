@@ -15,6 +15,7 @@ pub mod ids;
 pub mod limits;
 pub mod protocol;
 pub mod remote;
+pub mod report;
 pub mod roles;
 pub mod ticket;
 pub mod time;

@@ -8,9 +8,12 @@
 //! Internally tagged serde enums do not work with bincode; keep the default
 //! (external) tagging.
 
+use crate::approval::{Interpreter, ScriptDigest, ScriptId, SignedApproval, SignedScript};
+use crate::audit::AuditEntry;
 use crate::diagnostics::Snapshot;
 use crate::identity::PublicKey;
 use crate::ids::{AgentId, TicketId};
+use crate::remote::{DiagnosticsReport, RunEvent, ScriptRunRecord, Section};
 use crate::roles::Role;
 use crate::ticket::{Comment, NewTicket, Status, StatusAction, Ticket, TicketEvent};
 use crate::time::Timestamp;
@@ -123,6 +126,40 @@ pub enum Request {
         ttl_secs: u64,
     },
     ListTechnicians,
+    /// Technician: attach a script they signed to a ticket.
+    AttachScript {
+        script: SignedScript,
+        content: Vec<u8>,
+    },
+    ListScripts {
+        ticket: TicketId,
+    },
+    ShowScript {
+        ticket: TicketId,
+        script: ScriptId,
+    },
+    /// Approver: an approval they signed for the ticket's agent.
+    ApproveScript {
+        ticket: TicketId,
+        approval: SignedApproval,
+    },
+    /// Answered by `Response::Run` frames ending in `Finished` or `Refused`.
+    RunScript {
+        ticket: TicketId,
+        script: ScriptId,
+    },
+    /// Audit entries with `seq > after_seq` (and at or after `since`), oldest first.
+    ListAudit {
+        after_seq: u64,
+        since: Option<Timestamp>,
+        limit: u32,
+    },
+    /// Live diagnostics on an online agent; `attach` stores the result on a ticket.
+    Diagnose {
+        agent: AgentId,
+        sections: Vec<Section>,
+        attach: Option<TicketId>,
+    },
 }
 
 impl Request {
@@ -143,6 +180,13 @@ impl Request {
             Request::RegisterTechnician { .. } => "register_technician",
             Request::CreateEnrollmentToken { .. } => "create_enrollment_token",
             Request::ListTechnicians => "list_technicians",
+            Request::AttachScript { .. } => "attach_script",
+            Request::ListScripts { .. } => "list_scripts",
+            Request::ShowScript { .. } => "show_script",
+            Request::ApproveScript { .. } => "approve_script",
+            Request::RunScript { .. } => "run_script",
+            Request::ListAudit { .. } => "list_audit",
+            Request::Diagnose { .. } => "diagnose",
         }
     }
 }
@@ -168,6 +212,37 @@ pub enum Response {
     },
     Technicians(Vec<TechnicianSummary>),
     Error(RemoteError),
+    ScriptAttached {
+        script: ScriptId,
+        digest: ScriptDigest,
+    },
+    Scripts(Vec<ScriptSummary>),
+    Script(Box<ScriptDetail>),
+    Run(RunEvent),
+    Audit(Vec<AuditEntry>),
+    Diagnostics(Box<DiagnosticsReport>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptSummary {
+    pub script_id: ScriptId,
+    pub ticket_id: TicketId,
+    pub author: String,
+    pub interpreter: Interpreter,
+    pub digest: ScriptDigest,
+    pub description: String,
+    pub created_at: Timestamp,
+    /// Approvals on record that have not expired.
+    pub live_approvals: u32,
+    pub runs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptDetail {
+    pub script: SignedScript,
+    pub content: Vec<u8>,
+    pub approvals: Vec<SignedApproval>,
+    pub runs: Vec<ScriptRunRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,6 +251,17 @@ pub struct TicketDetail {
     pub comments: Vec<Comment>,
     pub events: Vec<TicketEvent>,
     pub snapshot: Option<Snapshot>,
+    /// Live diagnostics a technician attached later, oldest first.
+    pub attached_diagnostics: Vec<AttachedDiagnostics>,
+    /// Script runs on this ticket, oldest first.
+    pub script_runs: Vec<ScriptRunRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachedDiagnostics {
+    pub taken_at: Timestamp,
+    pub taken_by: String,
+    pub report: DiagnosticsReport,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

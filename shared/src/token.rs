@@ -3,9 +3,13 @@
 //!
 //! Text forms:
 //! - `triage://HOST:PORT?fp=HEX64`
-//! - `triage://HOST:PORT?fp=HEX64&token=HEX64`
+//! - `triage://HOST:PORT?fp=HEX64&token=HEX64[&org=HEX64]`
+//!
+//! `org` is the organisation's public key. The agent pins it at enrollment;
+//! it comes from the admin with the token, not from the relay, so a relay
+//! cannot choose whose script approvals an agent trusts.
 
-use crate::identity::CertFingerprint;
+use crate::identity::{CertFingerprint, PublicKey};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::str::FromStr;
@@ -65,6 +69,8 @@ impl fmt::Debug for TokenSecret {
 pub struct EnrollmentToken {
     pub relay: RelayLocator,
     pub secret: TokenSecret,
+    /// The organisation key whose policies name trusted script approvers.
+    pub org_key: Option<PublicKey>,
 }
 
 impl fmt::Display for RelayLocator {
@@ -75,11 +81,17 @@ impl fmt::Display for RelayLocator {
 
 impl fmt::Display for EnrollmentToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}&token={}", self.relay, self.secret.to_hex())
+        write!(f, "{}&token={}", self.relay, self.secret.to_hex())?;
+        if let Some(org) = &self.org_key {
+            write!(f, "&org={}", hex::encode(org.0))?;
+        }
+        Ok(())
     }
 }
 
-fn parse(text: &str) -> Result<(RelayLocator, Option<TokenSecret>), TokenParseError> {
+type Parsed = (RelayLocator, Option<TokenSecret>, Option<PublicKey>);
+
+fn parse(text: &str) -> Result<Parsed, TokenParseError> {
     let text = text.trim();
     let rest = text
         .strip_prefix(SCHEME)
@@ -98,13 +110,19 @@ fn parse(text: &str) -> Result<(RelayLocator, Option<TokenSecret>), TokenParseEr
             "relay address has characters a host name cannot have".into(),
         ));
     }
-    let (mut fp, mut secret) = (None, None);
+    let (mut fp, mut secret, mut org) = (None, None, None);
     for pair in query.split('&') {
         match pair.split_once('=') {
             Some(("fp", v)) if fp.is_none() => {
                 fp = Some(v.parse::<CertFingerprint>().map_err(TokenParseError)?)
             }
             Some(("token", v)) if secret.is_none() => secret = Some(TokenSecret::from_hex(v)?),
+            Some(("org", v)) if org.is_none() => {
+                let mut key = [0u8; 32];
+                hex::decode_to_slice(v, &mut key)
+                    .map_err(|_| TokenParseError("org key is not 64 hex digits".into()))?;
+                org = Some(PublicKey(key));
+            }
             _ => {
                 return Err(TokenParseError(format!(
                     "unexpected `{}`",
@@ -120,6 +138,7 @@ fn parse(text: &str) -> Result<(RelayLocator, Option<TokenSecret>), TokenParseEr
             fingerprint,
         },
         secret,
+        org,
     ))
 }
 
@@ -128,16 +147,20 @@ impl FromStr for RelayLocator {
     /// Accepts an enrollment token too and ignores its secret, so a
     /// technician can log in with whatever the admin handed over.
     fn from_str(s: &str) -> Result<Self, TokenParseError> {
-        parse(s).map(|(relay, _)| relay)
+        parse(s).map(|(relay, _, _)| relay)
     }
 }
 
 impl FromStr for EnrollmentToken {
     type Err = TokenParseError;
     fn from_str(s: &str) -> Result<Self, TokenParseError> {
-        let (relay, secret) = parse(s)?;
+        let (relay, secret, org_key) = parse(s)?;
         let secret = secret.ok_or_else(|| TokenParseError("missing token=".into()))?;
-        Ok(EnrollmentToken { relay, secret })
+        Ok(EnrollmentToken {
+            relay,
+            secret,
+            org_key,
+        })
     }
 }
 
@@ -152,14 +175,22 @@ mod tests {
                 fingerprint: CertFingerprint([7; 32]),
             },
             secret: TokenSecret::generate(),
+            org_key: None,
         }
     }
 
     #[test]
     fn token_round_trips() {
-        let t = token();
+        let mut t = token();
         assert_eq!(t.to_string().parse::<EnrollmentToken>().unwrap(), t);
         assert_eq!(t.to_string().parse::<RelayLocator>().unwrap(), t.relay);
+        t.org_key = Some(PublicKey([5; 32]));
+        assert_eq!(t.to_string().parse::<EnrollmentToken>().unwrap(), t);
+        assert!(t
+            .to_string()
+            .replace("&org=05", "&org=zz")
+            .parse::<EnrollmentToken>()
+            .is_err());
     }
 
     #[test]

@@ -1,6 +1,13 @@
 //! The command line, as clap types. Values that have a shared parser
 //! (statuses, roles, durations) are parsed here, at the edge, so the
 //! commands receive typed values and a typo is a usage error (exit 2).
+//! Script, audit and diagnostics commands are in the submodules.
+
+mod ops;
+mod script;
+
+pub use ops::{AuditArgs, AuditCommand, DiagArgs, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_SHOWN};
+pub use script::ScriptCommand;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -62,6 +69,13 @@ pub enum Command {
     /// Enrollment tokens for new endpoints.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Remediation scripts: attach, review, approve (two people), run.
+    #[command(subcommand)]
+    Script(ScriptCommand),
+    /// The relay's hash-chained audit log (admin only): list or verify.
+    Audit(AuditArgs),
+    /// Live diagnostics from an online endpoint.
+    Diag(DiagArgs),
 }
 
 #[derive(Debug, Subcommand)]

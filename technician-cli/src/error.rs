@@ -56,6 +56,45 @@ pub enum CliError {
     },
     #[error("`{0}` is not a ticket id; give the full id or at least its first 8 hex digits")]
     BadTicketId(String),
+    #[error("`{0}` is not a script id; give the full id or at least its first 8 hex digits (`triage script list TICKET` shows them)")]
+    BadScriptId(String),
+    #[error("no script on ticket {ticket} has an id starting with `{prefix}`; run `triage script list {ticket}` to see them")]
+    NoSuchScript { prefix: String, ticket: String },
+    #[error("`{prefix}` matches several scripts ({}); type more of the id", .matches.join(", "))]
+    AmbiguousScript {
+        prefix: String,
+        matches: Vec<String>,
+    },
+    #[error("no agent has the id or hostname `{0}`; run `triage agents list` to see them")]
+    NoSuchAgent(String),
+    #[error("`{given}` matches several agents ({}); give more of the id", .matches.join(", "))]
+    AmbiguousAgent { given: String, matches: Vec<String> },
+    #[error("cannot attach {}: {problem}", .path.display())]
+    ScriptFile { path: PathBuf, problem: String },
+    #[error("{0}")]
+    WontApprove(#[from] crate::approve::ApproveRefusal),
+    #[error("the agent refused to run the script: {0}")]
+    ScriptRefused(String),
+    #[error("script exited with code {0}")]
+    ScriptFailed(i32),
+    #[error("the script timed out after {0} and was stopped with its child processes; raise --timeout when attaching if it needs longer")]
+    ScriptTimedOut(String),
+    #[error("the script was killed by a signal before it exited")]
+    ScriptKilled,
+    #[error("the agent disconnected before the script finished; `triage tickets show TICKET` shows what was recorded")]
+    AgentDisconnected,
+    #[error("lost the connection to the relay while the script ran ({0}); it may still be running, so check `triage tickets show TICKET` later")]
+    RunInterrupted(String),
+    #[error(
+        "{0}; the audit log fails verification: keep a copy (`triage audit --json`) and report it"
+    )]
+    AuditBroken(triage_shared::audit::ChainBreak),
+    #[error("the relay's audit log pages are inconsistent ({0}); the log cannot be verified")]
+    AuditPaging(String),
+    #[error(
+        "the relay did not answer {what} within {secs} s; the endpoint may be busy, try again"
+    )]
+    NoAnswer { what: &'static str, secs: u64 },
     #[error("the relay answered `{request}` with something unexpected; is it running a matching version of Triage?")]
     UnexpectedResponse { request: &'static str },
     #[error(transparent)]

@@ -9,10 +9,31 @@
 //! - [`args`]: the clap types; typed values (status, roles, durations) are
 //!   parsed here, so a typo is a usage error.
 //! - [`home`]: the home directory (`identity.key`, `identity.pub`, `relay`).
-//! - [`ticket_ref`]: full ids and unique prefixes, matched as a pure function.
+//! - [`ticket_ref`] and [`selector`]: naming tickets, scripts (full id or
+//!   unique prefix) and agents (id, prefix or hostname), matched as pure
+//!   functions.
+//! - [`attach`] and [`approve`]: reading a script file and building the
+//!   manifest its author signs; the approver's own checks before signing
+//!   (content matches its digest, author signature, not their own script,
+//!   the ticket has an agent) and the approval itself.
+//! - [`run_view`]: a script run's frames (output, finish, refusal,
+//!   disconnect) turned into what the technician sees and the exit status.
+//! - [`audit_log`]: paging through the audit log and verifying its hash
+//!   chain locally.
 //! - [`render`] and [`text`]: everything a human reads, pure and tested.
+//!   Everything that came from the network is cleaned of control characters.
 //! - [`commands`]: check input, connect with `triage_shared::client::Session`,
 //!   ask, print, close.
+//!
+//! # Script runs
+//! `triage script run` streams the script's output as it arrives. With
+//! [`run`], its stderr goes to the same writer as stdout, in arrival order;
+//! with [`run_with_stderr`] (what the binary uses) it goes to the second
+//! writer. A summary line ends the run: `exit code N in X.Ys`, after
+//! `output truncated after N bytes (M produced)` and `timed out after X.Ys`
+//! when those apply. A refusal by the agent, a non-zero exit code, a
+//! timeout, a relay error or a stream that ends early are all errors
+//! (exit status 1), reported after whatever output arrived.
 //!
 //! # Home directory
 //! `--home DIR`, else `$TRIAGE_HOME`, else `$HOME/.config/triage`. It holds
@@ -30,9 +51,31 @@
 //!   `updated_at`, `sla_due_at` as Unix milliseconds.
 //! - `tickets show`: `TicketDetail`: `{"ticket": Ticket, "comments": [{"id",
 //!   "author", "text", "created_at"}], "events": [{"actor", "at", "event"}],
-//!   "snapshot": Snapshot or null}`, where `event` is externally tagged:
-//!   `"created"`, `{"assigned": {"assignee"}}`, `{"escalated": {"from",
-//!   "to"}}` or `{"status_changed": {"from", "to"}}`.
+//!   "snapshot": Snapshot or null, "attached_diagnostics": [{"taken_at",
+//!   "taken_by", "report": DiagnosticsReport}], "script_runs":
+//!   [ScriptRunRecord]}`, where `event` is externally tagged: `"created"`,
+//!   `{"assigned": {"assignee"}}`, `{"escalated": {"from", "to"}}` or
+//!   `{"status_changed": {"from", "to"}}`. A `ScriptRunRecord` is `{"run_id",
+//!   "script_id", "requested_by", "started_at", "outcome": {"exit_code" (int
+//!   or null), "timed_out", "duration_ms", "output_bytes", "truncated"} or
+//!   null, "refusal": string or null, "output"}`.
+//! - `script list`: `Vec<ScriptSummary>`: `script_id`, `ticket_id`, `author`,
+//!   `interpreter` (`"sh"`, `"bash"`, `"powershell"`, `"python"`), `digest`
+//!   (`"sha256:<hex>"`), `description`, `created_at`, `live_approvals`, `runs`.
+//! - `script show`: [`render::ScriptShowJson`]: the fields of
+//!   `ScriptDetail` — `script` (`{"manifest": {"script_id", "ticket_id",
+//!   "digest", "interpreter", "timeout_secs", "author", "author_key",
+//!   "description", "created_at"}, "signature"}`), `content` (the exact
+//!   bytes, an array of numbers), `approvals` (`[{"approval": {"script_id",
+//!   "digest", "ticket_id", "agent_id", "expires_at", "nonce", "approver",
+//!   "approver_key"}, "signature"}]`), `runs` (`[ScriptRunRecord]`) — plus
+//!   `content_text` (the content as lossy UTF-8), `digest_ok` and
+//!   `author_signature_ok` (booleans, checked here, not by the relay).
+//! - `audit`: `Vec<AuditEntry>`, oldest first: `seq`, `at`, `actor`,
+//!   `action`, `target`, `outcome`, `details` (JSON text), `prev_hash`, `hash`.
+//! - `diag`: `DiagnosticsReport`: `{"snapshot": Snapshot, "software":
+//!   [{"name", "version"}] or null, "services": [{"name", "state",
+//!   "description"}] or null}`.
 //! - `agents list`: `Vec<AgentSummary>`: `id`, `hostname`, `os`,
 //!   `enrolled_at`, `last_seen` (millis or null), `online` (bool).
 //! - `technicians list`: `Vec<TechnicianSummary>`: `name`, `roles` (e.g.
@@ -40,22 +83,51 @@
 //! - `whoami`: `SessionIdentity`: `{"Technician": {"name": ..., "roles": [...]}}`.
 //! - `tokens create`: [`commands::admin::IssuedToken`]: `{"token", "expires_at", "uses"}`.
 
+pub mod approve;
 pub mod args;
+pub mod attach;
+pub mod audit_log;
 pub mod commands;
 pub mod error;
 pub mod home;
 pub mod render;
+pub mod run_view;
+pub mod selector;
 pub mod text;
 pub mod ticket_ref;
 
-pub use args::{AgentsCommand, Cli, Command, TechniciansCommand, TicketsCommand, TokensCommand};
+pub use args::{
+    AgentsCommand, AuditArgs, AuditCommand, Cli, Command, DiagArgs, ScriptCommand,
+    TechniciansCommand, TicketsCommand, TokensCommand,
+};
 pub use error::CliError;
 pub use home::Home;
 
+use std::io::Write;
 use std::path::PathBuf;
 
-/// Runs one parsed command line, writing normal output to `out`.
-pub async fn run(cli: Cli, out: &mut (dyn std::io::Write + Send)) -> Result<(), CliError> {
+/// Runs one parsed command line, writing normal output to `out`. The
+/// stderr of a script run with `triage script run` goes to `out` as well,
+/// in the order it arrived.
+pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    dispatch(cli, out, None).await
+}
+
+/// Like [`run`], but a script's stderr goes to `err` (the binary passes the
+/// real stderr, so `triage script run ... > out.txt` keeps only stdout).
+pub async fn run_with_stderr(
+    cli: Cli,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    dispatch(cli, out, Some(err)).await
+}
+
+async fn dispatch(
+    cli: Cli,
+    out: &mut (dyn Write + Send),
+    err: Option<&mut (dyn Write + Send)>,
+) -> Result<(), CliError> {
     let home = Home::locate(cli.home, std::env::var_os("HOME").map(PathBuf::from))?;
     tracing::debug!(home = %home.dir().display(), "using home directory");
     match cli.command {
@@ -69,6 +141,9 @@ pub async fn run(cli: Cli, out: &mut (dyn std::io::Write + Send)) -> Result<(), 
         Command::Agents(c) => commands::admin::agents(&home, c, out).await?,
         Command::Technicians(c) => commands::admin::technicians(&home, c, out).await?,
         Command::Tokens(c) => commands::admin::tokens(&home, c, out).await?,
+        Command::Script(c) => commands::script::run(&home, c, out, err).await?,
+        Command::Audit(a) => commands::audit::run(&home, a, out).await?,
+        Command::Diag(a) => commands::diag::run(&home, a, out).await?,
     }
     out.flush()?;
     Ok(())
@@ -168,6 +243,8 @@ mod tests {
                 },
             }],
             snapshot: None,
+            attached_diagnostics: vec![],
+            script_runs: vec![],
         };
         let v = serde_json::to_value(&detail).unwrap();
         assert_eq!(v["ticket"]["tier"], "l2");

@@ -30,6 +30,9 @@ fn run(cli: triage_cli::Cli) -> anyhow::Result<()> {
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
     let mut out = std::io::stdout();
-    runtime.block_on(triage_cli::run(cli, &mut out))?;
+    // A script's own stderr goes to our stderr, so redirecting stdout keeps
+    // only what the script printed there (and the summary line).
+    let mut err = std::io::stderr();
+    runtime.block_on(triage_cli::run_with_stderr(cli, &mut out, &mut err))?;
     Ok(())
 }

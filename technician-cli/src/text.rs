@@ -98,6 +98,77 @@ pub fn indented_block(text: &str, indent: &str) -> String {
     out
 }
 
+/// Turns bytes from the network (script output, script content) into text a
+/// terminal can show safely: invalid UTF-8 becomes `�`, carriage returns are
+/// dropped, and every other control character but newline and tab becomes
+/// `?`. Output arrives in chunks that may split a UTF-8 sequence, so an
+/// incomplete sequence at the end of a chunk waits for the next one.
+#[derive(Debug, Default)]
+pub struct TextCleaner {
+    /// At most 3 bytes: the start of a sequence the next chunk completes.
+    pending: Vec<u8>,
+}
+
+impl TextCleaner {
+    pub fn push(&mut self, bytes: &[u8]) -> String {
+        let mut buf = std::mem::take(&mut self.pending);
+        buf.extend_from_slice(bytes);
+        let mut out = String::new();
+        let mut rest = buf.as_slice();
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(text) => {
+                    push_safe(&mut out, text);
+                    break;
+                }
+                Err(e) => {
+                    let (good, bad) = rest.split_at(e.valid_up_to());
+                    push_safe(&mut out, &String::from_utf8_lossy(good));
+                    match e.error_len() {
+                        Some(n) => {
+                            out.push(char::REPLACEMENT_CHARACTER);
+                            rest = &bad[n..];
+                        }
+                        None => {
+                            self.pending = bad.to_vec();
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// What is left when the stream ends: a cut-off sequence shows as `�`.
+    pub fn finish(&mut self) -> String {
+        if std::mem::take(&mut self.pending).is_empty() {
+            String::new()
+        } else {
+            char::REPLACEMENT_CHARACTER.to_string()
+        }
+    }
+}
+
+/// [`TextCleaner`] over a whole body at once.
+pub fn safe_text(bytes: &[u8]) -> String {
+    let mut cleaner = TextCleaner::default();
+    let mut out = cleaner.push(bytes);
+    out.push_str(&cleaner.finish());
+    out
+}
+
+fn push_safe(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\r' => {}
+            c if c.is_control() => out.push('?'),
+            c => out.push(c),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +252,36 @@ mod tests {
     fn blocks_keep_lines_but_lose_escapes() {
         let out = indented_block("one\n\ttwo\u{1b}[31m", "  ");
         assert_eq!(out, "  one\n      two?[31m\n");
+    }
+
+    #[test]
+    fn cleaner_keeps_lines_and_tabs_and_neutralises_escapes() {
+        assert_eq!(
+            safe_text(b"ok\tdone\r\n\x1b[2Jx\x07\n"),
+            "ok\tdone\n?[2Jx?\n"
+        );
+        // C1 controls (U+009B is a one-character CSI) are caught too.
+        assert_eq!(safe_text("a\u{9b}31m".as_bytes()), "a?31m");
+    }
+
+    #[test]
+    fn cleaner_joins_a_utf8_sequence_split_across_chunks() {
+        let bytes = "héllo €".as_bytes();
+        for cut in 0..=bytes.len() {
+            let mut c = TextCleaner::default();
+            let mut out = c.push(&bytes[..cut]);
+            out.push_str(&c.push(&bytes[cut..]));
+            out.push_str(&c.finish());
+            assert_eq!(out, "héllo €", "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn cleaner_marks_invalid_and_cut_off_bytes() {
+        assert_eq!(safe_text(b"a\xffb"), "a\u{fffd}b");
+        let mut c = TextCleaner::default();
+        assert_eq!(c.push(b"x\xe2\x82"), "x");
+        assert_eq!(c.finish(), "\u{fffd}");
+        assert_eq!(c.finish(), "", "finish empties the cleaner");
     }
 }

@@ -5,11 +5,12 @@
 
 use crate::error::CliError;
 use triage_shared::TicketId;
+use uuid::Uuid;
 
 /// Hex digits a prefix needs: the short id shown in tables.
 pub const MIN_PREFIX_HEX: usize = 8;
 /// Candidates named in an "ambiguous prefix" error.
-const MAX_AMBIGUOUS_SHOWN: usize = 5;
+pub const MAX_AMBIGUOUS_SHOWN: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TicketRef {
@@ -24,17 +25,9 @@ impl TicketRef {
         if let Ok(id) = text.parse::<TicketId>() {
             return Ok(TicketRef::Full(id));
         }
-        let digits: String = text
-            .chars()
-            .filter(|&c| c != '-')
-            .collect::<String>()
-            .to_ascii_lowercase();
-        let shown =
-            || triage_shared::diagnostics::clean(&text.chars().take(40).collect::<String>());
-        if digits.len() < MIN_PREFIX_HEX || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(CliError::BadTicketId(shown()));
-        }
-        Ok(TicketRef::Prefix(digits))
+        hex_prefix(text)
+            .map(TicketRef::Prefix)
+            .ok_or_else(|| CliError::BadTicketId(shown(text)))
     }
 
     /// The one ticket among `known` this reference names.
@@ -43,12 +36,10 @@ impl TicketRef {
             TicketRef::Full(id) => return Ok(*id),
             TicketRef::Prefix(p) => p,
         };
-        let mut matches: Vec<TicketId> = known
+        let matches: Vec<TicketId> = matching(prefix, known.into_iter().map(|id| id.0))
             .into_iter()
-            .filter(|id| id.0.simple().to_string().starts_with(prefix.as_str()))
+            .map(TicketId)
             .collect();
-        matches.sort();
-        matches.dedup();
         match matches.as_slice() {
             [] => Err(CliError::NoSuchTicket(prefix.clone())),
             [one] => Ok(*one),
@@ -66,7 +57,42 @@ impl TicketRef {
 
 /// The first 8 characters of a ticket's UUID, as tables show it.
 pub fn short_id(id: &TicketId) -> String {
+    short_uuid(&id.0)
+}
+
+/// The first 8 characters of any id (ticket, script, agent).
+pub fn short_uuid(id: &Uuid) -> String {
     id.to_string().chars().take(MIN_PREFIX_HEX).collect()
+}
+
+/// `text` as lowercase hex digits without hyphens, if it is long enough and
+/// hex enough to be an id prefix.
+pub(crate) fn hex_prefix(text: &str) -> Option<String> {
+    let digits: String = text
+        .trim()
+        .chars()
+        .filter(|&c| c != '-')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    (digits.len() >= MIN_PREFIX_HEX && digits.chars().all(|c| c.is_ascii_hexdigit()))
+        .then_some(digits)
+}
+
+/// The distinct ids among `known` that start with `prefix` (as made by
+/// [`hex_prefix`]), sorted.
+pub(crate) fn matching(prefix: &str, known: impl IntoIterator<Item = Uuid>) -> Vec<Uuid> {
+    let mut matches: Vec<Uuid> = known
+        .into_iter()
+        .filter(|id| id.simple().to_string().starts_with(prefix))
+        .collect();
+    matches.sort();
+    matches.dedup();
+    matches
+}
+
+/// User input shown back in an error: cut short and without control characters.
+pub(crate) fn shown(text: &str) -> String {
+    triage_shared::diagnostics::clean(&text.trim().chars().take(40).collect::<String>())
 }
 
 #[cfg(test)]

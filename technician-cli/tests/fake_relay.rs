@@ -3,141 +3,16 @@
 //! reports answers, independent of the real relay (the workspace's tests/
 //! crate covers the two together).
 
-use clap::Parser;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-use triage_cli::{Cli, CliError};
-use triage_shared::codec::{expect_frame, write_frame};
-use triage_shared::identity::{CertFingerprint, KeyPair, PublicKey};
-use triage_shared::protocol::{
-    ErrorKind, Hello, RemoteError, Request, Response, SessionIdentity, TicketDetail, Welcome,
-    PROTOCOL_VERSION,
-};
+mod common;
+
+use common::{keyed_home, logged_in, single, triage, FakeRelay, Known};
+use triage_cli::CliError;
+use triage_shared::identity::{CertFingerprint, KeyPair};
+use triage_shared::protocol::{ErrorKind, RemoteError, Request, Response, TicketDetail};
 use triage_shared::roles::Role;
 use triage_shared::ticket::{Category, Priority, Source, Status, StatusAction, Ticket, Tier};
 use triage_shared::time::Timestamp;
-use triage_shared::tls::{peer_public_key, server_config};
 use triage_shared::token::RelayLocator;
-
-type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
-
-struct FakeRelay {
-    locator: RelayLocator,
-    seen: Arc<Mutex<Vec<Request>>>,
-    _endpoint: quinn::Endpoint,
-}
-
-impl FakeRelay {
-    /// A relay that knows one technician key and answers with `handler`.
-    fn start(technician: Option<(PublicKey, &str, Vec<Role>)>, handler: Handler) -> FakeRelay {
-        let (config, fingerprint) = server_config(&KeyPair::generate()).unwrap();
-        let endpoint = quinn::Endpoint::server(config, "127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = endpoint.local_addr().unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let technician = technician.map(|(k, n, r)| (k, n.to_string(), r));
-        let (accepting, log) = (endpoint.clone(), seen.clone());
-        tokio::spawn(async move {
-            while let Some(incoming) = accepting.accept().await {
-                let (technician, handler, log) = (technician.clone(), handler.clone(), log.clone());
-                tokio::spawn(async move {
-                    if let Ok(conn) = incoming.await {
-                        serve(conn, technician, handler, log).await;
-                    }
-                });
-            }
-        });
-        FakeRelay {
-            locator: RelayLocator {
-                addr: addr.to_string(),
-                fingerprint,
-            },
-            seen,
-            _endpoint: endpoint,
-        }
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-async fn serve(
-    conn: quinn::Connection,
-    technician: Option<(PublicKey, String, Vec<Role>)>,
-    handler: Handler,
-    log: Arc<Mutex<Vec<Request>>>,
-) {
-    let Ok((mut send, mut recv)) = conn.accept_bi().await else {
-        return;
-    };
-    let Ok(_hello) = expect_frame::<_, Hello>(&mut recv).await else {
-        return;
-    };
-    let key = peer_public_key(&conn);
-    let known = technician.filter(|(k, _, _)| Some(*k) == key);
-    let welcome = match &known {
-        Some((_, name, roles)) => Welcome::Accepted {
-            version: PROTOCOL_VERSION,
-            identity: SessionIdentity::Technician {
-                name: name.clone(),
-                roles: roles.clone(),
-            },
-        },
-        None => Welcome::Refused(RemoteError::new(
-            ErrorKind::Unauthenticated,
-            "this key is not registered",
-        )),
-    };
-    if write_frame(&mut send, &welcome).await.is_err() {
-        return;
-    }
-    let _ = send.finish();
-    if known.is_none() {
-        // Let the client read the refusal and hang up first.
-        conn.closed().await;
-        return;
-    }
-    while let Ok((mut send, mut recv)) = conn.accept_bi().await {
-        let Ok(request) = expect_frame::<_, Request>(&mut recv).await else {
-            return;
-        };
-        log.lock().unwrap().push(request.clone());
-        let response = handler(&request);
-        let _ = write_frame(&mut send, &response).await;
-        let _ = send.finish();
-    }
-}
-
-async fn triage(home: &Path, args: &[&str]) -> Result<String, CliError> {
-    let mut argv = vec!["triage", "--home", home.to_str().unwrap()];
-    argv.extend_from_slice(args);
-    let mut out = Vec::new();
-    triage_cli::run(Cli::try_parse_from(argv).unwrap(), &mut out).await?;
-    Ok(String::from_utf8(out).unwrap())
-}
-
-/// A home with a fresh key, and that key's public half.
-async fn keyed_home() -> (tempfile::TempDir, PublicKey) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = triage(dir.path(), &["keygen"]).await.unwrap();
-    let key = out.lines().last().unwrap().parse().unwrap();
-    (dir, key)
-}
-
-/// A technician `alice` (l1, admin) logged in to a relay answering with `handler`.
-async fn logged_in(
-    handler: impl Fn(&Request) -> Response + Send + Sync + 'static,
-) -> (tempfile::TempDir, FakeRelay) {
-    let (dir, key) = keyed_home().await;
-    let relay = FakeRelay::start(
-        Some((key, "alice", vec![Role::L1, Role::Admin])),
-        Arc::new(handler),
-    );
-    triage(dir.path(), &["login", &relay.locator.to_string()])
-        .await
-        .unwrap();
-    (dir, relay)
-}
 
 fn ticket(id: &str, title: &str) -> Ticket {
     Ticket {
@@ -178,8 +53,12 @@ fn two_similar_tickets(request: &Request) -> Response {
 async fn login_saves_the_relay_only_once_the_relay_knows_the_key() {
     let (dir, key) = keyed_home().await;
     let relay = FakeRelay::start(
-        Some((key, "alice", vec![Role::L1, Role::Admin])),
-        Arc::new(|_: &Request| Response::Ok),
+        vec![Known {
+            key,
+            name: "alice".into(),
+            roles: vec![Role::L1, Role::Admin],
+        }],
+        single(|_| Response::Ok),
     );
     // An enrollment token works too; its secret is ignored.
     let token = format!("{}&token={}", relay.locator, "cd".repeat(32));
@@ -207,7 +86,7 @@ async fn login_saves_the_relay_only_once_the_relay_knows_the_key() {
 #[tokio::test]
 async fn an_unregistered_key_is_told_to_see_an_admin_and_nothing_is_saved() {
     let (dir, key) = keyed_home().await;
-    let relay = FakeRelay::start(None, Arc::new(|_: &Request| Response::Ok));
+    let relay = FakeRelay::start(vec![], single(|_| Response::Ok));
     let err = triage(dir.path(), &["login", &relay.locator.to_string()])
         .await
         .unwrap_err();
@@ -224,8 +103,12 @@ async fn an_unregistered_key_is_told_to_see_an_admin_and_nothing_is_saved() {
 async fn a_relay_with_another_fingerprint_is_refused_and_nothing_is_saved() {
     let (dir, key) = keyed_home().await;
     let relay = FakeRelay::start(
-        Some((key, "alice", vec![Role::L1])),
-        Arc::new(|_: &Request| Response::Ok),
+        vec![Known {
+            key,
+            name: "alice".into(),
+            roles: vec![Role::L1],
+        }],
+        single(|_| Response::Ok),
     );
     let mut wrong = relay.locator.clone();
     wrong.fingerprint = CertFingerprint([0xab; 32]);
@@ -302,6 +185,8 @@ async fn escalation_reports_the_tier_the_relay_now_holds() {
                 comments: vec![],
                 events: vec![],
                 snapshot: None,
+                attached_diagnostics: vec![],
+                script_runs: vec![],
             }))
         }
         _ => Response::Ok,

@@ -122,6 +122,12 @@ impl Deployment {
 }
 
 impl Technician {
+    /// The technician's private key, as `triage keygen` stored it.
+    pub fn key(&self) -> KeyPair {
+        let text = std::fs::read_to_string(self.home.join("identity.key")).expect("identity.key");
+        KeyPair::from_file_text(&text).expect("identity.key parses")
+    }
+
     pub async fn run(&self, args: &[&str]) -> Result<String, CliError> {
         cli(&self.home, args).await
     }
@@ -146,6 +152,22 @@ impl Technician {
 }
 
 impl Agent {
+    /// Waits until the agent has installed an organisation policy of at least `version`.
+    pub async fn wait_for_policy(&self, version: u64) -> bool {
+        let dir = self.state_dir.clone();
+        eventually(Duration::from_secs(30), || {
+            let dir = dir.clone();
+            async move {
+                triage_agent::status(&dir)
+                    .ok()
+                    .and_then(|s| serde_json::to_value(s).ok())
+                    .and_then(|v| v["policy_version"].as_u64())
+                    .is_some_and(|v| v >= version)
+            }
+        })
+        .await
+    }
+
     pub fn start_daemon(&mut self) {
         let (tx, rx) = oneshot::channel::<()>();
         let dir = self.state_dir.clone();

@@ -62,6 +62,7 @@ async fn enrollment_tokens_that_are_expired_used_or_unknown_are_refused() {
     let unknown = EnrollmentToken {
         relay: d.relay().locator(),
         secret: TokenSecret::generate(),
+        org_key: None,
     };
     let err = triage_agent::enroll(&dir.join("guess"), &unknown)
         .await
@@ -120,6 +121,7 @@ async fn a_relay_with_another_fingerprint_is_not_trusted() {
     let forged = EnrollmentToken {
         relay: wrong,
         secret: token.secret.clone(),
+        org_key: token.org_key,
     };
     let err = triage_agent::enroll(&d.dir.path().join("agent"), &forged)
         .await

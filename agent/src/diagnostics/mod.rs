@@ -6,7 +6,12 @@
 //! `collect` blocks for about [`sysinfo::MINIMUM_CPU_UPDATE_INTERVAL`]: CPU
 //! usage is a difference between two readings, so it takes two. Call it from
 //! `spawn_blocking` in async code.
+//!
+//! [`live::report`] answers the relay's live diagnostics: the snapshot plus
+//! the [`inventory`] of software and services when those sections are asked.
 
+pub mod inventory;
+pub mod live;
 pub mod sessions;
 pub mod shape;
 

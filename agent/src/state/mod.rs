@@ -5,6 +5,10 @@
 //! | `agent.key` | the identity (`KeyPair::to_file_text`)    | 0600 |
 //! | `relay`     | the relay locator (address + fingerprint) | 0600 |
 //! | `agent-id`  | the id the relay gave at enrollment       | 0600 |
+//! | `org.pub`   | the organisation key pinned at enrollment ([`trust`]) | 0600 |
+//! | `policy.json` | the installed, org-signed approver policy ([`trust`]) | 0600 |
+//! | `used-nonces` | approvals already used here ([`nonces`]) | 0600 |
+//! | `agent.toml` | optional settings, written by an admin ([`crate::config`]) | — |
 //!
 //! The directory itself is created 0700; [`default_state_dir`] picks it when nobody says.
 //!
@@ -14,13 +18,16 @@
 //! temporary file in the same directory and is renamed into place, so a crash
 //! never leaves half a file behind.
 
+mod files;
 mod location;
+pub mod nonces;
+pub mod trust;
 
+pub(crate) use files::{read_capped, write_atomic};
 pub use location::{choose_state_dir, default_state_dir, STATE_DIR_ENV, SYSTEM_STATE_DIR};
 
 use crate::error::AgentError;
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use triage_shared::identity::KeyPair;
 use triage_shared::token::RelayLocator;
@@ -71,7 +78,7 @@ impl StateDir {
         &self.root
     }
 
-    fn file(&self, name: &str) -> PathBuf {
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.root.join(name)
     }
 
@@ -96,38 +103,7 @@ impl StateDir {
 
     /// Reads a state file; a missing file (or directory) is `None`.
     fn read(&self, name: &str) -> Result<Option<String>, AgentError> {
-        let path = self.file(name);
-        let file = match fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => {
-                return Err(AgentError::StateIo {
-                    action: "read",
-                    path,
-                    error,
-                })
-            }
-        };
-        let mut bytes = Vec::new();
-        file.take(MAX_STATE_FILE_LEN + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|error| AgentError::StateIo {
-                action: "read",
-                path: path.clone(),
-                error,
-            })?;
-        if bytes.len() as u64 > MAX_STATE_FILE_LEN {
-            return Err(AgentError::CorruptState {
-                path,
-                problem: format!("larger than {MAX_STATE_FILE_LEN} bytes"),
-            });
-        }
-        String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| AgentError::CorruptState {
-                path,
-                problem: "not text".into(),
-            })
+        read_capped(&self.file(name), MAX_STATE_FILE_LEN)
     }
 
     fn read_parsed<T>(
@@ -194,51 +170,22 @@ impl StateDir {
     /// Forgets the enrollment and the identity, so the next enrollment starts
     /// fresh. Files that are already gone are fine.
     pub fn forget(&self) -> Result<(), AgentError> {
-        for name in [AGENT_ID_FILE, RELAY_FILE, KEY_FILE] {
-            let path = self.file(name);
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(error) => {
-                    return Err(AgentError::StateIo {
-                        action: "remove",
-                        path,
-                        error,
-                    })
-                }
-            }
+        // The trust files go with the enrollment: the next token may carry
+        // another organisation key. Used nonces stay; they never hurt.
+        for name in [
+            AGENT_ID_FILE,
+            RELAY_FILE,
+            KEY_FILE,
+            trust::ORG_KEY_FILE,
+            trust::POLICY_FILE,
+        ] {
+            files::remove_if_present(self.file(name))?;
         }
         Ok(())
     }
 
     fn write_atomic(&self, name: &str, contents: &str) -> Result<(), AgentError> {
-        let target = self.file(name);
-        let tmp = self.file(&format!(".{name}.tmp-{}", std::process::id()));
-        // A leftover from a crash would keep its old mode if reopened; start clean.
-        let _ = fs::remove_file(&tmp);
-        let write = || -> std::io::Result<()> {
-            let mut options = fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(&tmp)?;
-            file.write_all(contents.as_bytes())?;
-            file.sync_all()?;
-            fs::rename(&tmp, &target)
-        };
-        write().map_err(|error| {
-            let _ = fs::remove_file(&tmp);
-            AgentError::StateIo {
-                action: "write",
-                path: target.clone(),
-                error,
-            }
-        })?;
-        // Make the rename itself durable where the platform allows it.
-        if let Ok(dir) = fs::File::open(&self.root) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
+        write_atomic(&self.root, name, contents)
     }
 }
 

@@ -29,6 +29,14 @@ fn audience(request: &Request) -> Audience {
         ListAgents => Audience::Technician(Action::ViewAgents),
         RegisterTechnician { .. } => Audience::Technician(Action::RegisterTechnician),
         CreateEnrollmentToken { .. } => Audience::Technician(Action::CreateEnrollmentToken),
+        // Anyone who works tickets may read the scripts on them; approvers
+        // must, to review what they sign.
+        ListScripts { .. } | ShowScript { .. } => Audience::Technician(Action::ViewTickets),
+        AttachScript { .. } => Audience::Technician(Action::AttachScript),
+        ApproveScript { .. } => Audience::Technician(Action::ApproveScript),
+        RunScript { .. } => Audience::Technician(Action::RunScript),
+        ListAudit { .. } => Audience::Technician(Action::ViewAudit),
+        Diagnose { .. } => Audience::Technician(Action::RunDiagnostics),
     }
 }
 
@@ -186,6 +194,104 @@ mod tests {
             os: "os".into(),
         };
         assert_eq!(kind(&admin, &enroll), Some(ErrorKind::Forbidden));
+    }
+
+    fn script_requests() -> (Request, Request, Request, Request, Request) {
+        use triage_shared::approval::{
+            Approval, Interpreter, Nonce, ScriptDigest, ScriptId, ScriptManifest,
+        };
+        use triage_shared::time::Timestamp;
+        let key = KeyPair::generate();
+        let ticket = TicketId::new_random();
+        let script = ScriptManifest {
+            script_id: ScriptId::new_random(),
+            ticket_id: ticket,
+            digest: ScriptDigest::of(b"true"),
+            interpreter: Interpreter::Sh,
+            timeout_secs: 5,
+            author: "carol".into(),
+            author_key: key.public_key(),
+            description: String::new(),
+            created_at: Timestamp(0),
+        }
+        .sign(&key);
+        let approval = Approval {
+            script_id: script.manifest.script_id,
+            digest: script.manifest.digest,
+            ticket_id: ticket,
+            agent_id: AgentId::new_random(),
+            expires_at: Timestamp(1),
+            nonce: Nonce::generate(),
+            approver: "carol".into(),
+            approver_key: key.public_key(),
+        }
+        .sign(&key);
+        (
+            Request::AttachScript {
+                script: script.clone(),
+                content: b"true".to_vec(),
+            },
+            Request::ApproveScript { ticket, approval },
+            Request::RunScript {
+                ticket,
+                script: script.manifest.script_id,
+            },
+            Request::ShowScript {
+                ticket,
+                script: script.manifest.script_id,
+            },
+            Request::ListScripts { ticket },
+        )
+    }
+
+    #[test]
+    fn scripts_need_l2_to_attach_and_run_and_an_approver_to_approve() {
+        let (attach, approve, run, show, list) = script_requests();
+        for r in [&attach, &run] {
+            assert_eq!(kind(&tech(&[Role::L2]), r), None);
+            assert_eq!(kind(&tech(&[Role::L1]), r), Some(ErrorKind::Forbidden));
+            assert_eq!(
+                kind(&tech(&[Role::Approver]), r),
+                Some(ErrorKind::Forbidden)
+            );
+        }
+        assert_eq!(kind(&tech(&[Role::Approver]), &approve), None);
+        assert_eq!(
+            kind(&tech(&[Role::L3]), &approve),
+            Some(ErrorKind::Forbidden)
+        );
+        // Approvers must be able to read what they are asked to sign.
+        for r in [&show, &list] {
+            assert_eq!(kind(&tech(&[Role::Approver]), r), None);
+            assert_eq!(kind(&tech(&[Role::L1]), r), None);
+        }
+        for r in [&attach, &approve, &run, &show, &list] {
+            assert_eq!(kind(&agent(), r), Some(ErrorKind::Forbidden));
+        }
+    }
+
+    #[test]
+    fn only_admins_read_the_audit_log_and_l1_may_run_diagnostics() {
+        let audit = Request::ListAudit {
+            after_seq: 0,
+            since: None,
+            limit: 10,
+        };
+        assert_eq!(kind(&tech(&[Role::Admin]), &audit), None);
+        for r in [Role::L1, Role::L2, Role::L3, Role::Approver] {
+            assert_eq!(kind(&tech(&[r]), &audit), Some(ErrorKind::Forbidden), "{r}");
+        }
+        let diag = Request::Diagnose {
+            agent: AgentId::new_random(),
+            sections: vec![],
+            attach: None,
+        };
+        assert_eq!(kind(&tech(&[Role::L1]), &diag), None);
+        assert_eq!(
+            kind(&tech(&[Role::Approver]), &diag),
+            Some(ErrorKind::Forbidden)
+        );
+        assert_eq!(kind(&agent(), &diag), Some(ErrorKind::Forbidden));
     }
 
     #[test]

@@ -1,16 +1,19 @@
-//! One request in, one response out. Authorization comes first; then each
+//! One request in, its response out. Authorization comes first; then each
 //! request does its work against the store, with the ticket rules taken from
-//! `crate::workflow`.
+//! `crate::workflow` and the script rules from `crate::scripts`. Audited
+//! requests are recorded, refused or not, before the answer goes out.
 
 use super::authz::authorize;
-use super::{Peer, Shared};
-use crate::admin;
+use super::connection::Responder;
+use super::{diag, scripts, Peer, Shared};
+use crate::audit::{self, Subject};
 use crate::store::StoreError;
-use crate::workflow;
+use crate::{admin, workflow};
+use serde_json::{json, Value};
 use std::time::Duration;
 use tracing::{error, info};
 use triage_shared::diagnostics::Snapshot;
-use triage_shared::limits::{MAX_LIST_ITEMS, MAX_NAME_LEN, MAX_SNAPSHOT_STRING_LEN};
+use triage_shared::limits::{MAX_FRAME_LEN, MAX_LIST_ITEMS, MAX_NAME_LEN, MAX_SNAPSHOT_STRING_LEN};
 use triage_shared::protocol::{
     AgentSummary, ErrorKind, RemoteError, Request, Response, SessionIdentity,
 };
@@ -19,28 +22,91 @@ use triage_shared::time::Timestamp;
 use triage_shared::token::{EnrollmentToken, TokenSecret};
 use triage_shared::{AgentId, TicketId};
 
-pub(super) async fn execute(shared: &Shared, peer: &Peer, request: Request) -> Response {
+/// Room left in a frame for everything but the audit entries of a page.
+const AUDIT_PAGE_BUDGET: usize = MAX_FRAME_LEN - 64 * 1024;
+
+/// What a handler adds to its audit entry: facts, and an outcome other
+/// than the plain "ok" / "refused: …".
+#[derive(Debug, Default)]
+pub(super) struct AuditNote {
+    pub details: Value,
+    pub outcome: Option<String>,
+}
+
+/// Requests that write their own audit entries once they get past
+/// authorization: registration and tokens (in `crate::admin`, shared with
+/// the offline commands) and script runs (whose entry must land before
+/// the last streamed frame).
+fn records_itself(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::RegisterTechnician { .. }
+            | Request::CreateEnrollmentToken { .. }
+            | Request::RunScript { .. }
+    )
+}
+
+pub(super) async fn execute(shared: &Shared, peer: &Peer, request: Request, out: &mut Responder) {
+    let subject = audit::subject(&request);
+    let actor = peer.audit_actor();
     if let Err(refusal) = authorize(&peer.identity, &request) {
         info!(reason = %refusal, "request refused");
-        return Response::Error(refusal);
+        if let Some(Subject { action, target }) = &subject {
+            let outcome = audit::refused(&refusal);
+            audit::record(&shared.store, &actor, action, target, &outcome, json!({})).await;
+        }
+        out.send(&Response::Error(refusal)).await;
+        return;
     }
-    match run(shared, peer, request).await {
-        Ok(response) => response,
-        Err(StoreError::Refused(refusal)) => {
+    let subject = subject.filter(|_| !records_itself(&request));
+    let mut note = AuditNote::default();
+    let result = match request {
+        Request::RunScript { ticket, script } => {
+            scripts::run(shared, peer, ticket, script, out).await;
+            return;
+        }
+        other => run(shared, peer, other, &mut note).await,
+    };
+    let response = result.map_err(to_remote);
+    if let Some(Subject { action, target }) = &subject {
+        let outcome = match (&response, note.outcome) {
+            (Err(e), _) => audit::refused(e),
+            (Ok(_), Some(outcome)) => outcome,
+            (Ok(_), None) => "ok".into(),
+        };
+        let details = if note.details.is_null() {
+            json!({})
+        } else {
+            note.details
+        };
+        audit::record(&shared.store, &actor, action, target, &outcome, details).await;
+    }
+    let response = match response {
+        Ok(r) => r,
+        Err(refusal) => {
             info!(reason = %refusal, "request refused");
             Response::Error(refusal)
         }
-        Err(e) => {
+    };
+    out.send(&response).await;
+}
+
+/// What the technician hears about a failure: a refusal as it is, an
+/// internal error as a generic message (the details go to the log).
+pub(super) fn to_remote(e: StoreError) -> RemoteError {
+    match e {
+        StoreError::Refused(refusal) => refusal,
+        e => {
             error!(error = %e, "request failed");
-            Response::Error(RemoteError::new(
+            RemoteError::new(
                 ErrorKind::Internal,
                 "the relay could not complete this request (storage error); try again, and tell the relay admin if it persists",
-            ))
+            )
         }
     }
 }
 
-fn record_ticket(id: TicketId) {
+pub(super) fn record_ticket(id: TicketId) {
     tracing::Span::current().record("ticket_id", tracing::field::display(id));
 }
 
@@ -52,7 +118,12 @@ pub(super) fn list_limit(asked: u32) -> usize {
     }
 }
 
-async fn run(shared: &Shared, peer: &Peer, request: Request) -> Result<Response, StoreError> {
+async fn run(
+    shared: &Shared,
+    peer: &Peer,
+    request: Request,
+    note: &mut AuditNote,
+) -> Result<Response, StoreError> {
     let store = &shared.store;
     let now = Timestamp::now();
     let actor = peer.actor();
@@ -69,6 +140,7 @@ async fn run(shared: &Shared, peer: &Peer, request: Request) -> Result<Response,
             let agent_id = store
                 .enroll(&secret.hash_hex(), &peer.key, &hostname, &os, now)
                 .await?;
+            note.details = json!({ "agent_id": agent_id.to_string(), "os": os });
             info!(%agent_id, %hostname, "agent enrolled");
             Ok(Response::Enrolled { agent_id })
         }
@@ -149,13 +221,15 @@ async fn run(shared: &Shared, peer: &Peer, request: Request) -> Result<Response,
             roles,
             public_key,
         } => {
-            admin::register_technician(store, &name, &roles, public_key, now).await?;
+            let by = peer.audit_actor();
+            admin::register_technician(store, &name, &roles, public_key, &by, now).await?;
             Ok(Response::Ok)
         }
         Request::CreateEnrollmentToken { uses, ttl_secs } => {
             let ttl = Duration::from_secs(ttl_secs);
+            let by = peer.audit_actor();
             let (token, expires_at) =
-                admin::mint_token(store, &shared.locator, uses, ttl, &actor, now).await?;
+                admin::mint_token(store, &shared.locator, uses, ttl, &by, now).await?;
             Ok(Response::Token {
                 token: token.to_string(),
                 expires_at,
@@ -165,6 +239,34 @@ async fn run(shared: &Shared, peer: &Peer, request: Request) -> Result<Response,
         Request::ListTechnicians => Ok(Response::Technicians(
             store.list_technicians(MAX_LIST_ITEMS).await?,
         )),
+        Request::AttachScript { script, content } => {
+            scripts::attach(shared, peer, script, content, now, note).await
+        }
+        Request::ListScripts { ticket } => scripts::list(shared, ticket, now).await,
+        Request::ShowScript { ticket, script } => scripts::show(shared, ticket, script).await,
+        Request::ApproveScript { ticket, approval } => {
+            scripts::approve(shared, peer, ticket, approval, now, note).await
+        }
+        // Streamed; `execute` hands it to `scripts::run` before this point.
+        Request::RunScript { .. } => Err(StoreError::refused(
+            ErrorKind::Internal,
+            "script runs are streamed; this path does not run them",
+        )),
+        Request::ListAudit {
+            after_seq,
+            since,
+            limit,
+        } => {
+            let entries = store
+                .audit_entries(after_seq, since, list_limit(limit))
+                .await?;
+            Ok(Response::Audit(audit::fit_page(entries, AUDIT_PAGE_BUDGET)))
+        }
+        Request::Diagnose {
+            agent,
+            sections,
+            attach,
+        } => diag::diagnose(shared, peer, agent, sections, attach, note).await,
     }
 }
 
@@ -232,6 +334,26 @@ impl Peer {
             SessionIdentity::Technician { name, .. } => name.clone(),
             SessionIdentity::Agent { hostname, .. } => format!("agent:{hostname}"),
             SessionIdentity::Unenrolled => "unenrolled".into(),
+        }
+    }
+
+    /// Who this peer is in the audit log.
+    pub(super) fn audit_actor(&self) -> String {
+        match &self.identity {
+            SessionIdentity::Technician { name, .. } => audit::technician_actor(name),
+            SessionIdentity::Agent { id, .. } => audit::agent_actor(*id),
+            SessionIdentity::Unenrolled => audit::key_actor(&self.key),
+        }
+    }
+
+    /// The technician's name; authorization has already made sure there is one.
+    pub(super) fn technician_name(&self) -> Result<&str, RemoteError> {
+        match &self.identity {
+            SessionIdentity::Technician { name, .. } => Ok(name),
+            _ => Err(RemoteError::new(
+                ErrorKind::Unauthenticated,
+                "only a registered technician may send this",
+            )),
         }
     }
 

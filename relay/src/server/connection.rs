@@ -4,7 +4,8 @@
 //! Every await on the client is bounded by a timeout, and every failure ends
 //! only the stream or connection it happened on.
 
-use super::{commands, Peer, Shared};
+use super::{commands, policy, Peer, Shared};
+use crate::audit;
 use crate::store::StoreError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,7 +76,18 @@ pub(super) async fn handle(incoming: quinn::Incoming, shared: Arc<Shared>) {
             SessionIdentity::Unenrolled => {}
         }
         info!(identity = ?peer.identity, "connected");
-        serve_streams(connection, Arc::new(peer), shared).await;
+        match peer.identity {
+            // A connecting agent gets the current policy next to its
+            // ordinary traffic; the push ends long before the connection.
+            SessionIdentity::Agent { id, .. } => {
+                let push = policy::push_current(&shared, id);
+                tokio::join!(
+                    serve_streams(connection, Arc::new(peer), Arc::clone(&shared)),
+                    push
+                );
+            }
+            _ => serve_streams(connection, Arc::new(peer), shared).await,
+        }
     }
     .instrument(span)
     .await
@@ -105,9 +117,13 @@ async fn welcome(
         return Err(HandshakeError::NoKey);
     };
     let (mut send, mut recv) = connection.accept_bi().await?;
+    let mut hello_kind = None;
     let decision = match read_hello(&mut recv).await? {
         Ok(hello) => match lookup(shared, &key, hello.peer).await {
-            Ok(known) => decide(&hello, known),
+            Ok(known) => {
+                hello_kind = Some(hello.peer);
+                decide(&hello, known)
+            }
             Err(e) => {
                 warn!(error = %e, "cannot look up the peer's key");
                 Err(RemoteError::new(
@@ -118,6 +134,23 @@ async fn welcome(
         },
         Err(refusal) => Err(refusal),
     };
+    if let Some(outcome) = login_outcome(&hello_kind, &decision) {
+        let actor = match &decision {
+            Ok(SessionIdentity::Technician { name, .. }) => audit::technician_actor(name),
+            _ => audit::key_actor(&key),
+        };
+        audit::record(
+            &shared.store,
+            &actor,
+            "login",
+            &actor,
+            &outcome,
+            serde_json::json!({
+                "peer": connection.remote_address().to_string(),
+            }),
+        )
+        .await;
+    }
     match decision {
         Ok(identity) => {
             // Register before welcoming, so that once the agent has its
@@ -151,6 +184,19 @@ async fn welcome(
             connection.close(CLOSE_REFUSED.into(), refusal.message.as_bytes());
             Ok(None)
         }
+    }
+}
+
+/// What a technician's connection attempt records in the audit log: a
+/// login, or a refused one. Agents connect too often to be worth an entry.
+fn login_outcome(
+    kind: &Option<PeerKind>,
+    decision: &Result<SessionIdentity, RemoteError>,
+) -> Option<String> {
+    match (kind, decision) {
+        (Some(PeerKind::Technician), Ok(_)) => Some("ok".into()),
+        (Some(PeerKind::Technician), Err(e)) => Some(audit::refused(e)),
+        _ => None,
     }
 }
 
@@ -237,22 +283,24 @@ async fn serve_streams(connection: quinn::Connection, peer: Arc<Peer>, shared: A
 }
 
 async fn serve_stream(
-    mut send: quinn::SendStream,
+    send: quinn::SendStream,
     mut recv: quinn::RecvStream,
     peer: Arc<Peer>,
     shared: Arc<Shared>,
 ) {
+    let mut out = Responder::new(send);
     let request: Request = match timeout(REQUEST_READ_TIMEOUT, read_frame(&mut recv)).await {
         Err(_) => {
             let message = format!(
                 "no complete request within {} s",
                 REQUEST_READ_TIMEOUT.as_secs()
             );
-            reply(
-                &mut send,
-                &Response::Error(RemoteError::new(ErrorKind::Timeout, message)),
-            )
+            out.send(&Response::Error(RemoteError::new(
+                ErrorKind::Timeout,
+                message,
+            )))
             .await;
+            out.finish();
             return;
         }
         Ok(Ok(Some(request))) => request,
@@ -262,7 +310,8 @@ async fn serve_stream(
             e @ (CodecError::Garbled(_) | CodecError::FrameTooLarge { .. } | CodecError::Encode(_)),
         )) => {
             debug!(error = %e, "garbled request");
-            reply(&mut send, &Response::Error(garbled("request", &e))).await;
+            out.send(&Response::Error(garbled("request", &e))).await;
+            out.finish();
             return;
         }
         Ok(Err(e @ (CodecError::Truncated | CodecError::Io(_)))) => {
@@ -275,37 +324,66 @@ async fn serve_stream(
         kind = request.name(),
         ticket_id = tracing::field::Empty
     );
-    let response = commands::execute(&shared, &peer, request)
+    commands::execute(&shared, &peer, request, &mut out)
         .instrument(span)
         .await;
-    reply(&mut send, &response).await;
+    out.finish();
 }
 
-async fn reply(send: &mut quinn::SendStream, response: &Response) {
-    let frame = match encode(response) {
-        Ok(frame) => frame,
-        Err(e) => {
-            warn!(error = %e, "response cannot be encoded");
-            let fallback = Response::Error(RemoteError::new(
-                ErrorKind::Internal,
-                format!(
-                    "the answer is too large to send ({e}); ask for less, e.g. a smaller --limit"
-                ),
-            ));
-            match encode(&fallback) {
-                Ok(frame) => frame,
-                Err(_) => return,
+/// The technician-facing half of a request stream. Most requests answer with
+/// one frame; a script run answers with many as they arrive. If the client
+/// stops reading, later frames are dropped (the work itself carries on, so
+/// a run is still recorded).
+pub(super) struct Responder {
+    send: quinn::SendStream,
+    gone: bool,
+}
+
+impl Responder {
+    fn new(send: quinn::SendStream) -> Self {
+        Responder { send, gone: false }
+    }
+
+    /// Writes one response frame; `false` once the client is gone.
+    pub(super) async fn send(&mut self, response: &Response) -> bool {
+        if self.gone {
+            return false;
+        }
+        let frame = match encode(response) {
+            Ok(frame) => frame,
+            Err(e) => {
+                warn!(error = %e, "response cannot be encoded");
+                let fallback = Response::Error(RemoteError::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "the answer is too large to send ({e}); ask for less, e.g. a smaller --limit"
+                    ),
+                ));
+                match encode(&fallback) {
+                    Ok(frame) => frame,
+                    Err(_) => return false,
+                }
+            }
+        };
+        match timeout(RESPONSE_WRITE_TIMEOUT, self.send.write_all(&frame)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                debug!(error = %e, "client stopped reading the response");
+                self.gone = true;
+                false
+            }
+            Err(_) => {
+                debug!("client did not take the response in time");
+                let _ = self.send.reset(0u32.into());
+                self.gone = true;
+                false
             }
         }
-    };
-    match timeout(RESPONSE_WRITE_TIMEOUT, send.write_all(&frame)).await {
-        Ok(Ok(())) => {
-            let _ = send.finish();
-        }
-        Ok(Err(e)) => debug!(error = %e, "client stopped reading the response"),
-        Err(_) => {
-            debug!("client did not take the response in time");
-            let _ = send.reset(0u32.into());
+    }
+
+    fn finish(mut self) {
+        if !self.gone {
+            let _ = self.send.finish();
         }
     }
 }

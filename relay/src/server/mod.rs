@@ -4,31 +4,43 @@
 //!   and spawns the accept loop;
 //! - the accept loop ([`accept_loop`]) gives each connection its own task;
 //! - `connection` runs the hello exchange and one task per request stream;
-//! - `commands` turns one request into one response;
+//! - `commands` turns one request into its response (`scripts` and `diag`
+//!   for the requests that reach an agent, through `agent_link`);
+//! - `policy` delivers the organisation's signed policy to agents;
 //! - [`RelayHandle::shutdown`] stops accepting, closes connections, waits
 //!   for their tasks and closes the database pool.
 
+pub mod agent_link;
 mod authz;
 mod commands;
 mod connection;
+mod diag;
 mod handshake;
+pub mod policy;
 pub mod registry;
+mod scripts;
 
+pub use agent_link::{AGENT_REPLY_TIMEOUT, MAX_COMMANDS_PER_AGENT};
 pub use connection::{HELLO_TIMEOUT, MAX_HELLO_LEN, REQUEST_READ_TIMEOUT};
+pub use diag::{validate_report, DIAG_TIMEOUT};
+pub use policy::POLICY_REFRESH;
+pub use scripts::RUN_GRACE;
 
-use crate::admin;
 use crate::config::{reachable_addr, DataDir, RelayConfig};
 use crate::error::RelayError;
 use crate::store::Store;
+use crate::{admin, audit, org};
 use registry::Registry;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tracing::{info, Instrument};
-use triage_shared::identity::PublicKey;
-use triage_shared::protocol::{SessionIdentity, TechnicianSummary};
+use triage_shared::identity::{KeyPair, PublicKey};
+use triage_shared::protocol::{ErrorKind, RemoteError, SessionIdentity, TechnicianSummary};
+use triage_shared::remote::{AgentCommand, AgentReply};
 use triage_shared::roles::Role;
 use triage_shared::time::Timestamp;
 use triage_shared::tls;
@@ -39,11 +51,20 @@ pub const MAX_CONNECTIONS: usize = 10_000;
 /// How long shutdown waits for connections to wind down before cutting them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// Replies [`RelayHandle::send_agent_command`] collects at most.
+pub const MAX_COLLECTED_REPLIES: usize = 10_000;
+
 /// State every connection task shares.
 pub(crate) struct Shared {
     pub store: Store,
     pub registry: Arc<Registry>,
     pub locator: RelayLocator,
+    /// Commands in flight per agent.
+    pub inflight: Arc<agent_link::InFlight>,
+    /// Woken when this process publishes a policy.
+    pub policy_published: Notify,
+    /// The newest policy version pushed to every connected agent.
+    pub policy_pushed: AtomicU64,
 }
 
 /// Who is on the other end of a connection, fixed at hello time.
@@ -61,6 +82,7 @@ pub struct RelayHandle {
     endpoint: quinn::Endpoint,
     shutdown: watch::Sender<bool>,
     accept_task: tokio::task::JoinHandle<()>,
+    policy_task: tokio::task::JoinHandle<()>,
 }
 
 /// Starts a relay: identity from `config.data_dir` (made on first start),
@@ -91,12 +113,19 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     };
     info!(listen = %local_addr, public = %locator.addr, %fingerprint, backend = ?store.backend(), "relay started");
 
+    // Agents get the current policy when they connect; the refresh loop
+    // only needs to push versions newer than this.
+    let policy_pushed = AtomicU64::new(store.latest_policy_version().await?);
     let shared = Arc::new(Shared {
         store,
         registry: Arc::new(Registry::default()),
         locator,
+        inflight: Arc::new(agent_link::InFlight::default()),
+        policy_published: Notify::new(),
+        policy_pushed,
     });
     let (shutdown, stop) = watch::channel(false);
+    let policy_task = tokio::spawn(policy::refresh_loop(Arc::clone(&shared), stop.clone()));
     let accept_task = tokio::spawn(accept_loop(endpoint.clone(), Arc::clone(&shared), stop));
     Ok(RelayHandle {
         local_addr,
@@ -104,6 +133,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         endpoint,
         shutdown,
         accept_task,
+        policy_task,
     })
 }
 
@@ -213,8 +243,76 @@ impl RelayHandle {
         roles: &[Role],
         key: PublicKey,
     ) -> Result<(), RelayError> {
-        admin::register_technician(&self.shared.store, name, roles, key, Timestamp::now()).await?;
+        admin::register_technician(
+            &self.shared.store,
+            name,
+            roles,
+            key,
+            admin::LOCAL_ADMIN,
+            Timestamp::now(),
+        )
+        .await?;
         Ok(())
+    }
+
+    /// Sends `command` to the agent exactly as given and collects its
+    /// replies until the agent finishes the stream. An agent that is not
+    /// connected is refused at once (`Unavailable`, "… is offline; last
+    /// seen …"). Each reply may take [`AGENT_REPLY_TIMEOUT`], or for a
+    /// script run its timeout plus [`RUN_GRACE`].
+    pub async fn send_agent_command(
+        &self,
+        agent: triage_shared::AgentId,
+        command: AgentCommand,
+    ) -> Result<Vec<AgentReply>, RelayError> {
+        let wait = match &command {
+            AgentCommand::RunScript(order) => {
+                let secs = order
+                    .script
+                    .manifest
+                    .timeout_secs
+                    .min(triage_shared::approval::MAX_SCRIPT_TIMEOUT.as_secs());
+                Duration::from_secs(secs) + RUN_GRACE
+            }
+            _ => AGENT_REPLY_TIMEOUT,
+        };
+        let mut stream = agent_link::open(&self.shared, agent, &command).await?;
+        let mut replies = Vec::new();
+        while let Some(reply) = stream.next(wait).await.map_err(RemoteError::from)? {
+            if replies.len() == MAX_COLLECTED_REPLIES {
+                return Err(RemoteError::new(
+                    ErrorKind::Internal,
+                    format!("agent {agent} sent more than {MAX_COLLECTED_REPLIES} replies"),
+                )
+                .into());
+            }
+            replies.push(reply);
+        }
+        Ok(replies)
+    }
+
+    /// Makes the organisation key pair and records its public half (once per
+    /// relay; the same path as `triage-relay org init`). The private key is
+    /// returned to the caller and not kept.
+    pub async fn init_org(&self) -> Result<KeyPair, RelayError> {
+        let org = KeyPair::generate();
+        org::record_org_key(&self.shared.store, &org.public_key(), Timestamp::now()).await?;
+        Ok(org)
+    }
+
+    /// Signs the next policy with `org` (which must be the recorded
+    /// organisation key), stores it and pushes it to connected agents right
+    /// away. Returns its version.
+    pub async fn publish_policy(&self, org: &KeyPair) -> Result<u64, RelayError> {
+        let policy = org::publish_policy(&self.shared.store, org, Timestamp::now()).await?;
+        self.shared.policy_published.notify_one();
+        Ok(policy.policy.version)
+    }
+
+    /// Recomputes the whole audit chain; returns how many entries it holds,
+    /// or [`RelayError::AuditBroken`] naming the first bad entry.
+    pub async fn verify_audit(&self) -> Result<u64, RelayError> {
+        Ok(audit::verify(&self.shared.store).await?)
     }
 
     pub async fn technician(&self, name: &str) -> Result<Option<TechnicianSummary>, RelayError> {
@@ -227,6 +325,7 @@ impl RelayHandle {
         info!("relay shutting down");
         let _ = self.shutdown.send(true);
         let _ = self.accept_task.await;
+        let _ = self.policy_task.await;
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
         self.shared.store.close().await;
         info!("relay stopped");

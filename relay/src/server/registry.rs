@@ -77,6 +77,11 @@ impl<C: Clone> Registry<C> {
         self.lock().agents.contains_key(&agent)
     }
 
+    /// Every agent with a connection now.
+    pub fn online_agents(&self) -> Vec<AgentId> {
+        self.lock().agents.keys().copied().collect()
+    }
+
     pub fn online_count(&self) -> usize {
         self.lock().agents.len()
     }
@@ -125,5 +130,10 @@ mod tests {
         drop(old);
         assert_eq!(registry.connection(a), Some("new"));
         assert_eq!(registry.online_count(), 2);
+        let mut online = registry.online_agents();
+        online.sort_by_key(|id| id.to_string());
+        let mut expected = vec![a, b];
+        expected.sort_by_key(|id| id.to_string());
+        assert_eq!(online, expected);
     }
 }

@@ -12,7 +12,12 @@
 //! writers never deadlock upgrading a read lock.
 
 mod agents;
+mod audit;
+mod diagnostics;
+pub mod fit;
+mod org;
 mod rows;
+mod scripts;
 mod technicians;
 mod tickets;
 mod tokens;
@@ -21,7 +26,11 @@ mod tokens;
 mod tests;
 
 pub use agents::AgentRecord;
+pub use audit::AUDIT_APPEND_ATTEMPTS;
+pub use scripts::{RunsOf, StoredScript};
 pub(crate) use tickets::not_found as ticket_not_found;
+#[cfg(test)]
+pub(crate) use tickets::tests::sample_snapshot as tickets_sample_snapshot;
 pub use tickets::TicketUpdate;
 pub use tokens::TokenRefusal;
 

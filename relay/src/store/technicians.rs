@@ -87,3 +87,21 @@ impl Store {
         rows.iter().map(technician).collect()
     }
 }
+
+impl Store {
+    /// Every technician holding the approver role, by name.
+    pub async fn approvers(&self) -> Result<Vec<TechnicianSummary>, StoreError> {
+        // The LIKE narrows the scan; the parsed roles decide.
+        let rows = sqlx::query(&format!(
+            "SELECT {TECHNICIAN_COLUMNS} FROM technicians WHERE roles LIKE $1 ORDER BY name"
+        ))
+        .bind("%approver%")
+        .fetch_all(&self.pool)
+        .await?;
+        let all = rows.iter().map(technician).collect::<Result<Vec<_>, _>>()?;
+        Ok(all
+            .into_iter()
+            .filter(|t| t.roles.contains(&triage_shared::roles::Role::Approver))
+            .collect())
+    }
+}

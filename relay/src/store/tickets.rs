@@ -6,7 +6,8 @@
 //! transaction.
 
 use super::rows::{self, json, opt_parsed, parsed, text, timestamp, to_json, TICKET_COLUMNS};
-use super::{settle, Store, StoreError};
+use super::scripts::RunsOf;
+use super::{fit, settle, Store, StoreError};
 use sqlx::{Any, Transaction};
 use triage_shared::diagnostics::Snapshot;
 use triage_shared::limits::MAX_TICKET_HISTORY;
@@ -104,7 +105,8 @@ impl Store {
     }
 
     /// A ticket with its newest [`MAX_TICKET_HISTORY`] comments and events
-    /// (oldest first) and its snapshot.
+    /// (oldest first), its snapshot, attached diagnostics and script runs
+    /// (within the budgets in `fit`).
     pub async fn ticket_detail(&self, id: TicketId) -> Result<Option<TicketDetail>, StoreError> {
         let Some(ticket) = self.ticket(id).await? else {
             return Ok(None);
@@ -148,11 +150,22 @@ impl Store {
                 .await?
                 .map(|r| json::<Snapshot>(&r, "snapshot_json"))
                 .transpose()?;
+        let mut script_runs = self.runs(RunsOf::Ticket(id), fit::MAX_VIEW_RUNS).await?;
+        fit::trim_outputs(&mut script_runs, fit::VIEW_OUTPUT_BUDGET);
+        let attached = self
+            .attached_diagnostics(id, fit::MAX_VIEW_DIAGNOSTICS)
+            .await?;
+        let attached_diagnostics =
+            fit::newest_within(attached, fit::VIEW_DIAGNOSTICS_BUDGET, |a| {
+                triage_shared::codec::encode(a).map_or(usize::MAX, |f| f.len())
+            });
         Ok(Some(TicketDetail {
             ticket,
             comments,
             events,
             snapshot,
+            attached_diagnostics,
+            script_runs,
         }))
     }
 
@@ -272,7 +285,7 @@ async fn insert_comment(
 
 /// JSON has no NaN or infinity (serde_json writes them as `null`, which then
 /// will not read back as a number), so such readings are stored as zero.
-fn json_safe(snapshot: &Snapshot) -> Snapshot {
+pub(super) fn json_safe(snapshot: &Snapshot) -> Snapshot {
     let finite32 = |x: f32| if x.is_finite() { x } else { 0.0 };
     let mut s = snapshot.clone();
     s.cpu.usage_percent = finite32(s.cpu.usage_percent);

@@ -3,12 +3,16 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod script_world;
+
 use std::time::Duration;
 use tempfile::TempDir;
 use triage_relay::{RelayConfig, RelayHandle};
-use triage_shared::client::Session;
+use triage_shared::client::{next_frame, Session};
+use triage_shared::codec::{read_frame, write_frame};
 use triage_shared::identity::KeyPair;
 use triage_shared::protocol::{PeerKind, Request, Response, SessionIdentity};
+use triage_shared::remote::{AgentCommand, AgentReply};
 use triage_shared::roles::Role;
 use triage_shared::tls;
 use triage_shared::token::RelayLocator;
@@ -32,6 +36,11 @@ impl TestRelay {
 
     /// A technician registered with `roles`, connected.
     pub async fn technician(&self, name: &str, roles: &[Role]) -> Session {
+        self.technician_with_key(name, roles).await.1
+    }
+
+    /// A technician registered with `roles`, connected, with their key for signing.
+    pub async fn technician_with_key(&self, name: &str, roles: &[Role]) -> (KeyPair, Session) {
         let key = KeyPair::generate();
         self.relay
             .add_technician(name, roles, key.public_key())
@@ -44,7 +53,7 @@ impl TestRelay {
             session.identity(),
             SessionIdentity::Technician { .. }
         ));
-        session
+        (key, session)
     }
 
     /// An agent enrolled with a fresh one-use token and reconnected as itself.
@@ -110,4 +119,79 @@ pub async fn raw_connection(
         .await
         .unwrap();
     (endpoint, connection)
+}
+
+/// How long a test waits for something the relay should do promptly.
+pub const PROMPTLY: Duration = Duration::from_secs(10);
+
+/// The agent's side of a relay command: what was asked, and where to answer.
+pub struct Command {
+    pub command: AgentCommand,
+    pub send: quinn::SendStream,
+}
+
+impl Command {
+    /// Sends `replies` and finishes the stream.
+    pub async fn answer(mut self, replies: &[AgentReply]) {
+        for r in replies {
+            write_frame(&mut self.send, r).await.unwrap();
+        }
+        self.send.finish().unwrap();
+        // Let the relay read to the end before the stream is dropped.
+        let _ = tokio::time::timeout(PROMPTLY, self.send.stopped()).await;
+    }
+}
+
+/// Waits for the relay to open a command stream on an agent session.
+pub async fn next_command(agent: &Session) -> Command {
+    let (send, mut recv) = tokio::time::timeout(PROMPTLY, agent.connection().accept_bi())
+        .await
+        .expect("the relay sends a command in time")
+        .unwrap();
+    let command: AgentCommand = read_frame(&mut recv).await.unwrap().unwrap();
+    Command { command, send }
+}
+
+/// Reads every frame of a streamed response.
+pub async fn read_all(mut recv: quinn::RecvStream) -> Vec<Response> {
+    let mut out = Vec::new();
+    while let Some(frame) = next_frame::<Response>(&mut recv).await.unwrap() {
+        out.push(frame);
+    }
+    out
+}
+
+/// A small, valid diagnostics snapshot.
+pub fn sample_snapshot() -> triage_shared::diagnostics::Snapshot {
+    use triage_shared::diagnostics::*;
+    Snapshot {
+        taken_at: triage_shared::time::Timestamp(1_700_000_000_000),
+        os: OsInfo {
+            name: "Debian".into(),
+            version: "12".into(),
+            kernel: "6.1".into(),
+            hostname: "pc-1".into(),
+            uptime_secs: 3600,
+        },
+        cpu: CpuInfo {
+            model: "Test CPU".into(),
+            physical_cores: Some(2),
+            logical_cores: 4,
+            usage_percent: 12.5,
+            load_average: [0.5, 0.25, 0.125],
+        },
+        memory: MemoryInfo {
+            total_bytes: 8 << 30,
+            used_bytes: 4 << 30,
+            available_bytes: 4 << 30,
+            swap_total_bytes: 0,
+            swap_used_bytes: 0,
+        },
+        disks: vec![],
+        networks: vec![],
+        top_by_cpu: vec![],
+        top_by_memory: vec![],
+        components: vec![],
+        users: vec!["erin".into()],
+    }
 }

@@ -4,17 +4,26 @@
 
 pub mod account;
 pub mod admin;
+pub mod audit;
+pub mod diag;
+pub mod script;
 pub mod tickets;
 
 use crate::error::CliError;
 use crate::home::Home;
+use crate::ticket_ref::TicketRef;
 use serde::Serialize;
 use std::io::Write;
-use triage_shared::client::{ClientError, Session};
+use std::time::Duration;
+use triage_shared::client::{next_frame, ClientError, Session};
 use triage_shared::identity::KeyPair;
-use triage_shared::protocol::{ErrorKind, PeerKind, Request, Response, SessionIdentity};
+use triage_shared::limits::MAX_LIST_ITEMS;
+use triage_shared::protocol::{
+    ErrorKind, PeerKind, Request, Response, SessionIdentity, TicketDetail,
+};
 use triage_shared::roles::Role;
 use triage_shared::token::RelayLocator;
+use triage_shared::TicketId;
 
 /// Table width when `$COLUMNS` does not say.
 pub const DEFAULT_WIDTH: usize = 120;
@@ -36,6 +45,55 @@ impl Connected {
     pub async fn ask(&self, request: &Request) -> Result<Response, CliError> {
         tracing::debug!(request = request.name(), "asking the relay");
         Ok(self.session.request(request).await?)
+    }
+
+    /// Like [`Connected::ask`], for a request that may take longer than the
+    /// usual request timeout (the relay waits on an endpoint).
+    pub async fn ask_within(
+        &self,
+        request: &Request,
+        limit: Duration,
+        what: &'static str,
+    ) -> Result<Response, CliError> {
+        tracing::debug!(request = request.name(), "asking the relay");
+        let exchange = async {
+            let mut recv = self.session.open_stream(request).await?;
+            next_frame::<Response>(&mut recv).await?.ok_or_else(|| {
+                ClientError::Protocol("the relay closed the stream without answering".into())
+            })
+        };
+        match tokio::time::timeout(limit, exchange).await {
+            Err(_) => Err(CliError::NoAnswer {
+                what,
+                secs: limit.as_secs(),
+            }),
+            Ok(Ok(Response::Error(e))) => Err(e.into()),
+            Ok(other) => Ok(other?),
+        }
+    }
+
+    /// The ticket a reference names: a full id needs no lookup; a prefix is
+    /// matched against the newest [`MAX_LIST_ITEMS`] tickets.
+    pub async fn resolve_ticket(&self, target: &TicketRef) -> Result<TicketId, CliError> {
+        if let TicketRef::Full(id) = target {
+            return Ok(*id);
+        }
+        let request = Request::ListTickets {
+            status: None,
+            limit: MAX_LIST_ITEMS as u32,
+        };
+        match self.ask(&request).await? {
+            Response::Tickets(tickets) => target.resolve(tickets.iter().map(|t| t.id)),
+            _ => Err(unexpected(&request)),
+        }
+    }
+
+    pub async fn ticket(&self, id: TicketId) -> Result<TicketDetail, CliError> {
+        let request = Request::ShowTicket { id };
+        match self.ask(&request).await? {
+            Response::Ticket(detail) => Ok(*detail),
+            _ => Err(unexpected(&request)),
+        }
     }
 
     pub async fn close(self) {

@@ -7,8 +7,8 @@ use crate::home::Home;
 use crate::render;
 use crate::ticket_ref::{short_id, TicketRef};
 use triage_shared::diagnostics::clean;
-use triage_shared::limits::{MAX_LIST_ITEMS, MAX_TEXT_LEN};
-use triage_shared::protocol::{Request, Response, TicketDetail};
+use triage_shared::limits::MAX_TEXT_LEN;
+use triage_shared::protocol::{Request, Response};
 use triage_shared::ticket::{check_name, check_text, Status, StatusAction, Ticket, Tier};
 use triage_shared::time::Timestamp;
 use triage_shared::TicketId;
@@ -126,8 +126,8 @@ async fn execute(conn: &Connected, plan: Plan, out: Out<'_>) -> Result<(), CliEr
             }
         }
         Plan::Show { target, json } => {
-            let id = resolve(conn, &target).await?;
-            let detail = show(conn, id).await?;
+            let id = conn.resolve_ticket(&target).await?;
+            let detail = conn.ticket(id).await?;
             if json {
                 print_json(out, &detail)
             } else {
@@ -136,7 +136,7 @@ async fn execute(conn: &Connected, plan: Plan, out: Out<'_>) -> Result<(), CliEr
             }
         }
         Plan::Change { target, change } => {
-            let id = resolve(conn, &target).await?;
+            let id = conn.resolve_ticket(&target).await?;
             let line = apply(conn, id, change).await?;
             writeln!(out, "{line}")?;
             Ok(())
@@ -154,24 +154,6 @@ async fn list(
         Response::Tickets(tickets) => Ok(tickets),
         _ => Err(unexpected(&request)),
     }
-}
-
-async fn show(conn: &Connected, id: TicketId) -> Result<TicketDetail, CliError> {
-    let request = Request::ShowTicket { id };
-    match conn.ask(&request).await? {
-        Response::Ticket(detail) => Ok(*detail),
-        _ => Err(unexpected(&request)),
-    }
-}
-
-/// A full id needs no lookup; a prefix is matched against the newest
-/// [`MAX_LIST_ITEMS`] tickets.
-async fn resolve(conn: &Connected, target: &TicketRef) -> Result<TicketId, CliError> {
-    if let TicketRef::Full(id) = target {
-        return Ok(*id);
-    }
-    let tickets = list(conn, None, MAX_LIST_ITEMS as u32).await?;
-    target.resolve(tickets.iter().map(|t| t.id))
 }
 
 /// Sends one change and returns the line that says what happened.
@@ -209,7 +191,7 @@ async fn apply(conn: &Connected, id: TicketId, change: Change) -> Result<String,
             // The relay may answer with the ticket; otherwise ask for it.
             let tier = match updated {
                 Some(t) => t.tier,
-                None => show(conn, id).await?.ticket.tier,
+                None => conn.ticket(id).await?.ticket.tier,
             };
             escalated_message(&short, tier)
         }

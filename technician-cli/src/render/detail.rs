@@ -1,5 +1,6 @@
 //! `tickets show`: one ticket in full.
 
+use super::run_line;
 use crate::text::{compact_duration, indented_block, relative};
 use std::fmt::Write as _;
 use triage_shared::diagnostics::clean;
@@ -7,8 +8,8 @@ use triage_shared::protocol::TicketDetail;
 use triage_shared::ticket::{Status, Ticket, TicketEventKind};
 use triage_shared::time::Timestamp;
 
-/// `tickets show`: header fields, description, snapshot, then comments and
-/// history merged in time order.
+/// `tickets show`: header fields, description, snapshot, attached
+/// diagnostics and script runs, then comments and history merged in time order.
 pub fn ticket_detail(detail: &TicketDetail, now: Timestamp) -> String {
     let t = &detail.ticket;
     let mut out = String::new();
@@ -59,9 +60,35 @@ pub fn ticket_detail(detail: &TicketDetail, now: Timestamp) -> String {
         Some(snapshot) => out.push_str(&snapshot.render_text()),
         None => out.push_str("No diagnostics snapshot attached.\n"),
     }
+    out.push_str(&attachments(detail));
 
     out.push_str("\nHistory\n");
     out.push_str(&history(detail));
+    out
+}
+
+/// Live diagnostics attached later and script runs: one line each (the
+/// full reports and outputs are in `--json`).
+fn attachments(detail: &TicketDetail) -> String {
+    let mut out = String::new();
+    if !detail.attached_diagnostics.is_empty() {
+        out.push_str("\nAttached diagnostics\n");
+        for d in &detail.attached_diagnostics {
+            let _ = writeln!(
+                out,
+                "  {}  by {}  from {}",
+                d.taken_at,
+                clean(&d.taken_by),
+                clean(&d.report.snapshot.os.hostname)
+            );
+        }
+    }
+    if !detail.script_runs.is_empty() {
+        out.push_str("\nScript runs\n");
+        for r in &detail.script_runs {
+            let _ = writeln!(out, "  {}", run_line(r));
+        }
+    }
     out
 }
 
@@ -148,6 +175,8 @@ mod tests {
                 },
             ],
             snapshot: None,
+            attached_diagnostics: vec![],
+            script_runs: vec![],
             ticket: t,
         }
     }
@@ -191,6 +220,49 @@ mod tests {
         );
         d.ticket.status = Status::Closed;
         assert!(!ticket_detail(&d, NOW).contains("overdue"));
+    }
+
+    #[test]
+    fn detail_lists_attached_diagnostics_and_script_runs() {
+        use triage_shared::protocol::AttachedDiagnostics;
+        use triage_shared::remote::{DiagnosticsReport, RunId, RunOutcome, ScriptRunRecord};
+        let mut d = detail();
+        assert!(!ticket_detail(&d, NOW).contains("Script runs"));
+        d.attached_diagnostics.push(AttachedDiagnostics {
+            taken_at: NOW,
+            taken_by: "lina".into(),
+            report: DiagnosticsReport {
+                snapshot: sample_snapshot(),
+                software: None,
+                services: None,
+            },
+        });
+        d.script_runs.push(ScriptRunRecord {
+            run_id: RunId::new_random(),
+            script_id: triage_shared::approval::ScriptId(
+                "aaaa1111-0000-4000-8000-000000000001".parse().unwrap(),
+            ),
+            requested_by: "alice".into(),
+            started_at: NOW,
+            outcome: Some(RunOutcome {
+                exit_code: Some(3),
+                timed_out: false,
+                duration_ms: 2_000,
+                output_bytes: 0,
+                truncated: false,
+            }),
+            refusal: None,
+            output: String::new(),
+        });
+        let out = ticket_detail(&d, NOW);
+        assert!(
+            out.contains("Attached diagnostics\n  2024-02-29T12:34:56Z  by lina  from snap-host\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Script runs\n  2024-02-29T12:34:56Z  script aaaa1111  by alice  exit code 3 in 2.0s\n"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! Human-readable output for each kind of answer. Pure functions of the data
 //! and the current time, so tests can pin down exactly what a technician sees.
 //! Every string that came from the relay is cleaned of control characters.
-//! Tables live here; the one-ticket view is in [`detail`].
+//! Tables live here; the one-ticket view is in `detail`, scripts in
+//! `script`, the audit log in `audit`.
 
+mod audit;
 mod detail;
+mod script;
 
+pub use audit::audit_table;
 pub use detail::ticket_detail;
+pub use script::{run_line, script_detail, script_table, ScriptChecks, ScriptShowJson};
 
 use crate::text::{age, relative, table, truncate};
 use crate::ticket_ref::short_id;

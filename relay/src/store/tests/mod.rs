@@ -162,5 +162,7 @@ fn refused_kind<T: std::fmt::Debug>(result: Result<T, StoreError>) -> (ErrorKind
     }
 }
 
+mod audit;
 mod enrollment;
+mod scripts;
 mod tickets;

@@ -1,0 +1,225 @@
+//! `agent.toml` in the state directory: settings an administrator chooses for
+//! this endpoint. The file is optional; every key has a default.
+//!
+//! ```toml
+//! # Interpreters approved scripts may use (default: sh, bash, python on
+//! # Unix; powershell on Windows). An empty list runs no scripts at all.
+//! allowed_interpreters = ["sh", "bash"]
+//! ```
+//!
+//! Unknown keys and bad values are errors that name the file and the key:
+//! a typo in a security setting must not silently mean "the default".
+//! New settings (health rules, log allow-lists) become new fields of
+//! [`RawConfig`] and [`AgentConfig`].
+
+use crate::error::AgentError;
+use crate::state::{read_capped, StateDir};
+use serde::Deserialize;
+use std::path::Path;
+use triage_shared::approval::Interpreter;
+
+pub const CONFIG_FILE: &str = "agent.toml";
+/// Largest `agent.toml` read.
+pub const MAX_CONFIG_FILE_LEN: u64 = 64 * 1024;
+
+/// The settings in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    pub allowed_interpreters: Vec<Interpreter>,
+}
+
+/// The interpreters allowed when `agent.toml` does not say.
+pub fn default_interpreters() -> Vec<Interpreter> {
+    if cfg!(windows) {
+        vec![Interpreter::Powershell]
+    } else {
+        vec![Interpreter::Sh, Interpreter::Bash, Interpreter::Python]
+    }
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            allowed_interpreters: default_interpreters(),
+        }
+    }
+}
+
+/// The file as written; values are checked one key at a time in
+/// [`AgentConfig::from_raw`] so each error can name its key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    allowed_interpreters: Option<Vec<String>>,
+}
+
+impl AgentConfig {
+    /// Parses the text of `agent.toml`; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<AgentConfig, AgentError> {
+        let bad = |problem: String| AgentError::Config {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| bad(describe(text, &e)))?;
+        AgentConfig::from_raw(raw).map_err(bad)
+    }
+
+    fn from_raw(raw: RawConfig) -> Result<AgentConfig, String> {
+        let mut config = AgentConfig::default();
+        if let Some(names) = raw.allowed_interpreters {
+            let mut allowed = Vec::with_capacity(names.len());
+            for name in &names {
+                let interpreter = name
+                    .parse::<Interpreter>()
+                    .map_err(|e| format!("key `allowed_interpreters`: {e}"))?;
+                if !allowed.contains(&interpreter) {
+                    allowed.push(interpreter);
+                }
+            }
+            config.allowed_interpreters = allowed;
+        }
+        Ok(config)
+    }
+
+    /// Loads `agent.toml` from `dir`; a missing file means the defaults.
+    pub fn load(dir: &StateDir) -> Result<AgentConfig, AgentError> {
+        let path = dir.path().join(CONFIG_FILE);
+        let text = read_capped(&path, MAX_CONFIG_FILE_LEN).map_err(|e| match e {
+            AgentError::CorruptState { path, problem } => AgentError::Config { path, problem },
+            other => other,
+        })?;
+        match text {
+            None => Ok(AgentConfig::default()),
+            Some(text) => AgentConfig::parse(&text, &path),
+        }
+    }
+}
+
+/// toml's message on one line, with the line it is about and the key being
+/// set there (the nearest `key =` at or above it, so a value in a multi-line
+/// array is blamed on its key).
+fn describe(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    let Some(span) = e.span() else {
+        return message;
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let key = text
+        .lines()
+        .take(line)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find_map(assigned_key);
+    match key {
+        Some(key) if !message.contains(&format!("`{key}`")) => {
+            format!("line {line}, key `{key}`: {message}")
+        }
+        _ => format!("line {line}: {message}"),
+    }
+}
+
+/// The key of a `key = value` line.
+fn assigned_key(line: &str) -> Option<&str> {
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    bare.then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<AgentConfig, String> {
+        AgentConfig::parse(text, Path::new("/state/agent.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_empty_file_means_the_defaults() {
+        assert_eq!(parse("").unwrap(), AgentConfig::default());
+        assert_eq!(parse("# nothing here\n").unwrap(), AgentConfig::default());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unix_defaults_are_sh_bash_and_python() {
+        assert_eq!(
+            AgentConfig::default().allowed_interpreters,
+            [Interpreter::Sh, Interpreter::Bash, Interpreter::Python]
+        );
+    }
+
+    #[test]
+    fn the_allow_list_is_read_and_deduplicated() {
+        let config = parse("allowed_interpreters = [\"sh\", \"Python\", \"sh\"]\n").unwrap();
+        assert_eq!(
+            config.allowed_interpreters,
+            [Interpreter::Sh, Interpreter::Python]
+        );
+        assert!(parse("allowed_interpreters = []\n")
+            .unwrap()
+            .allowed_interpreters
+            .is_empty());
+    }
+
+    #[test]
+    fn an_unknown_interpreter_names_the_file_and_the_key() {
+        let err = parse("allowed_interpreters = [\"perl\"]\n").unwrap_err();
+        assert!(err.contains("/state/agent.toml"), "{err}");
+        assert!(err.contains("allowed_interpreters"), "{err}");
+        assert!(err.contains("perl"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let err = parse("allowed_interpreter = [\"sh\"]\n").unwrap_err();
+        assert!(err.contains("/state/agent.toml"), "{err}");
+        assert!(err.contains("`allowed_interpreter`"), "{err}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_the_line_and_the_key() {
+        let err = parse("allowed_interpreters = \"sh\"\n").unwrap_err();
+        assert!(err.contains("/state/agent.toml"), "{err}");
+        assert!(
+            err.contains("line 1, key `allowed_interpreters`: invalid type"),
+            "{err}"
+        );
+        let err = parse("# settings\nallowed_interpreters = [\n  \"sh\",\n  1,\n]\n").unwrap_err();
+        assert!(
+            err.contains("line 4, key `allowed_interpreters`: invalid type"),
+            "{err}"
+        );
+        let err = parse("allowed_interpreters = [\"sh\"\n").unwrap_err();
+        assert!(
+            err.contains("/state/agent.toml") && err.contains("line 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_the_defaults_and_a_present_one_is_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = StateDir::new(tmp.path());
+        assert_eq!(AgentConfig::load(&dir).unwrap(), AgentConfig::default());
+        std::fs::write(
+            tmp.path().join(CONFIG_FILE),
+            "allowed_interpreters = [\"bash\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            AgentConfig::load(&dir).unwrap().allowed_interpreters,
+            [Interpreter::Bash]
+        );
+        std::fs::write(tmp.path().join(CONFIG_FILE), "x".repeat(70_000)).unwrap();
+        assert!(matches!(
+            AgentConfig::load(&dir),
+            Err(AgentError::Config { .. })
+        ));
+    }
+}

@@ -1,0 +1,257 @@
+//! Commands the relay sends *to* the agent, each on a stream the relay opens:
+//! one [`AgentCommand`] frame in, one or more [`AgentReply`] frames out, then
+//! the stream ends.
+//!
+//! ```text
+//! stream ──► permit? ──no──► Error(Unavailable: busy)
+//!              │ yes
+//!              ▼
+//!         read command (within COMMAND_READ_TIMEOUT) ──garbled──► Error(InvalidInput)
+//!              │
+//!              ├─ Ping            ──► Pong
+//!              ├─ InstallPolicy   ──► PolicyInstalled{version} | Error(Forbidden: why)
+//!              ├─ Diagnose        ──► Diagnostics(report)
+//!              └─ RunScript       ──► Run(Refused(why))
+//!                                   | Run(Started), Run(Output)…, Run(Finished)   (see `run`)
+//! ```
+//!
+//! Nothing the relay sends is trusted because the relay sent it: a policy is
+//! installed only if the organisation key pinned at enrollment signed it, and
+//! a script runs only if `verify_run` passes here. [`Endpoint`] holds what
+//! those checks need; [`answer`] works over any byte stream, so all of it is
+//! tested without QUIC.
+
+mod run;
+// The tests run real scripts through /bin/sh.
+#[cfg(all(test, unix))]
+mod tests;
+
+use crate::config::AgentConfig;
+use crate::diagnostics::live;
+use crate::error::AgentError;
+use crate::state::nonces::NonceLog;
+use crate::state::trust::{judge_offer, Offer, StoredPolicy};
+use crate::state::StateDir;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::{debug, error, info, warn, Instrument};
+use triage_shared::approval::SignedPolicy;
+use triage_shared::codec::{read_frame, write_frame, CodecError};
+use triage_shared::identity::PublicKey;
+use triage_shared::protocol::{ErrorKind, RemoteError};
+use triage_shared::remote::{AgentCommand, AgentReply, Section};
+use triage_shared::time::Timestamp;
+use triage_shared::AgentId;
+
+/// How long the relay may take to send the command once it opened a stream.
+pub const COMMAND_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Commands served at once; more are answered "busy" at once.
+pub const MAX_CONCURRENT_COMMANDS: usize = 8;
+
+/// What the agent knows and keeps while it serves: who it is, whom it
+/// trusts, what it allows, and which approvals it already used.
+#[derive(Debug)]
+pub struct Endpoint {
+    agent_id: AgentId,
+    dir: StateDir,
+    config: AgentConfig,
+    org_key: Option<PublicKey>,
+    policy: Mutex<Option<SignedPolicy>>,
+    nonces: Mutex<NonceLog>,
+    permits: Arc<Semaphore>,
+}
+
+/// Locks a mutex even if a panic poisoned it: the data is still consistent,
+/// as nothing here panics half-way through an update.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Endpoint {
+    /// Loads an enrolled agent's state directory. A policy file that does
+    /// not verify is ignored (every run is then refused) and logged loudly;
+    /// a bad `agent.toml` or a damaged nonce log is an error.
+    pub fn load(state_dir: &Path) -> Result<Endpoint, AgentError> {
+        let dir = StateDir::new(state_dir);
+        let agent_id = dir.agent_id()?.ok_or_else(|| AgentError::NotEnrolled {
+            dir: state_dir.to_path_buf(),
+        })?;
+        let config = AgentConfig::load(&dir)?;
+        let org_key = dir.org_key()?;
+        let policy = match dir.stored_policy(org_key.as_ref())? {
+            StoredPolicy::Trusted(p) => Some(*p),
+            StoredPolicy::Absent => None,
+            StoredPolicy::Rejected(reason) => {
+                error!(%reason, "IGNORING the installed approver policy: every script run is refused until the organisation sends a valid one");
+                None
+            }
+        };
+        if org_key.is_none() {
+            warn!("no organisation key was pinned at enrollment: this agent trusts no approver and runs no scripts");
+        }
+        let nonces = NonceLog::load(&dir, Timestamp::now())?;
+        Ok(Endpoint {
+            agent_id,
+            dir,
+            config,
+            org_key,
+            policy: Mutex::new(policy),
+            nonces: Mutex::new(nonces),
+            permits: Arc::new(Semaphore::new(MAX_CONCURRENT_COMMANDS)),
+        })
+    }
+
+    pub fn agent_id(&self) -> AgentId {
+        self.agent_id
+    }
+
+    /// The version of the policy in force, if any.
+    pub fn policy_version(&self) -> Option<u64> {
+        lock(&self.policy).as_ref().map(|p| p.policy.version)
+    }
+
+    /// A slot to serve one command, or `None` when [`MAX_CONCURRENT_COMMANDS`] are running.
+    pub fn try_permit(&self) -> Option<OwnedSemaphorePermit> {
+        self.permits.clone().try_acquire_owned().ok()
+    }
+
+    /// Installs `offered` if the pinned org key signed it and it is newer.
+    pub fn install_policy(&self, offered: &SignedPolicy) -> AgentReply {
+        let mut installed = lock(&self.policy);
+        let version = offered.policy.version;
+        match judge_offer(self.org_key.as_ref(), installed.as_ref(), offered) {
+            Ok(Offer::Unchanged) => {
+                debug!(version, "the offered policy is already installed");
+                AgentReply::PolicyInstalled { version }
+            }
+            Ok(Offer::Install) => match self.dir.save_policy(offered) {
+                Ok(()) => {
+                    info!(
+                        version,
+                        approvers = offered.policy.approvers.len(),
+                        "installed a new approver policy"
+                    );
+                    *installed = Some(offered.clone());
+                    AgentReply::PolicyInstalled { version }
+                }
+                Err(e) => {
+                    error!(error = %e, "could not save an accepted policy");
+                    AgentReply::Error(RemoteError::new(ErrorKind::Internal, e.to_string()))
+                }
+            },
+            Err(reason) => {
+                warn!(version, %reason, "refused a policy update");
+                AgentReply::Error(RemoteError::new(ErrorKind::Forbidden, reason))
+            }
+        }
+    }
+}
+
+/// Live diagnostics for `sections` (empty: the snapshot alone).
+async fn diagnose(sections: &[Section]) -> AgentReply {
+    match live::report(sections).await {
+        Ok(report) => AgentReply::Diagnostics(Box::new(report)),
+        Err(e) => {
+            error!(error = %e, "live diagnostics failed");
+            AgentReply::Error(RemoteError::new(ErrorKind::Internal, e))
+        }
+    }
+}
+
+/// What happened on one stream, for the log.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Answered(&'static str),
+    /// The frame could not be decoded; an `InvalidInput` error was sent back.
+    Garbled,
+    /// The stream ended before any command arrived.
+    Empty,
+    /// No command arrived within [`COMMAND_READ_TIMEOUT`].
+    Silent,
+    /// [`MAX_CONCURRENT_COMMANDS`] were running; an `Unavailable` error was sent back.
+    Busy,
+}
+
+/// Reads one command from `recv` and writes its replies to `send`. A
+/// command that does not decode is answered with `InvalidInput`; a broken
+/// stream is an error (nothing can be answered on it).
+pub async fn answer<R, W>(
+    endpoint: &Endpoint,
+    recv: &mut R,
+    send: &mut W,
+) -> Result<Outcome, CodecError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let read = tokio::time::timeout(COMMAND_READ_TIMEOUT, read_frame::<_, AgentCommand>(recv));
+    let command = match read.await {
+        Err(_) => return Ok(Outcome::Silent),
+        Ok(Ok(Some(command))) => command,
+        Ok(Ok(None)) => return Ok(Outcome::Empty),
+        Ok(Err(e @ (CodecError::Garbled(_) | CodecError::FrameTooLarge { .. }))) => {
+            let refusal = RemoteError::new(
+                ErrorKind::InvalidInput,
+                format!("the agent could not read the command: {e}"),
+            );
+            write_frame(send, &AgentReply::Error(refusal)).await?;
+            return Ok(Outcome::Garbled);
+        }
+        Ok(Err(e)) => return Err(e),
+    };
+    let name = command.name();
+    match command {
+        AgentCommand::Ping => write_frame(send, &AgentReply::Pong).await?,
+        AgentCommand::InstallPolicy(offered) => {
+            write_frame(send, &endpoint.install_policy(&offered)).await?
+        }
+        AgentCommand::Diagnose { sections } => {
+            write_frame(send, &diagnose(&sections).await).await?
+        }
+        AgentCommand::RunScript(order) => run::run(endpoint, *order, send).await?,
+    }
+    Ok(Outcome::Answered(name))
+}
+
+/// [`answer`], if a permit is free; otherwise a "busy" refusal without
+/// reading the command.
+pub async fn answer_if_free<R, W>(
+    endpoint: &Endpoint,
+    recv: &mut R,
+    send: &mut W,
+) -> Result<Outcome, CodecError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let Some(_permit) = endpoint.try_permit() else {
+        let busy = RemoteError::new(
+            ErrorKind::Unavailable,
+            format!("the agent is busy with {MAX_CONCURRENT_COMMANDS} commands; try again shortly"),
+        );
+        write_frame(send, &AgentReply::Error(busy)).await?;
+        return Ok(Outcome::Busy);
+    };
+    answer(endpoint, recv, send).await
+}
+
+/// Serves one QUIC stream the relay opened.
+pub(crate) async fn serve_stream(
+    endpoint: Arc<Endpoint>,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) {
+    let span = tracing::debug_span!("relay_command", stream = %send.id());
+    async move {
+        match answer_if_free(&endpoint, &mut recv, &mut send).await {
+            Ok(outcome) => debug!(?outcome, "relay command handled"),
+            Err(e) => warn!(error = %e, "relay command stream failed"),
+        }
+        let _ = send.finish();
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,291 @@
+//! Relay → agent commands over real QUIC, with a test double playing the
+//! agent: the org key and policy delivery, offline and busy agents, and
+//! live diagnostics.
+
+mod common;
+
+use common::{next_command, TestRelay, PROMPTLY};
+use std::time::Duration;
+use triage_relay::MAX_COMMANDS_PER_AGENT;
+use triage_shared::approval::accept_policy;
+use triage_shared::identity::KeyPair;
+use triage_shared::protocol::{ErrorKind, Request, Response};
+use triage_shared::remote::{AgentCommand, AgentReply, DiagnosticsReport, Section};
+use triage_shared::roles::Role;
+use triage_shared::ticket::{Category, NewTicket, Priority, Source};
+use triage_shared::TicketId;
+
+fn refusal_kind(e: &triage_relay::RelayError) -> Option<ErrorKind> {
+    e.remote_kind()
+}
+
+#[tokio::test]
+async fn tokens_carry_the_org_key_once_it_exists() {
+    let t = TestRelay::start().await;
+    let before = t
+        .relay
+        .create_token(1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(before.org_key, None);
+    let org = t.relay.init_org().await.unwrap();
+    let after = t
+        .relay
+        .create_token(1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(after.org_key, Some(org.public_key()));
+    // The text form the admin hands over carries it too.
+    let parsed: triage_shared::token::EnrollmentToken = after.to_string().parse().unwrap();
+    assert_eq!(parsed.org_key, Some(org.public_key()));
+    // There is only ever one org key.
+    let err = t.relay.init_org().await.unwrap_err();
+    assert_eq!(refusal_kind(&err), Some(ErrorKind::Conflict));
+}
+
+#[tokio::test]
+async fn sign_policy_refuses_a_key_that_is_not_the_org_key() {
+    let t = TestRelay::start().await;
+    let impostor = KeyPair::generate();
+    let err = t.relay.publish_policy(&impostor).await.unwrap_err();
+    assert_eq!(refusal_kind(&err), Some(ErrorKind::NotFound));
+    t.relay.init_org().await.unwrap();
+    let err = t.relay.publish_policy(&impostor).await.unwrap_err();
+    assert_eq!(refusal_kind(&err), Some(ErrorKind::Forbidden));
+    assert!(err.to_string().contains("organisation key"), "{err}");
+    assert_eq!(t.relay.store().latest_policy_version().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_policy_is_pushed_on_connect_and_newer_ones_follow() {
+    let t = TestRelay::start().await;
+    let org = t.relay.init_org().await.unwrap();
+    let (carol, _) = t.technician_with_key("carol", &[Role::Approver]).await;
+    t.technician("bob", &[Role::L2]).await;
+    assert_eq!(t.relay.publish_policy(&org).await.unwrap(), 1);
+
+    let (_key, _id, agent) = t.agent("pc-1").await;
+    let push = next_command(&agent).await;
+    let AgentCommand::InstallPolicy(signed) = &push.command else {
+        panic!("expected InstallPolicy, got {:?}", push.command)
+    };
+    let installed = accept_policy(&org.public_key(), None, signed).unwrap();
+    assert_eq!(installed.version, 1);
+    let names: Vec<_> = installed
+        .approvers
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(names, ["carol"], "only approvers are trusted");
+    assert_eq!(installed.approvers[0].key, carol.public_key());
+    push.answer(&[AgentReply::PolicyInstalled { version: 1 }])
+        .await;
+
+    // A newly published version reaches the connected agent.
+    t.technician("dave", &[Role::Approver]).await;
+    assert_eq!(t.relay.publish_policy(&org).await.unwrap(), 2);
+    let push = next_command(&agent).await;
+    let AgentCommand::InstallPolicy(signed) = &push.command else {
+        panic!("expected InstallPolicy, got {:?}", push.command)
+    };
+    let newer = accept_policy(&org.public_key(), Some(&installed), signed).unwrap();
+    assert_eq!(newer.version, 2);
+    assert_eq!(newer.approvers.len(), 2);
+    push.answer(&[AgentReply::PolicyInstalled { version: 2 }])
+        .await;
+}
+
+#[tokio::test]
+async fn a_command_to_an_offline_agent_fails_at_once() {
+    let t = TestRelay::start().await;
+    let (_key, id, agent) = t.agent("pc-1").await;
+    agent.close().await;
+    // Wait until the relay has seen the connection end.
+    tokio::time::timeout(PROMPTLY, async {
+        while t.relay.is_agent_online(id) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let err = t
+        .relay
+        .send_agent_command(id, AgentCommand::Ping)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_kind(&err), Some(ErrorKind::Unavailable));
+    let message = err.to_string();
+    assert!(
+        message.contains("is offline") && message.contains("pc-1") && message.contains("last seen"),
+        "{message}"
+    );
+    let err = t
+        .relay
+        .send_agent_command(triage_shared::AgentId::new_random(), AgentCommand::Ping)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_kind(&err), Some(ErrorKind::NotFound));
+}
+
+#[tokio::test]
+async fn commands_are_sent_as_given_and_replies_collected() {
+    let t = TestRelay::start().await;
+    let (_key, id, agent) = t.agent("pc-1").await;
+    let fake = tokio::spawn(async move {
+        let cmd = next_command(&agent).await;
+        assert_eq!(cmd.command, AgentCommand::Ping);
+        cmd.answer(&[AgentReply::Pong, AgentReply::Pong]).await;
+        agent
+    });
+    let replies = t
+        .relay
+        .send_agent_command(id, AgentCommand::Ping)
+        .await
+        .unwrap();
+    assert_eq!(replies, [AgentReply::Pong, AgentReply::Pong]);
+    fake.await.unwrap();
+}
+
+#[tokio::test]
+async fn commands_beyond_the_per_agent_limit_are_refused_as_busy() {
+    let t = TestRelay::start().await;
+    let (_key, id, agent) = t.agent("pc-1").await;
+    let relay = std::sync::Arc::new(t);
+    let mut pending = tokio::task::JoinSet::new();
+    for _ in 0..MAX_COMMANDS_PER_AGENT {
+        let relay = std::sync::Arc::clone(&relay);
+        pending.spawn(async move { relay.relay.send_agent_command(id, AgentCommand::Ping).await });
+    }
+    // Hold every command open on the agent side, unanswered.
+    let mut held = Vec::new();
+    for _ in 0..MAX_COMMANDS_PER_AGENT {
+        held.push(next_command(&agent).await);
+    }
+    let err = relay
+        .relay
+        .send_agent_command(id, AgentCommand::Ping)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_kind(&err), Some(ErrorKind::Unavailable));
+    assert!(err.to_string().contains("busy"), "{err}");
+    for cmd in held {
+        cmd.answer(&[AgentReply::Pong]).await;
+    }
+    while let Some(done) = pending.join_next().await {
+        assert_eq!(done.unwrap().unwrap(), [AgentReply::Pong]);
+    }
+    // Slots are given back.
+    let fake = tokio::spawn(async move {
+        next_command(&agent).await.answer(&[AgentReply::Pong]).await;
+    });
+    relay
+        .relay
+        .send_agent_command(id, AgentCommand::Ping)
+        .await
+        .unwrap();
+    fake.await.unwrap();
+}
+
+fn new_ticket() -> NewTicket {
+    NewTicket {
+        id: TicketId::new_random(),
+        title: "Laptop is slow".into(),
+        description: String::new(),
+        category: Category::Hardware,
+        priority: Priority::Normal,
+        source: Source::Employee,
+        requester: "erin".into(),
+    }
+}
+
+#[tokio::test]
+async fn live_diagnostics_are_forwarded_checked_and_attached() {
+    let t = TestRelay::start().await;
+    let (_key, id, agent) = t.agent("pc-1").await;
+    let ticket = new_ticket();
+    agent
+        .request(&Request::SubmitTicket {
+            ticket: ticket.clone(),
+            snapshot: None,
+        })
+        .await
+        .unwrap();
+    let tech = t.technician("lena", &[Role::L1]).await;
+    let report = DiagnosticsReport {
+        snapshot: common::sample_snapshot(),
+        software: None,
+        services: None,
+    };
+    let sent = report.clone();
+    let fake = tokio::spawn(async move {
+        let cmd = next_command(&agent).await;
+        assert_eq!(
+            cmd.command,
+            AgentCommand::Diagnose {
+                sections: vec![Section::Cpu, Section::Services]
+            }
+        );
+        cmd.answer(&[AgentReply::Diagnostics(Box::new(sent))]).await;
+        agent
+    });
+    let answer = tech
+        .request(&Request::Diagnose {
+            agent: id,
+            sections: vec![Section::Cpu, Section::Services, Section::Cpu],
+            attach: Some(ticket.id),
+        })
+        .await
+        .unwrap();
+    assert_eq!(answer, Response::Diagnostics(Box::new(report.clone())));
+    let agent = fake.await.unwrap();
+    let Response::Ticket(detail) = tech
+        .request(&Request::ShowTicket { id: ticket.id })
+        .await
+        .unwrap()
+    else {
+        panic!("expected a ticket")
+    };
+    assert_eq!(detail.attached_diagnostics.len(), 1);
+    assert_eq!(detail.attached_diagnostics[0].taken_by, "lena");
+    assert_eq!(detail.attached_diagnostics[0].report, report);
+
+    // A report that breaks the limits is refused, not passed on.
+    let mut bad = report;
+    bad.snapshot.os.hostname = "h".repeat(triage_shared::limits::MAX_SNAPSHOT_STRING_LEN + 1);
+    let fake = tokio::spawn(async move {
+        next_command(&agent)
+            .await
+            .answer(&[AgentReply::Diagnostics(Box::new(bad))])
+            .await;
+        agent
+    });
+    let err = tech
+        .request(&Request::Diagnose {
+            agent: id,
+            sections: vec![],
+            attach: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("refuses"), "{err}");
+    let agent = fake.await.unwrap();
+
+    // Offline agents are refused at once.
+    agent.close().await;
+    tokio::time::timeout(PROMPTLY, async {
+        while t.relay.is_agent_online(id) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let err = tech
+        .request(&Request::Diagnose {
+            agent: id,
+            sections: vec![],
+            attach: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.remote_kind(), Some(ErrorKind::Unavailable));
+}
