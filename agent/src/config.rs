@@ -7,12 +7,24 @@
 //! allowed_interpreters = ["sh", "bash"]
 //! ```
 //!
+//! `[health]` holds the health monitor's rules (see [`crate::health::config`]);
+//! `[outbox] max_messages` bounds the offline outbox (default
+//! [`MAX_OUTBOX_MESSAGES`]).
+//!
+//! `log_paths` (default `["/var/log"]` on Unix) and `max_log_bytes`
+//! (default 1 GiB) bound log pulls, and `screenshots = "never" |
+//! "with_consent"` (default `with_consent`) says whether screenshots may be
+//! taken at all (see [`crate::logs::settings`]).
+//!
 //! Unknown keys and bad values are errors that name the file and the key:
 //! a typo in a security setting must not silently mean "the default".
 //! New settings (health rules, log allow-lists) become new fields of
 //! [`RawConfig`] and [`AgentConfig`].
 
 use crate::error::AgentError;
+use crate::health::config::HealthConfig;
+use crate::health::raw::RawHealth;
+use crate::outbox::{MAX_OUTBOX_MESSAGES, OUTBOX_MESSAGES_CEILING};
 use crate::state::{read_capped, StateDir};
 use serde::Deserialize;
 use std::path::Path;
@@ -23,9 +35,17 @@ pub const CONFIG_FILE: &str = "agent.toml";
 pub const MAX_CONFIG_FILE_LEN: u64 = 64 * 1024;
 
 /// The settings in force.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
     pub allowed_interpreters: Vec<Interpreter>,
+    /// `[health]`: the health monitor's rules ([`crate::health::config`]).
+    pub health: HealthConfig,
+    /// `[outbox] max_messages`: messages the offline outbox holds at most.
+    pub max_outbox_messages: usize,
+    /// `log_paths`, `max_log_bytes`: which files a log pull may read, and how much.
+    pub logs: crate::logs::LogPolicy,
+    /// `screenshots`: whether a screenshot may be taken (after consent).
+    pub screenshots: crate::screenshot::ScreenshotPolicy,
 }
 
 /// The interpreters allowed when `agent.toml` does not say.
@@ -41,6 +61,10 @@ impl Default for AgentConfig {
     fn default() -> Self {
         AgentConfig {
             allowed_interpreters: default_interpreters(),
+            health: HealthConfig::default(),
+            max_outbox_messages: MAX_OUTBOX_MESSAGES,
+            logs: crate::logs::LogPolicy::default(),
+            screenshots: crate::screenshot::ScreenshotPolicy::default(),
         }
     }
 }
@@ -51,6 +75,17 @@ impl Default for AgentConfig {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     allowed_interpreters: Option<Vec<String>>,
+    health: Option<RawHealth>,
+    outbox: Option<RawOutbox>,
+    log_paths: Option<Vec<String>>,
+    max_log_bytes: Option<u64>,
+    screenshots: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbox {
+    max_messages: Option<usize>,
 }
 
 impl AgentConfig {
@@ -77,6 +112,21 @@ impl AgentConfig {
                 }
             }
             config.allowed_interpreters = allowed;
+        }
+        config.health = crate::health::raw::build(raw.health)?;
+        config.logs = crate::logs::settings::build(raw.log_paths, raw.max_log_bytes)?;
+        if let Some(policy) = raw.screenshots {
+            config.screenshots = policy
+                .parse()
+                .map_err(|e| format!("key `screenshots`: {e}"))?;
+        }
+        if let Some(max) = raw.outbox.and_then(|o| o.max_messages) {
+            if !(1..=OUTBOX_MESSAGES_CEILING).contains(&max) {
+                return Err(format!(
+                    "key `outbox.max_messages`: must be from 1 to {OUTBOX_MESSAGES_CEILING}"
+                ));
+            }
+            config.max_outbox_messages = max;
         }
         Ok(config)
     }

@@ -13,14 +13,23 @@
 //!          or shutdown completes (→ close with a reason, return)
 //! ```
 //!
+//! Next to the connection run the health monitor (connected or not) and,
+//! while connected, the outbox courier: everything queued is delivered on
+//! connect, then whenever something new is queued (here, or by `help` in
+//! another process: the directory is polled every
+//! [`crate::background::OUTBOX_POLL_INTERVAL`]).
+//!
 //! A relay that refuses our key (the agent was removed) is *not* a reason to
 //! exit: an administrator may restore it, and a daemon that quits would need
 //! someone at the machine to start it again. It is logged as an error each
 //! time, with what to do about it.
 
+use crate::background::{Courier, DaemonOptions, MonitorTask};
 use crate::backoff::random_backoff;
+use crate::config::AgentConfig;
 use crate::enroll::close;
 use crate::error::AgentError;
+use crate::outbox::{Outbox, STALE_TEMP_AGE};
 use crate::serve::{self, Endpoint};
 use crate::state::{Enrollment, StateDir};
 use std::future::Future;
@@ -28,6 +37,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tracing::{debug, error, info, warn, Instrument};
 use triage_shared::client::{ClientError, Session};
 use triage_shared::protocol::{ErrorKind, PeerKind, RemoteError, Request, SessionIdentity};
@@ -49,17 +59,48 @@ pub async fn run_daemon(
     state_dir: &Path,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), AgentError> {
+    run_daemon_with(state_dir, shutdown, DaemonOptions::default()).await
+}
+
+/// [`run_daemon`] with its health feed and timing chosen by the caller
+/// (tests inject a [`crate::health::FakeSource`] and short intervals).
+pub async fn run_daemon_with(
+    state_dir: &Path,
+    shutdown: impl Future<Output = ()> + Send,
+    mut options: DaemonOptions,
+) -> Result<(), AgentError> {
     let enrollment = StateDir::new(state_dir).load()?;
     let endpoint = Arc::new(Endpoint::load(state_dir)?);
+    let config = AgentConfig::load(&StateDir::new(state_dir))?;
+    let outbox = Outbox::open(state_dir, config.max_outbox_messages)?;
+    outbox.sweep_stale_temps(STALE_TEMP_AGE);
     let span = tracing::info_span!("agent", agent_id = %enrollment.agent_id);
     span.in_scope(|| match endpoint.policy_version() {
         Some(version) => info!(policy_version = version, "starting"),
         None => warn!("starting without an approver policy: script runs will be refused"),
     });
+    let queued = Arc::new(Notify::new());
+    let monitor = span.in_scope(|| {
+        MonitorTask::start(
+            state_dir,
+            &config,
+            &mut options,
+            outbox.clone(),
+            queued.clone(),
+        )
+    });
+    let courier = Courier {
+        outbox,
+        queued,
+        poll: options.outbox_poll,
+    };
     let shutdown = std::pin::pin!(shutdown);
-    supervise(enrollment, endpoint, shutdown)
-        .instrument(span)
+    supervise(enrollment, endpoint, &courier, shutdown)
+        .instrument(span.clone())
         .await;
+    if let Some(monitor) = monitor {
+        monitor.stop().instrument(span).await;
+    }
     Ok(())
 }
 
@@ -80,6 +121,7 @@ enum End {
 async fn supervise<F: Future<Output = ()> + Send>(
     enrollment: Enrollment,
     endpoint: Arc<Endpoint>,
+    courier: &Courier,
     mut shutdown: Pin<&mut F>,
 ) {
     let relay = &enrollment.relay;
@@ -97,7 +139,7 @@ async fn supervise<F: Future<Output = ()> + Send>(
                     }
                     info!(relay = %relay.addr, "connected to the relay");
                     attempt = 0;
-                    match drive(&session, &endpoint, shutdown.as_mut()).await {
+                    match drive(&session, &endpoint, courier, shutdown.as_mut()).await {
                         End::Shutdown => {
                             session
                                 .connection()
@@ -137,16 +179,19 @@ async fn supervise<F: Future<Output = ()> + Send>(
     info!("shutting down");
 }
 
-/// Serves one live connection until it drops or `shutdown` completes.
+/// Serves one live connection until it drops or `shutdown` completes:
+/// heartbeats, the relay's commands, and the outbox.
 async fn drive<F: Future<Output = ()>>(
     session: &Session,
     endpoint: &Arc<Endpoint>,
+    courier: &Courier,
     shutdown: Pin<&mut F>,
 ) -> End {
     tokio::select! {
         _ = shutdown => End::Shutdown,
         reason = heartbeats(session) => End::Lost(reason),
         reason = accept_streams(session.connection().clone(), endpoint) => End::Lost(reason),
+        reason = courier.run(session) => End::Lost(reason),
     }
 }
 

@@ -49,7 +49,9 @@ pub async fn enroll(state_dir: &Path, token: &EnrollmentToken) -> Result<AgentId
     };
 
     let relay = &token.relay;
-    let session = Session::connect(relay, &key, PeerKind::Agent)
+    // Enrolling serves no relay commands: a one-shot connection, so that a
+    // recovered enrollment never takes routing from a running daemon.
+    let session = Session::connect(relay, &key, PeerKind::AgentOneShot)
         .await
         .map_err(|e| match e {
             ClientError::Refused(refusal) => AgentError::EnrollRefused(refusal),
@@ -126,6 +128,7 @@ pub(crate) fn response_name(response: &Response) -> &'static str {
         Response::Run(_) => "run",
         Response::Audit(_) => "audit",
         Response::Diagnostics(_) => "diagnostics",
+        Response::Transfer(_) => "transfer",
     }
 }
 

@@ -81,6 +81,18 @@ pub enum AgentError {
         path.display()
     )]
     Config { path: PathBuf, problem: String },
+
+    #[error(
+        "the outbox in {} already holds {max} tickets waiting for the relay, all asked for by people, so this one was not queued (none are ever dropped); check the network connection to the relay, or raise `max_messages` under [outbox] in agent.toml",
+        dir.display()
+    )]
+    OutboxFull { dir: PathBuf, max: usize },
+
+    #[error(
+        "the health monitor's state file {} is damaged: {problem}; the daemon moves it aside and starts afresh when it next starts",
+        path.display()
+    )]
+    HealthState { path: PathBuf, problem: String },
 }
 
 /// The next step after an enrollment refusal, by what the relay objected to.

@@ -1,30 +1,32 @@
 //! "Get help": an employee's request becomes a ticket with a diagnostics
 //! snapshot attached.
 //!
-//! The ticket id is made here, before anything is sent, and the relay stores
-//! a ticket once per id. So when an acknowledgement is lost, sending the
-//! same request again is safe, and [`file_ticket`] does exactly that for
-//! network failures (never for a refusal).
+//! The ticket goes into the outbox first (durably), and only then to the
+//! relay: [`file_ticket`] tries to deliver it at once, over a connection of
+//! its own that says it is a one-shot process (so the relay never routes
+//! commands to it), for at most [`DELIVER_NOW_TIMEOUT`]. If the relay
+//! cannot be reached the ticket stays queued and the daemon delivers it
+//! when the relay is back — also after a restart. The ticket id is made
+//! here, and the relay stores a ticket once per id, so a delivery that is
+//! repeated (a lost acknowledgement, or the daemon sending the same file at
+//! the same moment) is harmless.
 
-use crate::backoff::random_backoff;
-use crate::enroll::{close, response_name};
+use crate::config::AgentConfig;
+use crate::enroll::close;
 use crate::error::{from_client, is_transient, AgentError};
+use crate::outbox::{deliver_pending, Message, Outbox, Queued};
 use crate::state::{Enrollment, StateDir};
-use std::future::Future;
+use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 use tracing::{info, warn, Instrument};
 use triage_shared::client::{ClientError, Session};
-use triage_shared::codec::encode;
-use triage_shared::diagnostics::Snapshot;
-use triage_shared::protocol::{
-    ErrorKind, PeerKind, RemoteError, Request, Response, SessionIdentity,
-};
+use triage_shared::protocol::{ErrorKind, PeerKind, RemoteError, SessionIdentity};
 use triage_shared::ticket::{Category, NewTicket, Priority, Source};
 use triage_shared::TicketId;
 
-/// Times a submission is tried before giving up on an unreachable relay.
-pub const SUBMIT_ATTEMPTS: u32 = 4;
+/// How long "Get help" tries to deliver a ticket before it leaves it queued.
+pub const DELIVER_NOW_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the employee asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,8 +39,61 @@ pub struct HelpRequest {
     pub requester: String,
 }
 
-/// Files `request` as a ticket from this agent, with a fresh snapshot.
-pub async fn file_ticket(state_dir: &Path, request: HelpRequest) -> Result<TicketId, AgentError> {
+/// Where a filed ticket is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filed {
+    /// The relay has stored it.
+    Delivered(TicketId),
+    /// It waits in the outbox; the daemon sends it when the relay is reachable.
+    Queued(TicketId),
+}
+
+impl Filed {
+    pub fn id(self) -> TicketId {
+        match self {
+            Filed::Delivered(id) | Filed::Queued(id) => id,
+        }
+    }
+
+    pub fn is_delivered(self) -> bool {
+        matches!(self, Filed::Delivered(_))
+    }
+}
+
+/// Shows the ticket id.
+impl fmt::Display for Filed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.id().fmt(f)
+    }
+}
+
+/// How [`file_ticket_with`] goes about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOptions {
+    /// How long to try delivering at once; zero only queues.
+    pub deliver_within: Duration,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions {
+            deliver_within: DELIVER_NOW_TIMEOUT,
+        }
+    }
+}
+
+/// Files `request` as a ticket from this agent, with a fresh snapshot:
+/// queued, then delivered if the relay answers within [`DELIVER_NOW_TIMEOUT`].
+pub async fn file_ticket(state_dir: &Path, request: HelpRequest) -> Result<Filed, AgentError> {
+    file_ticket_with(state_dir, request, FileOptions::default()).await
+}
+
+/// [`file_ticket`] with its timing chosen by the caller.
+pub async fn file_ticket_with(
+    state_dir: &Path,
+    request: HelpRequest,
+    options: FileOptions,
+) -> Result<Filed, AgentError> {
     let enrollment = StateDir::new(state_dir).load()?;
     let ticket = NewTicket {
         id: TicketId::new_random(),
@@ -56,300 +111,218 @@ pub async fn file_ticket(state_dir: &Path, request: HelpRequest) -> Result<Ticke
         let snapshot = tokio::task::spawn_blocking(crate::diagnostics::collect)
             .await
             .map_err(|e| AgentError::Diagnostics(e.to_string()))?;
-        let submit = submit_request(ticket, snapshot);
-        let response = with_retries(SUBMIT_ATTEMPTS, random_backoff, || {
-            submit_once(&enrollment, &submit)
-        })
-        .await;
-        stored_id(&enrollment.relay.addr, id, response)
+        let outbox = Outbox::open(state_dir, outbox_bound(state_dir))?;
+        let file_name = match outbox.push(&Message::ticket(ticket, Some(snapshot)))? {
+            Queued::Queued { file_name, .. } => file_name,
+            // The drop policy never drops an employee's ticket; it refuses.
+            Queued::Dropped => {
+                return Err(AgentError::OutboxFull {
+                    dir: outbox.dir().to_path_buf(),
+                    max: outbox_bound(state_dir),
+                })
+            }
+        };
+        info!("ticket queued");
+        if options.deliver_within.is_zero() {
+            return Ok(Filed::Queued(id));
+        }
+        let attempt = deliver_now(&enrollment, &outbox, &file_name);
+        match tokio::time::timeout(options.deliver_within, attempt).await {
+            Err(_) => {
+                info!("the relay did not answer in time; the ticket stays queued");
+                Ok(Filed::Queued(id))
+            }
+            Ok(Ok(true)) => Ok(Filed::Delivered(id)),
+            Ok(Ok(false)) => Ok(Filed::Queued(id)),
+            Ok(Err(e)) => settle(&enrollment.relay.addr, id, e),
+        }
     }
     .instrument(span)
     .await
 }
 
-/// The submission, with the snapshot left out in the unlikely case that it
-/// would make the frame too large: the ticket matters more than its attachment.
-pub fn submit_request(ticket: NewTicket, snapshot: Snapshot) -> Request {
-    let full = Request::SubmitTicket {
-        ticket,
-        snapshot: Some(snapshot),
-    };
-    if encode(&full).is_ok() {
-        return full;
-    }
-    warn!("the diagnostics snapshot is too large to send; filing the ticket without it");
-    match full {
-        Request::SubmitTicket { ticket, .. } => Request::SubmitTicket {
-            ticket,
-            snapshot: None,
-        },
-        other => other,
-    }
-}
-
-/// Runs `op` up to `attempts` times while it fails with a transient error,
-/// waiting `delay(n)` before retry `n` (0-based).
-pub async fn with_retries<T, F, Fut>(
-    attempts: u32,
-    delay: impl Fn(u32) -> Duration,
-    mut op: F,
-) -> Result<T, ClientError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ClientError>>,
-{
-    let mut retry = 0;
-    loop {
-        match op().await {
-            Err(e) if is_transient(&e) && retry + 1 < attempts => {
-                let wait = delay(retry);
-                warn!(error = %e, retry_in = ?wait, "relay unreachable; trying again");
-                tokio::time::sleep(wait).await;
-                retry += 1;
-            }
-            other => return other,
+/// The outbox bound from `agent.toml`; a broken file must not stop an
+/// employee from asking for help, so it means the default here.
+fn outbox_bound(state_dir: &Path) -> usize {
+    match AgentConfig::load(&StateDir::new(state_dir)) {
+        Ok(config) => config.max_outbox_messages,
+        Err(e) => {
+            warn!(error = %e, "using the default outbox size");
+            AgentConfig::default().max_outbox_messages
         }
     }
 }
 
-/// One connection, one submission.
-async fn submit_once(enrollment: &Enrollment, request: &Request) -> Result<Response, ClientError> {
-    let session = Session::connect(&enrollment.relay, &enrollment.key, PeerKind::Agent).await?;
+/// Why delivering right away did not work out.
+#[derive(Debug)]
+enum NotNow {
+    /// The relay refused this ticket for good (it was set aside).
+    Refused(RemoteError),
+    Client(ClientError),
+}
+
+/// Delivers the outbox up to and including `file_name` over a one-shot
+/// connection. `Ok(true)`: delivered (by us, or by the daemon meanwhile).
+async fn deliver_now(
+    enrollment: &Enrollment,
+    outbox: &Outbox,
+    file_name: &str,
+) -> Result<bool, NotNow> {
+    let session = Session::connect(&enrollment.relay, &enrollment.key, PeerKind::AgentOneShot)
+        .await
+        .map_err(NotNow::Client)?;
     if matches!(session.identity(), SessionIdentity::Unenrolled) {
         close(session).await;
-        return Err(ClientError::Refused(RemoteError::new(
+        return Err(NotNow::Client(ClientError::Refused(RemoteError::new(
             ErrorKind::Unauthenticated,
             "the relay does not know this agent's key",
+        ))));
+    }
+    let (report, result) = deliver_pending(outbox, &session, Some(file_name)).await;
+    close(session).await;
+    if report.delivered.iter().any(|f| f == file_name) {
+        return Ok(true);
+    }
+    if let Some((_, refusal)) = report.refused.into_iter().find(|(f, _)| f == file_name) {
+        return Err(NotNow::Refused(refusal));
+    }
+    result.map_err(NotNow::Client)?;
+    // Gone without our doing: the daemon handled it, unless it set it aside.
+    if outbox.was_set_aside(file_name) {
+        return Err(NotNow::Refused(RemoteError::new(
+            ErrorKind::InvalidInput,
+            "the ticket could not be delivered and was set aside; see the agent daemon's log",
         )));
     }
-    let result = session.request(request).await;
-    close(session).await;
-    result
+    Ok(!outbox
+        .pending()
+        .map_or(true, |p| p.iter().any(|x| x.file_name == file_name)))
 }
 
-/// Interprets the relay's answer to a submission of ticket `id`.
-fn stored_id(
-    addr: &str,
-    id: TicketId,
-    response: Result<Response, ClientError>,
-) -> Result<TicketId, AgentError> {
-    match response {
-        Ok(Response::TicketStored {
-            id: stored,
-            created,
-        }) if stored == id => {
-            if created {
-                info!("ticket filed");
-            } else {
-                info!("ticket was already filed by an earlier attempt");
-            }
-            Ok(id)
-        }
-        Ok(Response::TicketStored { .. }) => Err(AgentError::UnexpectedResponse {
-            request: "submit_ticket",
-            got: "another ticket's id",
-        }),
-        Ok(other) => Err(AgentError::UnexpectedResponse {
-            request: "submit_ticket",
-            got: response_name(&other),
-        }),
-        Err(ClientError::Remote(e)) if e.kind == ErrorKind::Unauthenticated => {
+/// What a failed immediate delivery means for the person asking.
+fn settle(addr: &str, id: TicketId, failure: NotNow) -> Result<Filed, AgentError> {
+    match failure {
+        NotNow::Refused(e) => Err(AgentError::TicketRefused(e)),
+        NotNow::Client(ClientError::Remote(e)) if e.kind == ErrorKind::Unauthenticated => {
             Err(AgentError::NotRecognised(e.message))
         }
-        Err(ClientError::Remote(e)) => Err(AgentError::TicketRefused(e)),
-        Err(e) => Err(from_client(addr, e)),
+        NotNow::Client(e) if is_transient(&e) => {
+            info!(error = %e, "the relay is unreachable; the ticket stays queued");
+            Ok(Filed::Queued(id))
+        }
+        NotNow::Client(e) => Err(from_client(addr, e)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
-    use triage_shared::diagnostics::{DiskInfo, MemoryInfo};
-    use triage_shared::limits::{MAX_SNAPSHOT_ITEMS, MAX_SNAPSHOT_STRING_LEN};
+    use crate::outbox::pending_count;
 
-    fn no_wait(_: u32) -> Duration {
-        Duration::ZERO
-    }
-
-    fn transient() -> ClientError {
-        ClientError::Timeout("relay:1".into())
-    }
-
-    #[tokio::test]
-    async fn transient_failures_are_retried_until_success() {
-        let calls = Cell::new(0);
-        let result = with_retries(SUBMIT_ATTEMPTS, no_wait, || {
-            calls.set(calls.get() + 1);
-            let n = calls.get();
-            async move {
-                if n < 3 {
-                    Err(transient())
-                } else {
-                    Ok(n)
-                }
-            }
-        })
-        .await;
-        assert_eq!(result.unwrap(), 3);
-    }
-
-    #[tokio::test]
-    async fn retries_stop_after_the_last_attempt() {
-        let calls = Cell::new(0);
-        let result: Result<(), _> = with_retries(SUBMIT_ATTEMPTS, no_wait, || {
-            calls.set(calls.get() + 1);
-            async { Err(transient()) }
-        })
-        .await;
-        assert!(result.is_err());
-        assert_eq!(calls.get(), SUBMIT_ATTEMPTS);
-    }
-
-    #[tokio::test]
-    async fn a_refusal_is_not_retried() {
-        let calls = Cell::new(0);
-        let result: Result<(), _> = with_retries(SUBMIT_ATTEMPTS, no_wait, || {
-            calls.set(calls.get() + 1);
-            async {
-                Err(ClientError::Remote(RemoteError::new(
-                    ErrorKind::InvalidInput,
-                    "bad",
-                )))
-            }
-        })
-        .await;
-        assert!(matches!(result, Err(ClientError::Remote(_))));
-        assert_eq!(calls.get(), 1);
-    }
-
-    fn ticket() -> NewTicket {
-        NewTicket {
-            id: TicketId::new_random(),
-            title: "Printer on fire".into(),
-            description: String::new(),
-            category: Category::Hardware,
-            priority: Priority::Urgent,
-            source: Source::Employee,
-            requester: "alice".into(),
-        }
-    }
-
-    fn snapshot() -> Snapshot {
-        let mut raw = crate::diagnostics::shape::tests::raw();
-        raw.memory = MemoryInfo {
-            total_bytes: 1,
-            used_bytes: 1,
-            available_bytes: 0,
-            swap_total_bytes: 0,
-            swap_used_bytes: 0,
-        };
-        crate::diagnostics::shape::assemble(raw)
-    }
-
-    #[test]
-    fn a_normal_snapshot_travels_with_the_ticket() {
-        let t = ticket();
-        match submit_request(t.clone(), snapshot()) {
-            Request::SubmitTicket { ticket, snapshot } => {
-                assert_eq!(ticket, t);
-                assert!(snapshot.is_some());
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn an_oversized_snapshot_is_dropped_but_the_ticket_is_sent() {
-        let mut big = snapshot();
-        let long = "d".repeat(MAX_SNAPSHOT_STRING_LEN);
-        big.disks = vec![
-            DiskInfo {
-                name: long.clone(),
-                mount_point: long.clone(),
-                file_system: long,
-                total_bytes: 0,
-                available_bytes: 0,
-                removable: false
-            };
-            MAX_SNAPSHOT_ITEMS
-        ];
-        big.validate().unwrap();
-        let t = ticket();
-        match submit_request(t.clone(), big) {
-            Request::SubmitTicket { ticket, snapshot } => {
-                assert_eq!(ticket, t);
-                assert!(snapshot.is_none());
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn the_relay_answer_is_checked_against_our_ticket_id() {
-        let id = TicketId::new_random();
-        let ok = stored_id("r:1", id, Ok(Response::TicketStored { id, created: false }));
-        assert_eq!(ok.unwrap(), id);
-        let other = stored_id(
-            "r:1",
-            id,
-            Ok(Response::TicketStored {
-                id: TicketId::new_random(),
-                created: true,
-            }),
-        );
-        assert!(matches!(other, Err(AgentError::UnexpectedResponse { .. })));
-        let refused = stored_id(
-            "r:1",
-            id,
-            Err(ClientError::Remote(RemoteError::new(
-                ErrorKind::InvalidInput,
-                "title too long",
-            ))),
-        );
-        assert!(refused.unwrap_err().to_string().contains("title too long"));
-        let unknown = stored_id(
-            "r:1",
-            id,
-            Err(ClientError::Remote(RemoteError::new(
-                ErrorKind::Unauthenticated,
-                "who?",
-            ))),
-        );
-        assert!(matches!(unknown, Err(AgentError::NotRecognised(_))));
-    }
-
-    #[tokio::test]
-    async fn an_invalid_request_is_refused_before_anything_is_sent() {
+    fn enrolled_unreachable() -> tempfile::TempDir {
         let tmp = tempfile::tempdir().unwrap();
         let dir = StateDir::new(tmp.path());
         dir.write_key(&triage_shared::identity::KeyPair::generate())
             .unwrap();
+        // Port 0 fails every connection attempt at once.
         let relay = "triage://127.0.0.1:0?fp=0000000000000000000000000000000000000000000000000000000000000000".parse().unwrap();
         dir.save_enrollment(&relay, triage_shared::AgentId::new_random())
             .unwrap();
-        let request = HelpRequest {
-            title: "two\nlines".into(),
+        tmp
+    }
+
+    fn help(title: &str) -> HelpRequest {
+        HelpRequest {
+            title: title.into(),
             description: String::new(),
             category: Category::Other,
             priority: Priority::Normal,
             requester: "alice".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn with_the_relay_unreachable_the_ticket_is_queued() {
+        let tmp = enrolled_unreachable();
+        let filed = file_ticket(tmp.path(), help("printer")).await.unwrap();
+        assert!(matches!(filed, Filed::Queued(_)), "{filed:?}");
+        assert!(!filed.is_delivered());
+        assert_eq!(filed.to_string(), filed.id().to_string());
+        let only_queued = FileOptions {
+            deliver_within: Duration::ZERO,
         };
-        let err = file_ticket(tmp.path(), request).await.unwrap_err();
+        let second = file_ticket_with(tmp.path(), help("scanner"), only_queued)
+            .await
+            .unwrap();
+        assert_eq!(second, Filed::Queued(second.id()));
+        assert_eq!(pending_count(tmp.path()).unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_invalid_request_is_refused_before_anything_is_queued() {
+        let tmp = enrolled_unreachable();
+        let err = file_ticket(tmp.path(), help("two\nlines"))
+            .await
+            .unwrap_err();
         assert!(matches!(err, AgentError::InvalidRequest(_)), "{err}");
+        assert_eq!(pending_count(tmp.path()).unwrap(), 0);
     }
 
     #[tokio::test]
     async fn filing_without_enrollment_says_how_to_enroll() {
         let tmp = tempfile::tempdir().unwrap();
-        let request = HelpRequest {
-            title: "help".into(),
-            description: String::new(),
-            category: Category::Other,
-            priority: Priority::Normal,
-            requester: "alice".into(),
-        };
-        let err = file_ticket(tmp.path(), request).await.unwrap_err();
+        let err = file_ticket(tmp.path(), help("help")).await.unwrap_err();
         assert!(matches!(err, AgentError::NotEnrolled { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_full_outbox_refuses_the_ticket_and_says_so() {
+        let tmp = enrolled_unreachable();
+        std::fs::write(
+            tmp.path().join(crate::config::CONFIG_FILE),
+            "[outbox]\nmax_messages = 1\n",
+        )
+        .unwrap();
+        let only_queued = FileOptions {
+            deliver_within: Duration::ZERO,
+        };
+        file_ticket_with(tmp.path(), help("first"), only_queued.clone())
+            .await
+            .unwrap();
+        let err = file_ticket_with(tmp.path(), help("second"), only_queued)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, AgentError::OutboxFull { max: 1, .. }),
+            "{err}"
+        );
+        assert_eq!(pending_count(tmp.path()).unwrap(), 1);
+    }
+
+    #[test]
+    fn failures_to_deliver_at_once_are_read_for_the_user() {
+        let id = TicketId::new_random();
+        let transient = NotNow::Client(ClientError::Timeout("r:1".into()));
+        assert_eq!(settle("r:1", id, transient).unwrap(), Filed::Queued(id));
+        let refused = NotNow::Refused(RemoteError::new(ErrorKind::InvalidInput, "title too long"));
+        let err = settle("r:1", id, refused).unwrap_err();
+        assert!(matches!(err, AgentError::TicketRefused(_)), "{err}");
+        assert!(err.to_string().contains("title too long"), "{err}");
+        let unknown = NotNow::Client(ClientError::Remote(RemoteError::new(
+            ErrorKind::Unauthenticated,
+            "who?",
+        )));
+        assert!(matches!(
+            settle("r:1", id, unknown),
+            Err(AgentError::NotRecognised(_))
+        ));
+        let wrong = NotNow::Client(ClientError::WrongRelay {
+            addr: "r:1".into(),
+            detail: "fingerprint".into(),
+        });
+        assert!(matches!(
+            settle("r:1", id, wrong),
+            Err(AgentError::Relay(_))
+        ));
     }
 }

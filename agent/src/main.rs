@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
-use triage_agent::{diagnostics, host, state, HelpRequest};
+use triage_agent::{diagnostics, host, state, Filed, HelpRequest};
 use triage_shared::remote::Section;
 use triage_shared::report::render_sections;
 use triage_shared::ticket::{Category, Priority};
@@ -54,6 +54,7 @@ enum Command {
         state: StateDirArg,
     },
     /// Ask IT for help: files a ticket with a diagnostics snapshot and prints its id
+    /// (queued on disk and sent later if the relay cannot be reached now)
     Help {
         /// What is wrong, in one line
         title: String,
@@ -85,6 +86,14 @@ enum Command {
     },
     /// Show whether this agent is enrolled, its id and relay
     Status {
+        #[command(flatten)]
+        state: StateDirArg,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the health monitor's rules and where each stands (as the daemon last saw it)
+    Health {
         #[command(flatten)]
         state: StateDirArg,
         /// Print JSON instead of text
@@ -155,8 +164,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 priority,
                 requester: host::current_requester(),
             };
-            let id = triage_agent::file_ticket(&state.resolve(), request).await?;
-            println!("Ticket {id} filed.");
+            match triage_agent::file_ticket(&state.resolve(), request).await? {
+                Filed::Delivered(id) => println!("Ticket {id} filed."),
+                Filed::Queued(id) => {
+                    println!("Ticket {id} queued; it will be sent when the relay is reachable.")
+                }
+            }
         }
         Command::Diagnose { json, sections } if sections.is_empty() => {
             let snapshot = tokio::task::spawn_blocking(diagnostics::collect)
@@ -179,6 +192,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Status { state, json } => print_status(&state.resolve(), json)?,
+        Command::Health { state, json } => {
+            let report = triage_agent::health_report(&state.resolve())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.render_text());
+            }
+        }
     }
     Ok(())
 }
@@ -292,6 +313,20 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("unknown section `gpu`"), "{err}");
+    }
+
+    #[test]
+    fn health_takes_json_and_a_state_dir() {
+        let cli =
+            Cli::try_parse_from(["triage-agent", "health", "--json", "--state-dir", "/tmp/a"])
+                .unwrap();
+        match cli.command {
+            Command::Health { json, state } => {
+                assert!(json);
+                assert_eq!(state.state_dir, Some(PathBuf::from("/tmp/a")));
+            }
+            _ => panic!("parsed as another command"),
+        }
     }
 
     #[test]

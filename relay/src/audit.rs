@@ -60,6 +60,8 @@ pub fn subject(request: &Request) -> Option<Subject> {
         ),
         Request::RunScript { script, .. } => ("script.run", format!("script:{script}")),
         Request::Diagnose { agent, .. } => ("diag", format!("agent:{agent}")),
+        Request::PullLogs { agent, .. } => ("log.pull", format!("agent:{agent}")),
+        Request::Screenshot { agent, .. } => ("screenshot", format!("agent:{agent}")),
         _ => return None,
     };
     Some(Subject { action, target })

@@ -10,6 +10,7 @@
 //! ```
 
 pub mod admin;
+pub mod agent_updates;
 pub mod audit;
 pub mod config;
 mod error;
@@ -22,9 +23,11 @@ pub mod workflow;
 
 pub use config::RelayConfig;
 pub use error::RelayError;
+pub use server::failpoint;
 pub use server::registry;
 pub use server::{
     shutdown_signal, start, validate_report, RelayHandle, AGENT_REPLY_TIMEOUT, DIAG_TIMEOUT,
     HELLO_TIMEOUT, MAX_COLLECTED_REPLIES, MAX_COMMANDS_PER_AGENT, MAX_CONNECTIONS, MAX_HELLO_LEN,
     POLICY_REFRESH, REQUEST_READ_TIMEOUT, RUN_GRACE,
 };
+pub use server::{MAX_ATTACHMENT_LEN, MAX_TRANSFERS_PER_AGENT, STOP_GRACE, TRANSFER_IDLE_TIMEOUT};

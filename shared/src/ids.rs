@@ -40,6 +40,9 @@ macro_rules! uuid_id {
 uuid_id!(AgentId, "agent id");
 uuid_id!(TicketId, "ticket id");
 uuid_id!(CommentId, "comment id");
+// Made by an agent when it queues an update to one of its tickets, so a
+// redelivered update is applied once.
+uuid_id!(UpdateId, "update id");
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! and TLS configuration, enrollment tokens, roles and limits. The only I/O is
 //! reading and writing frames on a stream someone else opened.
 
+pub mod agent_update;
 pub mod approval;
 pub mod audit;
 pub mod client;
@@ -21,5 +22,6 @@ pub mod ticket;
 pub mod time;
 pub mod tls;
 pub mod token;
+pub mod transfer;
 
 pub use ids::{AgentId, TicketId};

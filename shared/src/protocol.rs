@@ -8,15 +8,17 @@
 //! Internally tagged serde enums do not work with bincode; keep the default
 //! (external) tagging.
 
+use crate::agent_update::AgentUpdate;
 use crate::approval::{Interpreter, ScriptDigest, ScriptId, SignedApproval, SignedScript};
 use crate::audit::AuditEntry;
 use crate::diagnostics::Snapshot;
 use crate::identity::PublicKey;
-use crate::ids::{AgentId, TicketId};
+use crate::ids::{AgentId, TicketId, UpdateId};
 use crate::remote::{DiagnosticsReport, RunEvent, ScriptRunRecord, Section};
 use crate::roles::Role;
 use crate::ticket::{Comment, NewTicket, Status, StatusAction, Ticket, TicketEvent};
 use crate::time::Timestamp;
+use crate::transfer::{AttachmentId, AttachmentSummary, LogQuery, TransferFrame};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -24,8 +26,13 @@ pub const PROTOCOL_VERSION: u16 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PeerKind {
+    /// The agent daemon: it serves the commands the relay routes to it.
     Agent,
     Technician,
+    /// An agent process that submits but never serves commands (`help`,
+    /// outbox delivery outside the daemon). Authenticated like an agent,
+    /// but never a routing target and not counted as online.
+    AgentOneShot,
 }
 
 /// The first frame on a connection. `version` comes first so that any
@@ -160,6 +167,32 @@ pub enum Request {
         sections: Vec<Section>,
         attach: Option<TicketId>,
     },
+    /// Agent: update a ticket it filed (idempotent on the update id).
+    SubmitUpdate {
+        id: UpdateId,
+        ticket: TicketId,
+        update: AgentUpdate,
+    },
+    /// Technician: stream a log file from an online agent, answered by
+    /// `Response::Transfer` frames (or one `Error`). The technician may
+    /// finish their sending half to stop a `follow`.
+    PullLogs {
+        agent: AgentId,
+        query: LogQuery,
+        attach: Option<TicketId>,
+    },
+    /// Technician: a screenshot from an online agent, if its policy and
+    /// user allow; answered like `PullLogs`.
+    Screenshot {
+        agent: AgentId,
+        attach: Option<TicketId>,
+    },
+    /// Technician: the content of a file attached to a ticket, answered
+    /// by `Response::Transfer` frames.
+    FetchAttachment {
+        ticket: TicketId,
+        attachment: AttachmentId,
+    },
 }
 
 impl Request {
@@ -187,6 +220,10 @@ impl Request {
             Request::RunScript { .. } => "run_script",
             Request::ListAudit { .. } => "list_audit",
             Request::Diagnose { .. } => "diagnose",
+            Request::SubmitUpdate { .. } => "submit_update",
+            Request::PullLogs { .. } => "pull_logs",
+            Request::Screenshot { .. } => "screenshot",
+            Request::FetchAttachment { .. } => "fetch_attachment",
         }
     }
 }
@@ -221,6 +258,8 @@ pub enum Response {
     Run(RunEvent),
     Audit(Vec<AuditEntry>),
     Diagnostics(Box<DiagnosticsReport>),
+    /// One frame of a streamed body (log pull, screenshot, attachment).
+    Transfer(TransferFrame),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,6 +294,8 @@ pub struct TicketDetail {
     pub attached_diagnostics: Vec<AttachedDiagnostics>,
     /// Script runs on this ticket, oldest first.
     pub script_runs: Vec<ScriptRunRecord>,
+    /// Files stored on the ticket (pulled logs, screenshots), oldest first.
+    pub attachments: Vec<AttachmentSummary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

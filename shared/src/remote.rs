@@ -10,6 +10,7 @@ use crate::approval::{Refusal, SignedApproval, SignedPolicy, SignedScript};
 use crate::diagnostics::Snapshot;
 use crate::protocol::RemoteError;
 use crate::time::Timestamp;
+use crate::transfer::{LogQuery, TransferFrame};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -47,6 +48,14 @@ pub enum AgentCommand {
         sections: Vec<Section>,
     },
     RunScript(Box<RunOrder>),
+    /// Stream a log file under the agent's allow-list as `Transfer`
+    /// frames. The relay finishes its sending half to stop a `follow`.
+    PullLogs(LogQuery),
+    /// A screenshot, if the endpoint's policy and its user allow.
+    Screenshot {
+        /// The technician asking, for the consent prompt.
+        requested_by: String,
+    },
 }
 
 impl AgentCommand {
@@ -56,6 +65,8 @@ impl AgentCommand {
             AgentCommand::InstallPolicy(_) => "install_policy",
             AgentCommand::Diagnose { .. } => "diagnose",
             AgentCommand::RunScript(_) => "run_script",
+            AgentCommand::PullLogs(_) => "pull_logs",
+            AgentCommand::Screenshot { .. } => "screenshot",
         }
     }
 }
@@ -75,6 +86,7 @@ pub enum AgentReply {
     Diagnostics(Box<DiagnosticsReport>),
     Run(RunEvent),
     Error(RemoteError),
+    Transfer(TransferFrame),
 }
 
 /// The frames of a script run, in order: `Refused`, or `Started`, any

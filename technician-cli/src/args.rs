@@ -3,9 +3,11 @@
 //! commands receive typed values and a typo is a usage error (exit 2).
 //! Script, audit and diagnostics commands are in the submodules.
 
+mod logs;
 mod ops;
 mod script;
 
+pub use logs::{LogsArgs, ScreenshotArgs};
 pub use ops::{AuditArgs, AuditCommand, DiagArgs, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_SHOWN};
 pub use script::ScriptCommand;
 
@@ -76,6 +78,10 @@ pub enum Command {
     Audit(AuditArgs),
     /// Live diagnostics from an online endpoint.
     Diag(DiagArgs),
+    /// Pull a log file from an online endpoint (l2+), streamed through the relay.
+    Logs(LogsArgs),
+    /// A screenshot from an online endpoint, if its policy and its user allow (l2+).
+    Screenshot(ScreenshotArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +144,15 @@ pub enum TicketsCommand {
         id: String,
         #[arg(long)]
         note: Option<String>,
+    },
+    /// Fetch a file attached to a ticket (a pulled log, a screenshot).
+    Attachment {
+        id: String,
+        /// The attachment's id or a unique prefix (8+ hex digits), as `tickets show` lists it.
+        attachment: String,
+        /// Write to FILE (through FILE.partial) instead of to stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 

@@ -95,6 +95,12 @@ pub enum CliError {
         "the relay did not answer {what} within {secs} s; the endpoint may be busy, try again"
     )]
     NoAnswer { what: &'static str, secs: u64 },
+    /// A log, screenshot or attachment that did not arrive whole; `aftermath`
+    /// says what became of the output (no file is left named as complete).
+    #[error("{reason}; {aftermath}")]
+    TransferFailed { reason: String, aftermath: String },
+    #[error("the endpoint stopped at its limit of {limit} bytes per pull (`max_log_bytes` in its agent.toml); {aftermath}. Narrow the pull with --tail, --since or --grep")]
+    LimitReached { limit: u64, aftermath: String },
     #[error("the relay answered `{request}` with something unexpected; is it running a matching version of Triage?")]
     UnexpectedResponse { request: &'static str },
     #[error(transparent)]

@@ -35,6 +35,21 @@
 //! timeout, a relay error or a stream that ends early are all errors
 //! (exit status 1), reported after whatever output arrived.
 //!
+//! # Logs, screenshots and attachments
+//! `triage logs AGENT PATH [--tail N] [--since DURATION] [--grep REGEX]
+//! [--follow] [-o FILE] [--attach TICKET]`, `triage screenshot AGENT [-o FILE]
+//! [--attach TICKET]` and `triage tickets attachment TICKET ID [-o FILE]`
+//! stream a body through the relay ([`receive`]). Without `-o` the body is
+//! written to the output as it arrives and nothing else is. With `-o FILE`
+//! it goes to `FILE.partial` (progress bar on stderr when it is a
+//! terminal), is renamed to `FILE` once the agent's SHA-256 matches, and
+//! one line is printed: `Saved N bytes to FILE (sha256:<hex>, verified).`
+//! A body that fails its check, stops part way, or is cut at the endpoint's
+//! `max_log_bytes` is an error (exit 1) and `FILE.partial` is removed.
+//! `--follow` runs until Ctrl-C ([`commands::logs::logs_until`] takes any
+//! future instead); the stopped follow is verified and saved like a whole
+//! file.
+//!
 //! # Home directory
 //! `--home DIR`, else `$TRIAGE_HOME`, else `$HOME/.config/triage`. It holds
 //! `identity.key` (mode 0600), `identity.pub` and `relay` (the relay locator
@@ -53,7 +68,9 @@
 //!   "author", "text", "created_at"}], "events": [{"actor", "at", "event"}],
 //!   "snapshot": Snapshot or null, "attached_diagnostics": [{"taken_at",
 //!   "taken_by", "report": DiagnosticsReport}], "script_runs":
-//!   [ScriptRunRecord]}`, where `event` is externally tagged: `"created"`,
+//!   [ScriptRunRecord], "attachments": [{"id", "ticket_id", "kind" ("log" or
+//!   "screenshot"), "name", "agent_id", "taken_by", "taken_at", "bytes",
+//!   "sha256" ("sha256:<hex>")}]}`, where `event` is externally tagged: `"created"`,
 //!   `{"assigned": {"assignee"}}`, `{"escalated": {"from", "to"}}` or
 //!   `{"status_changed": {"from", "to"}}`. A `ScriptRunRecord` is `{"run_id",
 //!   "script_id", "requested_by", "started_at", "outcome": {"exit_code" (int
@@ -90,6 +107,7 @@ pub mod audit_log;
 pub mod commands;
 pub mod error;
 pub mod home;
+pub mod receive;
 pub mod render;
 pub mod run_view;
 pub mod selector;
@@ -97,8 +115,8 @@ pub mod text;
 pub mod ticket_ref;
 
 pub use args::{
-    AgentsCommand, AuditArgs, AuditCommand, Cli, Command, DiagArgs, ScriptCommand,
-    TechniciansCommand, TicketsCommand, TokensCommand,
+    AgentsCommand, AuditArgs, AuditCommand, Cli, Command, DiagArgs, LogsArgs, ScreenshotArgs,
+    ScriptCommand, TechniciansCommand, TicketsCommand, TokensCommand,
 };
 pub use error::CliError;
 pub use home::Home;
@@ -111,6 +129,25 @@ use std::path::PathBuf;
 /// in the order it arrived.
 pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
     dispatch(cli, out, None).await
+}
+
+/// Like [`run`], but `triage logs` stops when `stop` completes instead of
+/// on Ctrl-C: a `--follow` then ends verified (and is saved with `-o`), a
+/// plain pull is abandoned with nothing saved. Other commands ignore `stop`.
+pub async fn run_until(
+    cli: Cli,
+    out: &mut (dyn Write + Send),
+    stop: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), CliError> {
+    match cli.command {
+        Command::Logs(args) => {
+            let home = Home::locate(cli.home, std::env::var_os("HOME").map(PathBuf::from))?;
+            commands::logs::logs_until(&home, args, out, stop).await?;
+            out.flush()?;
+            Ok(())
+        }
+        command => run(Cli { command, ..cli }, out).await,
+    }
 }
 
 /// Like [`run`], but a script's stderr goes to `err` (the binary passes the
@@ -144,6 +181,8 @@ async fn dispatch(
         Command::Script(c) => commands::script::run(&home, c, out, err).await?,
         Command::Audit(a) => commands::audit::run(&home, a, out).await?,
         Command::Diag(a) => commands::diag::run(&home, a, out).await?,
+        Command::Logs(a) => commands::logs::logs(&home, a, out).await?,
+        Command::Screenshot(a) => commands::logs::screenshot(&home, a, out).await?,
     }
     out.flush()?;
     Ok(())
@@ -177,6 +216,10 @@ mod tests {
         let cli = Cli::try_parse_from(["triage", "pubkey"]).unwrap();
         let mut out: Vec<u8> = Vec::new();
         let fut = run(cli, &mut out);
+        spawnable(&fut);
+        drop(fut);
+        let cli = Cli::try_parse_from(["triage", "logs", "pc", "/var/log/x", "--follow"]).unwrap();
+        let fut = run_until(cli, &mut out, async {});
         spawnable(&fut);
         drop(fut);
         assert!(out.is_empty(), "an unpolled command prints nothing");
@@ -245,6 +288,7 @@ mod tests {
             snapshot: None,
             attached_diagnostics: vec![],
             script_runs: vec![],
+            attachments: vec![],
         };
         let v = serde_json::to_value(&detail).unwrap();
         assert_eq!(v["ticket"]["tier"], "l2");

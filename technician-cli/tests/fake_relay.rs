@@ -187,6 +187,7 @@ async fn escalation_reports_the_tier_the_relay_now_holds() {
                 snapshot: None,
                 attached_diagnostics: vec![],
                 script_runs: vec![],
+                attachments: vec![],
             }))
         }
         _ => Response::Ok,

@@ -70,6 +70,7 @@ fn script_relay(store: Arc<Mutex<Store>>, approver: PublicKey) -> Handler {
                 snapshot: None,
                 attached_diagnostics: vec![],
                 script_runs: vec![],
+                attachments: vec![],
             }))),
             Request::AttachScript { script, content } => {
                 s.scripts.push((script.clone(), content.clone()));

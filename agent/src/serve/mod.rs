@@ -11,8 +11,10 @@
 //!              ├─ Ping            ──► Pong
 //!              ├─ InstallPolicy   ──► PolicyInstalled{version} | Error(Forbidden: why)
 //!              ├─ Diagnose        ──► Diagnostics(report)
-//!              └─ RunScript       ──► Run(Refused(why))
-//!                                   | Run(Started), Run(Output)…, Run(Finished)   (see `run`)
+//!              ├─ RunScript       ──► Run(Refused(why))
+//!              │                    | Run(Started), Run(Output)…, Run(Finished)   (see `run`)
+//!              ├─ PullLogs        ──► Error(why) | Transfer(Start, Chunk…, End)    (see `crate::logs`)
+//!              └─ Screenshot      ──► Error(policy / no consent / no capture)     (see `crate::screenshot`)
 //! ```
 //!
 //! Nothing the relay sends is trusted because the relay sent it: a policy is
@@ -212,6 +214,12 @@ where
             write_frame(send, &diagnose(&sections).await).await?
         }
         AgentCommand::RunScript(order) => run::run(endpoint, *order, send).await?,
+        AgentCommand::PullLogs(query) => {
+            crate::logs::serve(&endpoint.config.logs, query, recv, send).await?
+        }
+        AgentCommand::Screenshot { requested_by } => {
+            crate::screenshot::answer(endpoint.config.screenshots, &requested_by, send).await?
+        }
     }
     Ok(Outcome::Answered(name))
 }

@@ -23,7 +23,7 @@ mod location;
 pub mod nonces;
 pub mod trust;
 
-pub(crate) use files::{read_capped, write_atomic};
+pub(crate) use files::{open_private, read_capped, sync_dir, write_atomic};
 pub use location::{choose_state_dir, default_state_dir, STATE_DIR_ENV, SYSTEM_STATE_DIR};
 
 use crate::error::AgentError;

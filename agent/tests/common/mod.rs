@@ -10,15 +10,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
+use triage_shared::agent_update::AgentUpdate;
 use triage_shared::codec::{expect_frame, read_frame, write_frame};
 use triage_shared::identity::{KeyPair, PublicKey};
 use triage_shared::protocol::{
-    ErrorKind, Hello, RemoteError, Request, Response, SessionIdentity, Welcome, PROTOCOL_VERSION,
+    ErrorKind, Hello, PeerKind, RemoteError, Request, Response, SessionIdentity, Welcome,
+    PROTOCOL_VERSION,
 };
 use triage_shared::remote::{AgentCommand, AgentReply};
 use triage_shared::tls::{peer_public_key, server_config};
 use triage_shared::token::{EnrollmentToken, RelayLocator, TokenSecret};
-use triage_shared::AgentId;
+use triage_shared::{AgentId, TicketId};
 
 /// A guard against hangs, far above anything these exchanges need.
 pub const GUARD: Duration = Duration::from_secs(30);
@@ -27,13 +29,20 @@ pub const GUARD: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub enum Seen {
     AgentConnected(quinn::Connection),
+    /// An agent process that said it serves no commands (`help`).
+    OneShotConnected,
     Enrolled {
         hostname: String,
     },
     Heartbeat,
     Ticket {
+        id: TicketId,
         title: String,
         snapshot_valid: Option<bool>,
+    },
+    Update {
+        ticket: TicketId,
+        update: AgentUpdate,
     },
 }
 
@@ -109,7 +118,7 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let key = peer_public_key(&conn).expect("client certificate");
     let (mut send, mut recv) = conn.accept_bi().await?;
-    let _hello: Hello = expect_frame(&mut recv).await?;
+    let hello: Hello = expect_frame(&mut recv).await?;
     hellos.fetch_add(1, Ordering::SeqCst);
     let identity = match known.lock().unwrap().get(&key) {
         Some(id) => SessionIdentity::Agent {
@@ -119,7 +128,11 @@ async fn serve(
         None => SessionIdentity::Unenrolled,
     };
     if matches!(identity, SessionIdentity::Agent { .. }) {
-        let _ = tx.send(Seen::AgentConnected(conn.clone()));
+        let seen = match hello.peer {
+            PeerKind::AgentOneShot => Seen::OneShotConnected,
+            _ => Seen::AgentConnected(conn.clone()),
+        };
+        let _ = tx.send(seen);
     }
     write_frame(
         &mut send,
@@ -155,6 +168,7 @@ async fn serve(
             }
             Request::SubmitTicket { ticket, snapshot } => {
                 let _ = tx.send(Seen::Ticket {
+                    id: ticket.id,
                     title: ticket.title,
                     snapshot_valid: snapshot.map(|s| s.validate().is_ok()),
                 });
@@ -162,6 +176,10 @@ async fn serve(
                     id: ticket.id,
                     created: true,
                 }
+            }
+            Request::SubmitUpdate { ticket, update, .. } => {
+                let _ = tx.send(Seen::Update { ticket, update });
+                Response::Ok
             }
             other => Response::Error(RemoteError::new(ErrorKind::Forbidden, other.name())),
         };

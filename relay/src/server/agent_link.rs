@@ -25,10 +25,17 @@ pub const COMMAND_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the relay waits for each reply frame of an ordinary command.
 pub const AGENT_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Counts commands in flight per agent.
-#[derive(Default)]
+/// Counts commands in flight per agent, up to a limit each.
 pub struct InFlight {
     counts: Mutex<HashMap<AgentId, usize>>,
+    limit: usize,
+}
+
+impl Default for InFlight {
+    /// [`MAX_COMMANDS_PER_AGENT`] per agent.
+    fn default() -> Self {
+        InFlight::with_limit(MAX_COMMANDS_PER_AGENT)
+    }
 }
 
 /// One command slot; given back when dropped.
@@ -45,11 +52,19 @@ impl InFlight {
         self.counts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// At most `limit` slots per agent.
+    pub fn with_limit(limit: usize) -> Self {
+        InFlight {
+            counts: Mutex::default(),
+            limit,
+        }
+    }
+
     /// A slot for `agent`, or `None` when it already has the maximum.
     pub fn try_acquire(self: &Arc<Self>, agent: AgentId) -> Option<Slot> {
         let mut counts = self.lock();
         let n = counts.entry(agent).or_insert(0);
-        if *n >= MAX_COMMANDS_PER_AGENT {
+        if *n >= self.limit {
             return None;
         }
         *n += 1;
@@ -80,8 +95,9 @@ impl Drop for Slot {
 /// The receiving half of a command stream, holding its slot.
 pub struct AgentStream {
     recv: quinn::RecvStream,
-    // Kept so the stream is not reset before the agent has read the command.
-    _send: quinn::SendStream,
+    // Kept so the stream is not reset before the agent has read the command
+    // (and, for a streamed command, to tell the agent to stop).
+    send: Option<quinn::SendStream>,
     _slot: Slot,
     pub agent: AgentId,
     pub hostname: String,
@@ -110,8 +126,15 @@ impl From<ReplyError> for RemoteError {
 }
 
 impl AgentStream {
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         format!("{} ({})", self.agent, self.hostname)
+    }
+
+    /// The relay's sending half, to end it (for a command sent with
+    /// [`AgentLink::send_open`], the agent reads its end as "stop") while a
+    /// read is pending. Keep it: dropping it ends it too.
+    pub fn take_send(&mut self) -> Option<quinn::SendStream> {
+        self.send.take()
     }
 
     /// The next reply; `Ok(None)` when the agent finished the stream.
@@ -194,6 +217,21 @@ impl AgentLink {
     /// Writes `command` on a new stream and returns the stream its replies
     /// come on.
     pub async fn send(self, command: &AgentCommand) -> Result<AgentStream, RemoteError> {
+        self.send_command(command, true).await
+    }
+
+    /// Like [`AgentLink::send`], but the relay's half of the stream stays
+    /// open until [`AgentStream::finish_sending`] (or the stream is dropped):
+    /// a streamed command (a followed log) stops when it ends.
+    pub async fn send_open(self, command: &AgentCommand) -> Result<AgentStream, RemoteError> {
+        self.send_command(command, false).await
+    }
+
+    async fn send_command(
+        self,
+        command: &AgentCommand,
+        finish: bool,
+    ) -> Result<AgentStream, RemoteError> {
         let AgentLink {
             connection,
             slot,
@@ -205,7 +243,9 @@ impl AgentLink {
             write_frame(&mut send, command)
                 .await
                 .map_err(|e| e.to_string())?;
-            let _ = send.finish();
+            if finish {
+                let _ = send.finish();
+            }
             Ok::<_, String>((send, recv))
         })
         .await;
@@ -225,7 +265,7 @@ impl AgentLink {
         tracing::debug!(%agent, command = command.name(), "command sent to agent");
         Ok(AgentStream {
             recv,
-            _send: send,
+            send: Some(send),
             _slot: slot,
             agent,
             hostname,

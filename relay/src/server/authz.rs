@@ -17,7 +17,7 @@ fn audience(request: &Request) -> Audience {
     match request {
         WhoAmI => Audience::Anyone,
         Enroll { .. } => Audience::Unenrolled,
-        Heartbeat | SubmitTicket { .. } => Audience::Agent,
+        Heartbeat | SubmitTicket { .. } | SubmitUpdate { .. } => Audience::Agent,
         // Technicians pick assignees from this list; it holds nothing secret.
         ListTickets { .. } | ShowTicket { .. } | ListTechnicians => {
             Audience::Technician(Action::ViewTickets)
@@ -37,6 +37,10 @@ fn audience(request: &Request) -> Audience {
         RunScript { .. } => Audience::Technician(Action::RunScript),
         ListAudit { .. } => Audience::Technician(Action::ViewAudit),
         Diagnose { .. } => Audience::Technician(Action::RunDiagnostics),
+        PullLogs { .. } => Audience::Technician(Action::PullLogs),
+        Screenshot { .. } => Audience::Technician(Action::TakeScreenshot),
+        // Whoever may read a ticket may read what is attached to it.
+        FetchAttachment { .. } => Audience::Technician(Action::ViewTickets),
     }
 }
 
@@ -68,7 +72,7 @@ pub fn authorize(identity: &SessionIdentity, request: &Request) -> Result<(), Re
         (SessionIdentity::Agent { .. }, Audience::Agent) => Ok(()),
         (SessionIdentity::Agent { .. }, Audience::Technician(_)) => refuse(
             ErrorKind::Forbidden,
-            format!("`{name}` is a technician request; agents may only send who_am_i, heartbeat and submit_ticket"),
+            format!("`{name}` is a technician request; agents may only send who_am_i, heartbeat, submit_ticket and submit_update"),
         ),
         (SessionIdentity::Technician { .. }, Audience::Unenrolled | Audience::Agent) => refuse(
             ErrorKind::Forbidden,
@@ -179,6 +183,21 @@ mod tests {
             os: "os".into(),
         };
         assert_eq!(kind(&agent(), &enroll), Some(ErrorKind::Conflict));
+    }
+
+    #[test]
+    fn only_agents_may_submit_updates() {
+        let update = Request::SubmitUpdate {
+            id: triage_shared::ids::UpdateId::new_random(),
+            ticket: TicketId::new_random(),
+            update: triage_shared::agent_update::AgentUpdate::Comment("c".into()),
+        };
+        assert_eq!(kind(&agent(), &update), None);
+        assert_eq!(kind(&tech(&Role::ALL), &update), Some(ErrorKind::Forbidden));
+        assert_eq!(
+            kind(&SessionIdentity::Unenrolled, &update),
+            Some(ErrorKind::Unauthenticated)
+        );
     }
 
     #[test]
@@ -315,5 +334,39 @@ mod tests {
             kind(&u, &Request::ListAgents),
             Some(ErrorKind::Unauthenticated)
         );
+    }
+
+    #[test]
+    fn log_pulls_and_screenshots_need_l2_and_attachments_need_only_a_view() {
+        let agent_id = AgentId::new_random();
+        let pull = Request::PullLogs {
+            agent: agent_id,
+            query: triage_shared::transfer::LogQuery::whole("/var/log/syslog"),
+            attach: None,
+        };
+        let shot = Request::Screenshot {
+            agent: agent_id,
+            attach: None,
+        };
+        for r in [&pull, &shot] {
+            let err = authorize(&tech(&[Role::L1]), r).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Forbidden);
+            assert!(err.message.contains("l2, l3, admin"), "{}", err.message);
+            assert_eq!(
+                kind(&tech(&[Role::Approver]), r),
+                Some(ErrorKind::Forbidden)
+            );
+            for allowed in [Role::L2, Role::L3, Role::Admin] {
+                assert_eq!(kind(&tech(&[allowed]), r), None, "{allowed}");
+            }
+            assert_eq!(kind(&agent(), r), Some(ErrorKind::Forbidden));
+        }
+        let fetch = Request::FetchAttachment {
+            ticket: TicketId::new_random(),
+            attachment: triage_shared::transfer::AttachmentId::new_random(),
+        };
+        assert_eq!(kind(&tech(&[Role::L1]), &fetch), None);
+        assert_eq!(kind(&tech(&[Role::Approver]), &fetch), None);
+        assert_eq!(kind(&agent(), &fetch), Some(ErrorKind::Forbidden));
     }
 }

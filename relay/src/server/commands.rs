@@ -5,7 +5,7 @@
 
 use super::authz::authorize;
 use super::connection::Responder;
-use super::{diag, scripts, Peer, Shared};
+use super::{diag, failpoint, logs, scripts, updates, Peer, Shared};
 use crate::audit::{self, Subject};
 use crate::store::StoreError;
 use crate::{admin, workflow};
@@ -35,18 +35,28 @@ pub(super) struct AuditNote {
 
 /// Requests that write their own audit entries once they get past
 /// authorization: registration and tokens (in `crate::admin`, shared with
-/// the offline commands) and script runs (whose entry must land before
-/// the last streamed frame).
+/// the offline commands), script runs, log pulls and screenshots (whose
+/// entries must land before the last streamed frame).
 fn records_itself(request: &Request) -> bool {
     matches!(
         request,
         Request::RegisterTechnician { .. }
             | Request::CreateEnrollmentToken { .. }
             | Request::RunScript { .. }
+            | Request::PullLogs { .. }
+            | Request::Screenshot { .. }
     )
 }
 
-pub(super) async fn execute(shared: &Shared, peer: &Peer, request: Request, out: &mut Responder) {
+/// `recv` is the rest of the request stream: a followed log pull reads its
+/// end as "stop"; other requests ignore it.
+pub(super) async fn execute(
+    shared: &Shared,
+    peer: &Peer,
+    request: Request,
+    recv: quinn::RecvStream,
+    out: &mut Responder,
+) {
     let subject = audit::subject(&request);
     let actor = peer.audit_actor();
     if let Err(refusal) = authorize(&peer.identity, &request) {
@@ -63,6 +73,22 @@ pub(super) async fn execute(shared: &Shared, peer: &Peer, request: Request, out:
     let result = match request {
         Request::RunScript { ticket, script } => {
             scripts::run(shared, peer, ticket, script, out).await;
+            return;
+        }
+        Request::PullLogs {
+            agent,
+            query,
+            attach,
+        } => {
+            logs::pull_logs(shared, peer, agent, query, attach, recv, out).await;
+            return;
+        }
+        Request::Screenshot { agent, attach } => {
+            logs::screenshot(shared, peer, agent, attach, recv, out).await;
+            return;
+        }
+        Request::FetchAttachment { ticket, attachment } => {
+            logs::fetch_attachment(shared, ticket, attachment, out).await;
             return;
         }
         other => run(shared, peer, other, &mut note).await,
@@ -247,10 +273,13 @@ async fn run(
         Request::ApproveScript { ticket, approval } => {
             scripts::approve(shared, peer, ticket, approval, now, note).await
         }
-        // Streamed; `execute` hands it to `scripts::run` before this point.
-        Request::RunScript { .. } => Err(StoreError::refused(
+        // Streamed; `execute` hands them to `scripts` and `logs` before this point.
+        Request::RunScript { .. }
+        | Request::PullLogs { .. }
+        | Request::Screenshot { .. }
+        | Request::FetchAttachment { .. } => Err(StoreError::refused(
             ErrorKind::Internal,
-            "script runs are streamed; this path does not run them",
+            "streamed requests (script runs, log pulls, screenshots, attachments) are not answered on this path",
         )),
         Request::ListAudit {
             after_seq,
@@ -267,6 +296,10 @@ async fn run(
             sections,
             attach,
         } => diag::diagnose(shared, peer, agent, sections, attach, note).await,
+        Request::SubmitUpdate { id, ticket, update } => {
+            let agent = peer.agent_id()?;
+            updates::submit(shared, agent, &actor, id, ticket, update, now).await
+        }
     }
 }
 
@@ -310,6 +343,7 @@ async fn submit_ticket(
         .await?;
     if stored {
         info!(priority = %ticket.priority, source = %ticket.source, "ticket filed");
+        failpoint::after_ticket_commit();
     }
     Ok(Response::TicketStored {
         id: ticket.id,

@@ -51,8 +51,8 @@ pub(super) async fn handle(incoming: quinn::Incoming, shared: Arc<Shared>) {
         technician = tracing::field::Empty,
     );
     async move {
-        // `_registration` keeps an agent listed as online until this task ends.
-        let (connection, peer, _registration) =
+        // `registration` keeps an agent daemon listed as online until this task ends.
+        let (connection, peer, registration) =
             match timeout(HELLO_TIMEOUT, welcome(incoming, &shared)).await {
                 Err(_) => {
                     debug!("no hello within {HELLO_TIMEOUT:?}; dropping the connection");
@@ -77,9 +77,10 @@ pub(super) async fn handle(incoming: quinn::Incoming, shared: Arc<Shared>) {
         }
         info!(identity = ?peer.identity, "connected");
         match peer.identity {
-            // A connecting agent gets the current policy next to its
+            // A connecting agent daemon gets the current policy next to its
             // ordinary traffic; the push ends long before the connection.
-            SessionIdentity::Agent { id, .. } => {
+            // (Only registered connections: a one-shot process serves nothing.)
+            SessionIdentity::Agent { id, .. } if registration.is_some() => {
                 let push = policy::push_current(&shared, id);
                 tokio::join!(
                     serve_streams(connection, Arc::new(peer), Arc::clone(&shared)),
@@ -154,13 +155,15 @@ async fn welcome(
     match decision {
         Ok(identity) => {
             // Register before welcoming, so that once the agent has its
-            // welcome it is already listed as online.
+            // welcome it is already listed as online. A one-shot agent
+            // process (`help`) is seen but never registered: it serves no
+            // commands, so it must not take routing from the daemon.
             let registration = match &identity {
                 SessionIdentity::Agent { id, .. } => {
                     if let Err(e) = shared.store.touch_agent(*id, Timestamp::now()).await {
                         warn!(error = %e, "could not record the agent as seen");
                     }
-                    Some(shared.registry.register(*id, connection.clone()))
+                    routable(hello_kind).then(|| shared.registry.register(*id, connection.clone()))
                 }
                 _ => None,
             };
@@ -185,6 +188,12 @@ async fn welcome(
             Ok(None)
         }
     }
+}
+
+/// Whether a peer of this kind serves relay → agent commands, and so may
+/// be registered for routing, pushed policies and counted as online.
+fn routable(kind: Option<PeerKind>) -> bool {
+    kind == Some(PeerKind::Agent)
 }
 
 /// What a technician's connection attempt records in the audit log: a
@@ -241,7 +250,7 @@ fn garbled(what: &str, e: &CodecError) -> RemoteError {
 /// Looks the key up only among peers of the kind the client claims to be.
 async fn lookup(shared: &Shared, key: &PublicKey, kind: PeerKind) -> Result<KnownKey, StoreError> {
     Ok(match kind {
-        PeerKind::Agent => shared
+        PeerKind::Agent | PeerKind::AgentOneShot => shared
             .store
             .agent_by_key(key)
             .await?
@@ -324,7 +333,7 @@ async fn serve_stream(
         kind = request.name(),
         ticket_id = tracing::field::Empty
     );
-    commands::execute(&shared, &peer, request, &mut out)
+    commands::execute(&shared, &peer, request, recv, &mut out)
         .instrument(span)
         .await;
     out.finish();

@@ -28,6 +28,7 @@ pub(super) fn reply_kind(reply: &AgentReply) -> &'static str {
         AgentReply::Diagnostics(_) => "diagnostics",
         AgentReply::Run(_) => "run",
         AgentReply::Error(_) => "error",
+        AgentReply::Transfer(_) => "transfer",
     }
 }
 

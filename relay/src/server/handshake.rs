@@ -41,11 +41,15 @@ pub fn decide(hello: &Hello, known: KnownKey) -> Result<SessionIdentity, RemoteE
         return Err(version_mismatch(hello.version));
     }
     match (hello.peer, known) {
-        (PeerKind::Agent, KnownKey::Agent(a)) => Ok(SessionIdentity::Agent {
-            id: a.id,
-            hostname: a.hostname,
-        }),
-        (PeerKind::Agent, _) => Ok(SessionIdentity::Unenrolled),
+        // A one-shot agent process is the same agent to authorization; only
+        // routing tells the two apart (see `connection`).
+        (PeerKind::Agent | PeerKind::AgentOneShot, KnownKey::Agent(a)) => {
+            Ok(SessionIdentity::Agent {
+                id: a.id,
+                hostname: a.hostname,
+            })
+        }
+        (PeerKind::Agent | PeerKind::AgentOneShot, _) => Ok(SessionIdentity::Unenrolled),
         (PeerKind::Technician, KnownKey::Technician(t)) => Ok(SessionIdentity::Technician {
             name: t.name,
             roles: t.roles,
@@ -104,6 +108,22 @@ mod tests {
                 name: "carol".into(),
                 roles: vec![Role::L1]
             }
+        );
+    }
+
+    #[test]
+    fn a_one_shot_agent_is_the_same_agent() {
+        let a = agent();
+        let hello = Hello::new(PeerKind::AgentOneShot);
+        let daemon = decide(&Hello::new(PeerKind::Agent), KnownKey::Agent(a.clone())).unwrap();
+        assert_eq!(decide(&hello, KnownKey::Agent(a)).unwrap(), daemon);
+        assert_eq!(
+            decide(&hello, KnownKey::Unknown).unwrap(),
+            SessionIdentity::Unenrolled
+        );
+        assert_eq!(
+            decide(&hello, KnownKey::Technician(technician())).unwrap(),
+            SessionIdentity::Unenrolled
         );
     }
 

@@ -4,8 +4,9 @@
 //!   and spawns the accept loop;
 //! - the accept loop ([`accept_loop`]) gives each connection its own task;
 //! - `connection` runs the hello exchange and one task per request stream;
-//! - `commands` turns one request into its response (`scripts` and `diag`
-//!   for the requests that reach an agent, through `agent_link`);
+//! - `commands` turns one request into its response (`scripts`, `diag`
+//!   and `logs` for the requests that reach an agent, through `agent_link`;
+//!   `transfer` splices a streamed body from an agent to a technician);
 //! - `policy` delivers the organisation's signed policy to agents;
 //! - [`RelayHandle::shutdown`] stops accepting, closes connections, waits
 //!   for their tasks and closes the database pool.
@@ -15,16 +16,23 @@ mod authz;
 mod commands;
 mod connection;
 mod diag;
+pub mod failpoint;
 mod handshake;
+mod logs;
 pub mod policy;
 pub mod registry;
 mod scripts;
+mod transfer;
+mod updates;
 
 pub use agent_link::{AGENT_REPLY_TIMEOUT, MAX_COMMANDS_PER_AGENT};
 pub use connection::{HELLO_TIMEOUT, MAX_HELLO_LEN, REQUEST_READ_TIMEOUT};
 pub use diag::{validate_report, DIAG_TIMEOUT};
 pub use policy::POLICY_REFRESH;
 pub use scripts::RUN_GRACE;
+pub use transfer::{
+    MAX_ATTACHMENT_LEN, MAX_TRANSFERS_PER_AGENT, STOP_GRACE, TRANSFER_IDLE_TIMEOUT,
+};
 
 use crate::config::{reachable_addr, DataDir, RelayConfig};
 use crate::error::RelayError;
@@ -61,6 +69,8 @@ pub(crate) struct Shared {
     pub locator: RelayLocator,
     /// Commands in flight per agent.
     pub inflight: Arc<agent_link::InFlight>,
+    /// Logs and screenshots being sent per agent (`MAX_TRANSFERS_PER_AGENT`).
+    pub transfers: Arc<agent_link::InFlight>,
     /// Woken when this process publishes a policy.
     pub policy_published: Notify,
     /// The newest policy version pushed to every connected agent.
@@ -88,6 +98,7 @@ pub struct RelayHandle {
 /// Starts a relay: identity from `config.data_dir` (made on first start),
 /// the store, and a QUIC listener on `config.listen`.
 pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
+    failpoint::arm_from_env();
     let data = DataDir::create(&config.data_dir)?;
     let key = data.load_or_create_key()?;
     let (server_config, fingerprint) = tls::server_config(&key)?;
@@ -121,6 +132,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         registry: Arc::new(Registry::default()),
         locator,
         inflight: Arc::new(agent_link::InFlight::default()),
+        transfers: Arc::new(agent_link::InFlight::with_limit(MAX_TRANSFERS_PER_AGENT)),
         policy_published: Notify::new(),
         policy_pushed,
     });

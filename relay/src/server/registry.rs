@@ -1,10 +1,10 @@
 //! Which agents are connected right now, and on which connection.
 //!
-//! Later work routes technician requests to agents through this table. An
-//! agent may briefly hold two connections (a reconnect racing the old
-//! connection's timeout, or a one-off command next to the daemon): the
-//! newest one is used, and the agent counts as online until its last
-//! connection ends.
+//! Technician requests for an agent are routed through this table. Only
+//! agent daemons are registered (one-shot agent processes such as `help`
+//! never are). A daemon may briefly hold two connections (a reconnect
+//! racing the old connection's timeout): the newest one is used, and the
+//! agent counts as online until its last connection ends.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -16,6 +16,8 @@ pub const MAX_VIEW_RUNS: usize = 200;
 pub const MAX_VIEW_DIAGNOSTICS: usize = 50;
 /// Approvals listed in one script view.
 pub const MAX_VIEW_APPROVALS: usize = 200;
+/// Attachments listed in one ticket view (names and sizes only, no content).
+pub const MAX_VIEW_ATTACHMENTS: usize = 50;
 
 /// Shortens run outputs (newest first gets the budget) so that together
 /// they take at most `budget` bytes plus a short note per shortened run.

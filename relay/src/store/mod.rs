@@ -21,6 +21,8 @@ mod scripts;
 mod technicians;
 mod tickets;
 mod tokens;
+mod transfers;
+mod updates;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +35,7 @@ pub(crate) use tickets::not_found as ticket_not_found;
 pub(crate) use tickets::tests::sample_snapshot as tickets_sample_snapshot;
 pub use tickets::TicketUpdate;
 pub use tokens::TokenRefusal;
+pub use transfers::TransferRecord;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{MigrateError, Migrator};

@@ -159,6 +159,7 @@ impl Store {
             fit::newest_within(attached, fit::VIEW_DIAGNOSTICS_BUDGET, |a| {
                 triage_shared::codec::encode(a).map_or(usize::MAX, |f| f.len())
             });
+        let attachments = self.attachments(id, fit::MAX_VIEW_ATTACHMENTS).await?;
         Ok(Some(TicketDetail {
             ticket,
             comments,
@@ -166,6 +167,7 @@ impl Store {
             snapshot,
             attached_diagnostics,
             script_runs,
+            attachments,
         }))
     }
 
@@ -206,41 +208,63 @@ impl Store {
     {
         let mut tx = self.pool.begin().await?;
         let result = async {
-            // Touch the row first: this takes the lock (row lock on
-            // PostgreSQL, write lock on SQLite) before the ticket is read.
-            let locked = sqlx::query("UPDATE tickets SET updated_at = updated_at WHERE id = $1")
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
-            if locked.rows_affected() == 0 {
-                return Err(not_found(id));
-            }
-            let row = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"))
-                .bind(id.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
-            let current = rows::ticket(&row)?;
+            let current = lock_ticket(&mut tx, id).await?;
             let update = decide(&current)?;
-            let t = &update.ticket;
-            sqlx::query("UPDATE tickets SET status = $1, tier = $2, assignee = $3, updated_at = $4 WHERE id = $5")
-                .bind(t.status.as_str())
-                .bind(t.tier.as_str())
-                .bind(t.assignee.clone())
-                .bind(t.updated_at.millis())
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
-            for event in &update.events {
-                insert_event(&mut tx, id, event).await?;
-            }
-            for comment in &update.comments {
-                insert_comment(&mut tx, id, comment).await?;
-            }
+            write_update(&mut tx, id, &update).await?;
             Ok(update.ticket)
         }
         .await;
         settle(tx, result).await
     }
+}
+
+/// Locks ticket `id` inside `tx` and reads it. The row is touched first:
+/// that takes the lock (row lock on PostgreSQL, write lock on SQLite)
+/// before the ticket is read.
+pub(super) async fn lock_ticket(
+    tx: &mut Transaction<'static, Any>,
+    id: TicketId,
+) -> Result<Ticket, StoreError> {
+    let locked = sqlx::query("UPDATE tickets SET updated_at = updated_at WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    if locked.rows_affected() == 0 {
+        return Err(not_found(id));
+    }
+    let row = sqlx::query(&format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_one(&mut **tx)
+    .await?;
+    rows::ticket(&row)
+}
+
+/// Writes what a workflow step decided about ticket `id`, locked in `tx`.
+pub(super) async fn write_update(
+    tx: &mut Transaction<'static, Any>,
+    id: TicketId,
+    update: &TicketUpdate,
+) -> Result<(), StoreError> {
+    let t = &update.ticket;
+    sqlx::query(
+        "UPDATE tickets SET status = $1, tier = $2, assignee = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(t.status.as_str())
+    .bind(t.tier.as_str())
+    .bind(t.assignee.clone())
+    .bind(t.updated_at.millis())
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    for event in &update.events {
+        insert_event(tx, id, event).await?;
+    }
+    for comment in &update.comments {
+        insert_comment(tx, id, comment).await?;
+    }
+    Ok(())
 }
 
 async fn insert_event(

@@ -6,7 +6,9 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod diag;
+pub mod logs;
 pub mod script;
+pub mod stream;
 pub mod tickets;
 
 use crate::error::CliError;

@@ -29,6 +29,11 @@ pub enum Plan {
         target: TicketRef,
         change: Change,
     },
+    Attachment {
+        target: TicketRef,
+        attachment: String,
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +95,15 @@ pub fn plan(command: TicketsCommand) -> Result<Plan, CliError> {
             &id,
             Change::Status(StatusAction::Reopen, checked_note(note)?),
         ),
+        C::Attachment {
+            id,
+            attachment,
+            output,
+        } => Ok(Plan::Attachment {
+            target: TicketRef::parse(&id)?,
+            attachment,
+            output,
+        }),
     }
 }
 
@@ -141,6 +155,11 @@ async fn execute(conn: &Connected, plan: Plan, out: Out<'_>) -> Result<(), CliEr
             writeln!(out, "{line}")?;
             Ok(())
         }
+        Plan::Attachment {
+            target,
+            attachment,
+            output,
+        } => super::logs::fetch_attachment(conn, &target, &attachment, output, out).await,
     }
 }
 

@@ -89,7 +89,29 @@ fn attachments(detail: &TicketDetail) -> String {
             let _ = writeln!(out, "  {}", run_line(r));
         }
     }
+    if !detail.attachments.is_empty() {
+        out.push_str(
+            "\nAttached files (`triage tickets attachment TICKET ID -o FILE` fetches one)\n",
+        );
+        for a in &detail.attachments {
+            let _ = writeln!(
+                out,
+                "  {}  {}  {:<10}  {}  {} bytes  by {}  {}",
+                short(&a.id.to_string()),
+                a.taken_at,
+                a.kind.as_str(),
+                clean(&a.name),
+                a.bytes,
+                clean(&a.taken_by),
+                a.sha256
+            );
+        }
+    }
     out
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
 }
 
 fn sla_text(t: &Ticket, now: Timestamp) -> String {
@@ -177,6 +199,7 @@ mod tests {
             snapshot: None,
             attached_diagnostics: vec![],
             script_runs: vec![],
+            attachments: vec![],
             ticket: t,
         }
     }
@@ -261,6 +284,31 @@ mod tests {
         );
         assert!(
             out.contains("Script runs\n  2024-02-29T12:34:56Z  script aaaa1111  by alice  exit code 3 in 2.0s\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn detail_lists_attached_files() {
+        use triage_shared::transfer::{
+            AttachmentId, AttachmentKind, AttachmentSummary, ContentDigest,
+        };
+        let mut d = detail();
+        assert!(!ticket_detail(&d, NOW).contains("Attached files"));
+        d.attachments.push(AttachmentSummary {
+            id: AttachmentId("abcdef12-0000-4000-8000-000000000001".parse().unwrap()),
+            ticket_id: d.ticket.id,
+            kind: AttachmentKind::Log,
+            name: "/var/log/syslog\u{1b}".into(),
+            agent_id: triage_shared::AgentId::new_random(),
+            taken_by: "lina".into(),
+            taken_at: NOW,
+            bytes: 42,
+            sha256: ContentDigest::of(b"x"),
+        });
+        let out = ticket_detail(&d, NOW);
+        assert!(
+            out.contains("  abcdef12  2024-02-29T12:34:56Z  log         /var/log/syslog?  42 bytes  by lina  sha256:2d71"),
             "{out}"
         );
     }

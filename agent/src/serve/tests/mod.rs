@@ -189,6 +189,7 @@ async fn refused(w: &World, order: RunOrder) -> Refusal {
 
 mod policy;
 mod runs;
+mod transfers;
 
 #[tokio::test]
 async fn ping_is_answered_with_pong() {

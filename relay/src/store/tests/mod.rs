@@ -166,3 +166,5 @@ mod audit;
 mod enrollment;
 mod scripts;
 mod tickets;
+mod transfers;
+mod updates;

@@ -1,0 +1,188 @@
+//! What an agent's update does to a ticket it filed, as a pure function in
+//! the manner of `crate::workflow`: the store locks the ticket, calls
+//! [`apply`] and writes the result, recording the update id in the same
+//! transaction so that a redelivered update changes nothing.
+
+use crate::store::TicketUpdate;
+use triage_shared::agent_update::AgentUpdate;
+use triage_shared::ids::{CommentId, UpdateId};
+use triage_shared::protocol::{ErrorKind, RemoteError};
+use triage_shared::ticket::{
+    transition, Comment, Status, StatusAction, Ticket, TicketEvent, TicketEventKind,
+};
+use triage_shared::time::Timestamp;
+use triage_shared::AgentId;
+
+/// The refusal for an update to a ticket this agent did not file.
+pub fn not_yours(ticket: &Ticket) -> RemoteError {
+    RemoteError::new(
+        ErrorKind::Forbidden,
+        format!(
+            "ticket {} was not filed by this agent; an agent may only update its own tickets",
+            ticket.id
+        ),
+    )
+}
+
+/// Applies `update` (queued by `agent` as `id`) to `ticket`. The comment
+/// takes the update's id, so one update can never add two comments. A
+/// resolve on a ticket that is already resolved or closed (a technician
+/// got there first) only adds its note.
+pub fn apply(
+    ticket: &Ticket,
+    agent: AgentId,
+    actor: &str,
+    id: UpdateId,
+    update: &AgentUpdate,
+    now: Timestamp,
+) -> Result<TicketUpdate, RemoteError> {
+    if ticket.agent_id != Some(agent) {
+        return Err(not_yours(ticket));
+    }
+    update.validate()?;
+    let mut after = ticket.clone();
+    after.updated_at = now;
+    let mut events = Vec::new();
+    if let AgentUpdate::Resolve(_) = update {
+        if matches!(
+            ticket.status,
+            Status::Open | Status::InProgress | Status::Waiting
+        ) {
+            let to = transition(ticket.status, StatusAction::Resolve)?;
+            after.status = to;
+            events.push(TicketEvent {
+                actor: actor.to_string(),
+                at: now,
+                event: TicketEventKind::StatusChanged {
+                    from: ticket.status,
+                    to,
+                },
+            });
+        }
+    }
+    let comment = Comment {
+        id: CommentId(id.0),
+        author: actor.to_string(),
+        text: update.text().to_string(),
+        created_at: now,
+    };
+    Ok(TicketUpdate {
+        ticket: after,
+        events,
+        comments: vec![comment],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use triage_shared::ticket::{Category, Priority, Source, Tier};
+    use triage_shared::TicketId;
+
+    const NOW: Timestamp = Timestamp(1_700_000_000_000);
+
+    fn ticket(owner: AgentId, status: Status) -> Ticket {
+        Ticket {
+            id: TicketId::new_random(),
+            title: "Disk /var 96% full on pc-7".into(),
+            description: String::new(),
+            category: Category::Hardware,
+            priority: Priority::High,
+            status,
+            tier: Tier::L1,
+            source: Source::HealthAlert,
+            agent_id: Some(owner),
+            hostname: Some("pc-7".into()),
+            requester: "pc-7".into(),
+            assignee: None,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            sla_due_at: Timestamp(1),
+        }
+    }
+
+    #[test]
+    fn a_comment_is_added_under_the_update_id() {
+        let agent = AgentId::new_random();
+        let t = ticket(agent, Status::InProgress);
+        let id = UpdateId::new_random();
+        let update = AgentUpdate::Comment("now 97%".into());
+        let u = apply(&t, agent, "agent:pc-7", id, &update, NOW).unwrap();
+        assert_eq!(u.ticket.status, Status::InProgress);
+        assert_eq!(u.ticket.updated_at, NOW);
+        assert!(u.events.is_empty());
+        assert_eq!(u.comments.len(), 1);
+        assert_eq!(u.comments[0].id, CommentId(id.0));
+        assert_eq!(u.comments[0].text, "now 97%");
+        assert_eq!(u.comments[0].author, "agent:pc-7");
+    }
+
+    #[test]
+    fn resolve_moves_an_active_ticket_to_resolved_with_its_note() {
+        let agent = AgentId::new_random();
+        for from in [Status::Open, Status::InProgress, Status::Waiting] {
+            let t = ticket(agent, from);
+            let update = AgentUpdate::Resolve("cleared".into());
+            let u = apply(&t, agent, "a", UpdateId::new_random(), &update, NOW).unwrap();
+            assert_eq!(u.ticket.status, Status::Resolved);
+            assert_eq!(
+                u.events[0].event,
+                TicketEventKind::StatusChanged {
+                    from,
+                    to: Status::Resolved
+                }
+            );
+            assert_eq!(u.comments[0].text, "cleared");
+        }
+    }
+
+    #[test]
+    fn resolve_on_a_finished_ticket_only_adds_the_note() {
+        let agent = AgentId::new_random();
+        for from in [Status::Resolved, Status::Closed] {
+            let t = ticket(agent, from);
+            let update = AgentUpdate::Resolve("cleared".into());
+            let u = apply(&t, agent, "a", UpdateId::new_random(), &update, NOW).unwrap();
+            assert_eq!(u.ticket.status, from);
+            assert!(u.events.is_empty());
+            assert_eq!(u.comments.len(), 1);
+        }
+    }
+
+    #[test]
+    fn another_agents_ticket_is_refused() {
+        let t = ticket(AgentId::new_random(), Status::Open);
+        let update = AgentUpdate::Comment("x".into());
+        let err = apply(
+            &t,
+            AgentId::new_random(),
+            "a",
+            UpdateId::new_random(),
+            &update,
+            NOW,
+        )
+        .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Forbidden);
+        assert!(err.message.contains("its own tickets"), "{}", err.message);
+        let mut technicians = t.clone();
+        technicians.agent_id = None;
+        assert!(apply(
+            &technicians,
+            AgentId::new_random(),
+            "a",
+            UpdateId::new_random(),
+            &update,
+            NOW
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn an_empty_update_is_refused() {
+        let agent = AgentId::new_random();
+        let t = ticket(agent, Status::Open);
+        let update = AgentUpdate::Comment(" ".into());
+        let err = apply(&t, agent, "a", UpdateId::new_random(), &update, NOW).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidInput);
+    }
+}
