@@ -5,7 +5,6 @@ use crate::limits::{MAX_SNAPSHOT_ITEMS, MAX_SNAPSHOT_STRING_LEN};
 use crate::ticket::InvalidInput;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -150,121 +149,7 @@ impl Snapshot {
 
     /// A readable multi-section report for a terminal.
     pub fn render_text(&self) -> String {
-        let mut out = String::new();
-        let o = &self.os;
-        let _ = writeln!(out, "Snapshot taken {}", self.taken_at);
-        let _ = writeln!(
-            out,
-            "\n== System\n  host     {}\n  os       {} {}\n  kernel   {}\n  uptime   {}",
-            clean(&o.hostname),
-            clean(&o.name),
-            clean(&o.version),
-            clean(&o.kernel),
-            human_duration(o.uptime_secs)
-        );
-        let c = &self.cpu;
-        let cores = match c.physical_cores {
-            Some(p) => format!("{p} physical / {} logical", c.logical_cores),
-            None => format!("{} logical", c.logical_cores),
-        };
-        let _ = writeln!(
-            out,
-            "\n== CPU\n  model    {}\n  cores    {cores}\n  usage    {:.1}%\n  load     {:.2} {:.2} {:.2}",
-            clean(&c.model), c.usage_percent, c.load_average[0], c.load_average[1], c.load_average[2]
-        );
-        let m = &self.memory;
-        let _ = writeln!(
-            out,
-            "\n== Memory\n  total    {}\n  used     {}\n  avail    {}\n  swap     {} of {}",
-            human_bytes(m.total_bytes),
-            human_bytes(m.used_bytes),
-            human_bytes(m.available_bytes),
-            human_bytes(m.swap_used_bytes),
-            human_bytes(m.swap_total_bytes)
-        );
-        let _ = writeln!(out, "\n== Disks");
-        let _ = writeln!(
-            out,
-            "  {:<24} {:<10} {:>10} {:>10} {:>5}",
-            "MOUNT", "FS", "SIZE", "FREE", "USE%"
-        );
-        for d in &self.disks {
-            let used_pct = if d.total_bytes == 0 {
-                0.0
-            } else {
-                100.0 * (d.total_bytes - d.available_bytes.min(d.total_bytes)) as f64
-                    / d.total_bytes as f64
-            };
-            let _ = writeln!(
-                out,
-                "  {:<24} {:<10} {:>10} {:>10} {:>4.0}%",
-                clean(&d.mount_point),
-                clean(&d.file_system),
-                human_bytes(d.total_bytes),
-                human_bytes(d.available_bytes),
-                used_pct
-            );
-        }
-        let _ = writeln!(out, "\n== Network");
-        for n in &self.networks {
-            let addrs: Vec<String> = n.addresses.iter().map(|a| clean(a)).collect();
-            let _ = writeln!(
-                out,
-                "  {:<12} {}  rx {}  tx {}  [{}]",
-                clean(&n.name),
-                clean(&n.mac),
-                human_bytes(n.received_bytes),
-                human_bytes(n.transmitted_bytes),
-                addrs.join(", ")
-            );
-        }
-        for (title, list) in [
-            ("Top processes by CPU", &self.top_by_cpu),
-            ("Top processes by memory", &self.top_by_memory),
-        ] {
-            let _ = writeln!(
-                out,
-                "\n== {title}\n  {:>8} {:>7} {:>10}  {:<12} NAME",
-                "PID", "CPU%", "MEM", "USER"
-            );
-            for p in list {
-                let _ = writeln!(
-                    out,
-                    "  {:>8} {:>7.1} {:>10}  {:<12} {}",
-                    p.pid,
-                    p.cpu_percent,
-                    human_bytes(p.memory_bytes),
-                    clean(p.user.as_deref().unwrap_or("-")),
-                    clean(&p.name)
-                );
-            }
-        }
-        let _ = writeln!(out, "\n== Temperatures");
-        if self.components.is_empty() {
-            let _ = writeln!(out, "  (none reported by this platform)");
-        }
-        for c in &self.components {
-            let t = |v: Option<f32>| v.map(|v| format!("{v:.0}°C")).unwrap_or_else(|| "-".into());
-            let _ = writeln!(
-                out,
-                "  {:<32} {:>6}  max {:>6}  critical {:>6}",
-                clean(&c.label),
-                t(c.temperature_c),
-                t(c.max_c),
-                t(c.critical_c)
-            );
-        }
-        let users: Vec<String> = self.users.iter().map(|u| clean(u)).collect();
-        let _ = writeln!(
-            out,
-            "\n== Logged-in users\n  {}",
-            if users.is_empty() {
-                "(none)".to_string()
-            } else {
-                users.join(", ")
-            }
-        );
-        out
+        crate::report::render_snapshot(self)
     }
 }
 

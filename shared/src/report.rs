@@ -2,8 +2,8 @@
 //! `triage diag --section …` (CLI) and `triage-agent diagnose --section …`
 //! print the same thing.
 //!
-//! The snapshot sections look exactly like the matching parts of
-//! [`Snapshot::render_text`](crate::diagnostics::Snapshot::render_text).
+//! [`Snapshot::render_text`](crate::diagnostics::Snapshot::render_text) is
+//! the same rendering with every snapshot section.
 //! Every string from the endpoint goes through [`clean`], so a hostile report
 //! cannot drive the terminal.
 
@@ -16,14 +16,24 @@ use std::fmt::Write as _;
 /// means everything; then `software` and `services` appear only when the
 /// report carries them (the agent collects them only when asked).
 pub fn render_sections(report: &DiagnosticsReport, sections: &[Section]) -> String {
+    render(&report.snapshot, Some(report), sections)
+}
+
+/// Renders a whole snapshot: every section it has.
+pub fn render_snapshot(snapshot: &Snapshot) -> String {
+    render(snapshot, None, &[])
+}
+
+fn render(s: &Snapshot, report: Option<&DiagnosticsReport>, sections: &[Section]) -> String {
     let everything = sections.is_empty();
+    let installed = report.and_then(|r| r.software.as_ref());
+    let units = report.and_then(|r| r.services.as_ref());
     let mut out = String::new();
-    let _ = writeln!(out, "Snapshot taken {}", report.snapshot.taken_at);
+    let _ = writeln!(out, "Snapshot taken {}", s.taken_at);
     for section in Section::ALL {
         if !everything && !sections.contains(&section) {
             continue;
         }
-        let s = &report.snapshot;
         match section {
             Section::Os => os(&mut out, s),
             Section::Cpu => cpu(&mut out, s),
@@ -33,7 +43,7 @@ pub fn render_sections(report: &DiagnosticsReport, sections: &[Section]) -> Stri
             Section::Processes => processes(&mut out, s),
             Section::Components => components(&mut out, s),
             Section::Users => users(&mut out, s),
-            Section::Software => match &report.software {
+            Section::Software => match installed {
                 Some(list) => software(&mut out, list),
                 None if everything => {}
                 None => {
@@ -43,7 +53,7 @@ pub fn render_sections(report: &DiagnosticsReport, sections: &[Section]) -> Stri
                     );
                 }
             },
-            Section::Services => match &report.services {
+            Section::Services => match units {
                 Some(list) => services(&mut out, list),
                 None if everything => {}
                 None => {
