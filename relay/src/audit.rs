@@ -7,7 +7,7 @@
 
 use crate::store::{Store, StoreError};
 use serde_json::Value;
-use triage_shared::audit::{entry_hash, AuditEntry, ChainBreak, GENESIS_HASH};
+use triage_shared::audit::{AuditEntry, ChainBreak, ChainVerifier};
 use triage_shared::diagnostics::clean;
 use triage_shared::identity::PublicKey;
 use triage_shared::protocol::{RemoteError, Request};
@@ -112,43 +112,6 @@ pub async fn record(
     }
 }
 
-/// Checks entries one at a time from the first, carrying the last good one.
-#[derive(Debug, Default)]
-pub struct ChainVerifier {
-    last: Option<AuditEntry>,
-    count: u64,
-}
-
-impl ChainVerifier {
-    pub fn push(&mut self, e: AuditEntry) -> Result<(), ChainBreak> {
-        let expected_seq = self.last.as_ref().map_or(1, |p| p.seq + 1);
-        let problem = if e.seq != expected_seq {
-            Some(format!(
-                "expected entry {expected_seq} here; entries are missing or reordered"
-            ))
-        } else if e.prev_hash != self.last.as_ref().map_or(GENESIS_HASH, |p| p.hash.as_str()) {
-            Some("its link to the previous entry does not match".to_string())
-        } else if entry_hash(&e) != e.hash {
-            Some("its contents were changed after it was written".to_string())
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            return Err(ChainBreak {
-                seq: e.seq,
-                problem,
-            });
-        }
-        self.count += 1;
-        self.last = Some(e);
-        Ok(())
-    }
-
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error(transparent)]
@@ -193,7 +156,7 @@ pub fn fit_page(entries: Vec<AuditEntry>, budget: usize) -> Vec<AuditEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use triage_shared::audit::chain_after;
+    use triage_shared::audit::{chain_after, entry_hash};
 
     fn entry(action: &str) -> AuditEntry {
         AuditEntry {

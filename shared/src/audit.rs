@@ -65,35 +65,50 @@ pub struct ChainBreak {
     pub problem: String,
 }
 
+/// Checks entries one at a time from the first, carrying the last good one,
+/// so a long log can be verified page by page.
+#[derive(Debug, Default)]
+pub struct ChainVerifier {
+    last: Option<AuditEntry>,
+    count: u64,
+}
+
+impl ChainVerifier {
+    pub fn push(&mut self, e: AuditEntry) -> Result<(), ChainBreak> {
+        let expected_seq = self.last.as_ref().map_or(1, |p| p.seq + 1);
+        let expected_prev = self.last.as_ref().map_or(GENESIS_HASH, |p| p.hash.as_str());
+        let problem = if e.seq != expected_seq {
+            Some(format!(
+                "expected entry {expected_seq} here; entries are missing or reordered"
+            ))
+        } else if e.prev_hash != expected_prev {
+            Some("its link to the previous entry does not match".to_string())
+        } else if entry_hash(&e) != e.hash {
+            Some("its contents were changed after it was written".to_string())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(ChainBreak {
+                seq: e.seq,
+                problem,
+            });
+        }
+        self.count += 1;
+        self.last = Some(e);
+        Ok(())
+    }
+
+    /// Entries verified so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
 /// Checks a whole chain from its first entry; names the first bad entry.
 pub fn verify_chain(entries: &[AuditEntry]) -> Result<(), ChainBreak> {
-    let mut prev: Option<&AuditEntry> = None;
-    for e in entries {
-        let expected_seq = prev.map_or(1, |p| p.seq + 1);
-        if e.seq != expected_seq {
-            return Err(ChainBreak {
-                seq: e.seq,
-                problem: format!(
-                    "expected entry {expected_seq} here; entries are missing or reordered"
-                ),
-            });
-        }
-        let expected_prev = prev.map_or(GENESIS_HASH, |p| p.hash.as_str());
-        if e.prev_hash != expected_prev {
-            return Err(ChainBreak {
-                seq: e.seq,
-                problem: "its link to the previous entry does not match".into(),
-            });
-        }
-        if entry_hash(e) != e.hash {
-            return Err(ChainBreak {
-                seq: e.seq,
-                problem: "its contents were changed after it was written".into(),
-            });
-        }
-        prev = Some(e);
-    }
-    Ok(())
+    let mut verifier = ChainVerifier::default();
+    entries.iter().try_for_each(|e| verifier.push(e.clone()))
 }
 
 #[cfg(test)]
