@@ -230,3 +230,41 @@ where
 pub fn stranger() -> KeyPair {
     KeyPair::generate()
 }
+
+impl Agent {
+    /// Like [`Agent::start_daemon`], with the health feed and timing chosen
+    /// by the test (a [`triage_agent::FakeSource`], short intervals).
+    pub fn start_daemon_with(&mut self, options: triage_agent::DaemonOptions) {
+        let (tx, rx) = oneshot::channel::<()>();
+        let dir = self.state_dir.clone();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            if let Err(e) = triage_agent::run_daemon_with(&dir, shutdown, options).await {
+                panic!("agent daemon failed: {e}");
+            }
+        });
+        self.daemon = Some((tx, task));
+    }
+}
+
+/// The real `triage-relay` binary, which `cargo test --workspace
+/// --all-targets` builds into the target directory next to the test
+/// executables (`target/debug/deps/<test>` → `target/debug/triage-relay`).
+/// Panics with what to do when it is missing: a test that needs the binary
+/// must not pass without it.
+pub fn relay_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let debug = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable lives in <target>/<profile>/deps");
+    let binary = debug.join(format!("triage-relay{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} is missing; build it with `cargo build -p triage-relay` (CI builds it with `cargo test --workspace --all-targets`)",
+        binary.display()
+    );
+    binary
+}
