@@ -1,0 +1,140 @@
+//! Measurement 2 — Round trip of a tiny request at a fixed offered rate: relay → agent
+//! → relay (`RelayHandle::send_agent_command(agent, Ping)`; no technician
+//! request carries a bare ping, so the technician hop is left out), vs a
+//! request/response on a fresh raw quinn stream per request.
+//!
+//! Latency is measured from when each request was *scheduled*, so a
+//! stall shows up in later requests too (no coordinated omission).
+
+use crate::fixture::{Deployment, RawPair};
+use crate::report::{Row, Target};
+use crate::stats::{ms, summarize, Latency};
+use anyhow::{anyhow, Result};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::{Instant, MissedTickBehavior};
+use triage_shared::remote::AgentCommand;
+
+const M: &str = "2 round trip";
+
+pub async fn run(rate: u32, secs: u64) -> Result<Vec<Row>> {
+    let d = Deployment::start().await?;
+    let (agent, state) = d.enroll_agent("pinger", "").await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let daemon = tokio::spawn(async move {
+        triage_agent::run_daemon(&state, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    d.wait_online(agent).await?;
+    let d = Arc::new(d);
+    let relay_side = {
+        let d = d.clone();
+        paced(rate, secs, move || {
+            let d = d.clone();
+            async move {
+                d.relay
+                    .send_agent_command(agent, AgentCommand::Ping)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| anyhow!("{e}"))
+            }
+        })
+        .await?
+    };
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), daemon).await;
+    if let Ok(d) = Arc::try_unwrap(d) {
+        d.shutdown().await;
+    }
+
+    let pair = RawPair::new()?;
+    let (client, server) = pair.connect().await?;
+    let echo = tokio::spawn(async move {
+        while let Ok((mut send, mut recv)) = server.accept_bi().await {
+            tokio::spawn(async move {
+                let req = recv.read_to_end(64).await?;
+                send.write_all(&req).await?;
+                send.finish()?;
+                Ok::<_, anyhow::Error>(())
+            });
+        }
+    });
+    let raw_side = paced(rate, secs, move || {
+        let client = client.clone();
+        async move {
+            let (mut send, mut recv) = client.open_bi().await?;
+            send.write_all(b"ping").await?;
+            send.finish()?;
+            let _ = recv.read_to_end(64).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    echo.abort();
+
+    let note = format!("{rate} req/s offered for {secs} s");
+    let mut rows = Vec::new();
+    for (name, (lat, errors)) in [
+        ("relay→agent Ping", relay_side),
+        ("raw quinn stream", raw_side),
+    ] {
+        let target = if name.starts_with("relay") {
+            Target::Below(2.0)
+        } else {
+            Target::None
+        };
+        rows.push(
+            Row::new(M, &format!("{name} p50"), ms(lat.p50), "ms", Target::None).note(note.clone()),
+        );
+        rows.push(
+            Row::new(M, &format!("{name} p99"), ms(lat.p99), "ms", target)
+                .note(format!("{} ok, {errors} failed", lat.count)),
+        );
+        rows.push(Row::new(
+            M,
+            &format!("{name} max"),
+            ms(lat.max),
+            "ms",
+            Target::None,
+        ));
+    }
+    Ok(rows)
+}
+
+/// Starts one `call` every 1/rate seconds for `secs` and returns the
+/// latency summary of those that succeeded, and how many failed.
+async fn paced<F, Fut>(rate: u32, secs: u64, call: F) -> Result<(Latency, usize)>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<()>> + Send + 'static,
+{
+    let period = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let total = u64::from(rate) * secs;
+    let mut ticker = tokio::time::interval(period);
+    // Keep the schedule: late ticks fire at once, measured from their slot.
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..total {
+        ticker.tick().await;
+        let scheduled = start + period.mul_f64(i as f64);
+        let fut = call();
+        tasks.spawn(async move {
+            let r = tokio::time::timeout(Duration::from_secs(10), fut).await;
+            (scheduled.elapsed(), matches!(r, Ok(Ok(()))))
+        });
+    }
+    let mut ok = Vec::with_capacity(total as usize);
+    let mut errors = 0;
+    while let Some(r) = tasks.join_next().await {
+        match r {
+            Ok((took, true)) => ok.push(took),
+            _ => errors += 1,
+        }
+    }
+    let lat = summarize(ok).ok_or_else(|| anyhow!("every request failed ({errors})"))?;
+    Ok((lat, errors))
+}
