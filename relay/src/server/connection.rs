@@ -23,6 +23,7 @@ use triage_shared::protocol::{
 use triage_shared::tls;
 
 use super::handshake::{decide, version_mismatch, KnownKey};
+use super::login_budget::Admission;
 use super::registry::Registration;
 use triage_shared::time::Timestamp;
 
@@ -136,21 +137,25 @@ async fn welcome(
         Err(refusal) => Err(refusal),
     };
     if let Some(outcome) = login_outcome(&hello_kind, &decision) {
-        let actor = match &decision {
-            Ok(SessionIdentity::Technician { name, .. }) => audit::technician_actor(name),
-            _ => audit::key_actor(&key),
+        let admission = match decision {
+            Ok(_) => Admission::Record { suppressed: 0 },
+            Err(_) => shared.refused_logins.admit(std::time::Instant::now()),
         };
-        audit::record(
-            &shared.store,
-            &actor,
-            "login",
-            &actor,
-            &outcome,
-            serde_json::json!({
+        if let Admission::Record { suppressed } = admission {
+            let actor = match &decision {
+                Ok(SessionIdentity::Technician { name, .. }) => audit::technician_actor(name),
+                _ => audit::key_actor(&key),
+            };
+            let mut details = serde_json::json!({
                 "peer": connection.remote_address().to_string(),
-            }),
-        )
-        .await;
+            });
+            if suppressed > 0 {
+                details["refused_logins_not_recorded_before_this"] = suppressed.into();
+            }
+            audit::record(&shared.store, &actor, "login", &actor, &outcome, details).await;
+        } else {
+            debug!("refused login over the audit budget; counted, not recorded");
+        }
     }
     match decision {
         Ok(identity) => {

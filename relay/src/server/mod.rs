@@ -18,6 +18,7 @@ mod connection;
 mod diag;
 pub mod failpoint;
 mod handshake;
+mod login_budget;
 mod logs;
 pub mod policy;
 pub mod registry;
@@ -75,6 +76,8 @@ pub(crate) struct Shared {
     pub policy_published: Notify,
     /// The newest policy version pushed to every connected agent.
     pub policy_pushed: AtomicU64,
+    /// Bounds audit entries for refused technician logins.
+    pub refused_logins: login_budget::LoginBudget,
 }
 
 /// Who is on the other end of a connection, fixed at hello time.
@@ -135,6 +138,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         transfers: Arc::new(agent_link::InFlight::with_limit(MAX_TRANSFERS_PER_AGENT)),
         policy_published: Notify::new(),
         policy_pushed,
+        refused_logins: login_budget::LoginBudget::default(),
     });
     let (shutdown, stop) = watch::channel(false);
     let policy_task = tokio::spawn(policy::refresh_loop(Arc::clone(&shared), stop.clone()));
