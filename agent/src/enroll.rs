@@ -129,6 +129,7 @@ pub(crate) fn response_name(response: &Response) -> &'static str {
         Response::Audit(_) => "audit",
         Response::Diagnostics(_) => "diagnostics",
         Response::Transfer(_) => "transfer",
+        Response::MyTickets(_) => "my_tickets",
     }
 }
 

@@ -26,6 +26,7 @@ mod background;
 pub mod backoff;
 pub mod config;
 mod daemon;
+pub mod desktop;
 pub mod diagnostics;
 mod enroll;
 mod error;

@@ -63,8 +63,9 @@ pub fn apply(
     let comment = Comment {
         id: CommentId(id.0),
         author: actor.to_string(),
-        text: update.text().to_string(),
+        text: update.text().unwrap_or_default().to_string(),
         created_at: now,
+        internal: false,
     };
     Ok(TicketUpdate {
         ticket: after,

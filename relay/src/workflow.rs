@@ -76,6 +76,7 @@ fn make_comment(
         author: author.to_string(),
         text: text.to_string(),
         created_at: now,
+        internal: false,
     })
 }
 

@@ -344,7 +344,8 @@ async fn a_screenshot_refusal_reaches_the_technician_and_the_audit_log() {
         assert_eq!(
             cmd.command,
             AgentCommand::Screenshot {
-                requested_by: "lina".into()
+                requested_by: "lina".into(),
+                ticket: None,
             }
         );
         let refusal = triage_shared::protocol::RemoteError::new(ErrorKind::Forbidden, why);

@@ -5,7 +5,7 @@
 //!
 //! [`UpdateId`]: crate::ids::UpdateId
 
-use crate::limits::MAX_TEXT_LEN;
+use crate::limits::{MAX_ATTACHED_SCREENSHOT_LEN, MAX_TEXT_LEN};
 use crate::ticket::{check_text, InvalidInput};
 use serde::{Deserialize, Serialize};
 
@@ -17,31 +17,57 @@ pub enum AgentUpdate {
     /// Resolve the ticket with this note as a comment. A ticket a
     /// technician already resolved or closed only gets the note.
     Resolve(String),
+    /// A PNG of the employee's screen, taken with their consent in the
+    /// "Get help" window, stored as the ticket's screenshot attachment.
+    Screenshot(Vec<u8>),
 }
+
+/// The first bytes of every PNG file.
+pub const PNG_SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
 
 impl AgentUpdate {
     pub fn name(&self) -> &'static str {
         match self {
             AgentUpdate::Comment(_) => "comment",
             AgentUpdate::Resolve(_) => "resolve",
+            AgentUpdate::Screenshot(_) => "screenshot",
         }
     }
 
-    /// The text the update carries.
-    pub fn text(&self) -> &str {
+    /// The text the update carries, if it is a text update.
+    pub fn text(&self) -> Option<&str> {
         match self {
-            AgentUpdate::Comment(text) | AgentUpdate::Resolve(text) => text,
+            AgentUpdate::Comment(text) | AgentUpdate::Resolve(text) => Some(text),
+            AgentUpdate::Screenshot(_) => None,
         }
     }
 
-    /// Bounded, non-empty text without control characters (bar newlines and tabs).
+    /// Text: bounded, non-empty, without control characters (bar newlines
+    /// and tabs). A screenshot: a PNG of at most [`MAX_ATTACHED_SCREENSHOT_LEN`] bytes.
     pub fn validate(&self) -> Result<(), InvalidInput> {
-        let field = match self {
-            AgentUpdate::Comment(_) => "comment",
-            AgentUpdate::Resolve(_) => "note",
+        let (field, text) = match self {
+            AgentUpdate::Comment(text) => ("comment", text),
+            AgentUpdate::Resolve(text) => ("note", text),
+            AgentUpdate::Screenshot(png) => return check_png(png),
         };
-        check_text(field, self.text(), MAX_TEXT_LEN, false)
+        check_text(field, text, MAX_TEXT_LEN, false)
     }
+}
+
+fn check_png(png: &[u8]) -> Result<(), InvalidInput> {
+    if !png.starts_with(PNG_SIGNATURE) {
+        return Err(InvalidInput::new("screenshot", "is not a PNG image"));
+    }
+    if png.len() > MAX_ATTACHED_SCREENSHOT_LEN {
+        return Err(InvalidInput::new(
+            "screenshot",
+            format!(
+                "is {} bytes; the limit is {MAX_ATTACHED_SCREENSHOT_LEN}",
+                png.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -64,6 +90,19 @@ mod tests {
         assert!(AgentUpdate::Comment("two\nlines\tok".into())
             .validate()
             .is_ok());
+    }
+
+    #[test]
+    fn a_screenshot_update_must_be_a_bounded_png() {
+        let mut png = PNG_SIGNATURE.to_vec();
+        png.extend_from_slice(b"rest");
+        assert!(AgentUpdate::Screenshot(png.clone()).validate().is_ok());
+        let not_png = AgentUpdate::Screenshot(b"GIF89a".to_vec()).validate();
+        assert!(not_png.unwrap_err().problem.contains("not a PNG"));
+        png.resize(MAX_ATTACHED_SCREENSHOT_LEN + 1, 0);
+        let big = AgentUpdate::Screenshot(png).validate().unwrap_err();
+        assert!(big.problem.contains("the limit is"), "{big}");
+        assert_eq!(AgentUpdate::Screenshot(vec![]).text(), None);
     }
 
     #[test]
@@ -95,6 +134,7 @@ mod tests {
         for update in [
             AgentUpdate::Comment("c".into()),
             AgentUpdate::Resolve("r".into()),
+            AgentUpdate::Screenshot(PNG_SIGNATURE.to_vec()),
         ] {
             let back: AgentUpdate = decode_frame(&encode(&update).unwrap()).unwrap();
             assert_eq!(back, update);

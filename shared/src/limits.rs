@@ -25,3 +25,8 @@ pub const MAX_TOKEN_USES: u32 = 10_000;
 pub const MAX_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
 /// Roles one technician may hold (there are only five).
 pub const MAX_ROLES: usize = 5;
+/// A screenshot an employee attaches to their own ticket: it travels in one
+/// frame, so the "Get help" window scales the picture down until it fits.
+pub const MAX_ATTACHED_SCREENSHOT_LEN: usize = 960 * 1024;
+/// Tickets one "My tickets" request returns.
+pub const MAX_MY_TICKETS: u32 = 50;

@@ -16,13 +16,13 @@ use crate::identity::PublicKey;
 use crate::ids::{AgentId, TicketId, UpdateId};
 use crate::remote::{DiagnosticsReport, RunEvent, ScriptRunRecord, Section};
 use crate::roles::Role;
-use crate::ticket::{Comment, NewTicket, Status, StatusAction, Ticket, TicketEvent};
+use crate::ticket::{Comment, EmployeeTicket, NewTicket, Status, StatusAction, Ticket, TicketEvent};
 use crate::time::Timestamp;
 use crate::transfer::{AttachmentId, AttachmentSummary, LogQuery, TransferFrame};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PeerKind {
@@ -193,6 +193,18 @@ pub enum Request {
         ticket: TicketId,
         attachment: AttachmentId,
     },
+    /// Agent: the tickets this agent filed for `requester`, newest first,
+    /// at most `limit` (≤ [`crate::limits::MAX_MY_TICKETS`]); answered by
+    /// `Response::MyTickets`.
+    MyTickets {
+        requester: String,
+        limit: u32,
+    },
+    /// Technician: an internal note on a ticket, which the employee never sees.
+    Note {
+        id: TicketId,
+        text: String,
+    },
 }
 
 impl Request {
@@ -224,6 +236,8 @@ impl Request {
             Request::PullLogs { .. } => "pull_logs",
             Request::Screenshot { .. } => "screenshot",
             Request::FetchAttachment { .. } => "fetch_attachment",
+            Request::MyTickets { .. } => "my_tickets",
+            Request::Note { .. } => "note",
         }
     }
 }
@@ -260,6 +274,7 @@ pub enum Response {
     Diagnostics(Box<DiagnosticsReport>),
     /// One frame of a streamed body (log pull, screenshot, attachment).
     Transfer(TransferFrame),
+    MyTickets(Vec<EmployeeTicket>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

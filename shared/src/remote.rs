@@ -10,6 +10,7 @@ use crate::approval::{Refusal, SignedApproval, SignedPolicy, SignedScript};
 use crate::diagnostics::Snapshot;
 use crate::protocol::RemoteError;
 use crate::time::Timestamp;
+use crate::ids::TicketId;
 use crate::transfer::{LogQuery, TransferFrame};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -55,6 +56,8 @@ pub enum AgentCommand {
     Screenshot {
         /// The technician asking, for the consent prompt.
         requested_by: String,
+        /// The ticket the screenshot is for, when the technician named one.
+        ticket: Option<TicketId>,
     },
 }
 

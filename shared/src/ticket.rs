@@ -267,6 +267,23 @@ pub struct Comment {
     pub author: String,
     pub text: String,
     pub created_at: Timestamp,
+    /// An internal note between technicians: never shown to the employee.
+    pub internal: bool,
+}
+
+/// A ticket as the employee who filed it sees it in "My tickets": its
+/// state and the newest public comment from a technician, nothing internal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmployeeTicket {
+    pub id: TicketId,
+    pub title: String,
+    pub category: Category,
+    pub priority: Priority,
+    pub status: Status,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The newest comment that is not internal and not the agent's own.
+    pub latest_reply: Option<Comment>,
 }
 
 /// Something that happened to a ticket, kept as its history.

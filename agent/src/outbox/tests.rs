@@ -51,7 +51,7 @@ fn titles(outbox: &Outbox) -> Vec<String> {
         .map(|p| match outbox.read(p) {
             Loaded::Message(m) => match *m {
                 Message::Ticket { ticket, .. } => ticket.title,
-                Message::Update { update, .. } => update.text().to_string(),
+                Message::Update { update, .. } => update.text().unwrap_or_default().to_string(),
             },
             other => panic!("{other:?}"),
         })

@@ -217,7 +217,7 @@ where
         AgentCommand::PullLogs(query) => {
             crate::logs::serve(&endpoint.config.logs, query, recv, send).await?
         }
-        AgentCommand::Screenshot { requested_by } => {
+        AgentCommand::Screenshot { requested_by, .. } => {
             crate::screenshot::answer(endpoint.config.screenshots, &requested_by, send).await?
         }
     }

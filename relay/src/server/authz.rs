@@ -41,6 +41,8 @@ fn audience(request: &Request) -> Audience {
         Screenshot { .. } => Audience::Technician(Action::TakeScreenshot),
         // Whoever may read a ticket may read what is attached to it.
         FetchAttachment { .. } => Audience::Technician(Action::ViewTickets),
+        MyTickets { .. } => Audience::Agent,
+        Note { .. } => Audience::Technician(Action::CommentTicket),
     }
 }
 

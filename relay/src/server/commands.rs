@@ -154,6 +154,10 @@ async fn run(
     let now = Timestamp::now();
     let actor = peer.actor();
     match request {
+        Request::MyTickets { .. } | Request::Note { .. } => Err(StoreError::refused(
+            ErrorKind::Unavailable,
+            "this relay does not serve this request yet".to_string(),
+        )),
         Request::WhoAmI => Ok(Response::Identity(peer.identity.clone())),
         Request::Enroll {
             token_secret,

@@ -96,7 +96,10 @@ pub(super) async fn screenshot(
         attach,
         follow: false,
         details: json!({ "attach": attach.map(|t| t.to_string()) }),
-        command: AgentCommand::Screenshot { requested_by },
+        command: AgentCommand::Screenshot {
+            requested_by,
+            ticket: attach,
+        },
     };
     serve(shared, peer, pull, Ok(()), recv, out).await;
 }

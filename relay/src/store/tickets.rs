@@ -126,6 +126,7 @@ impl Store {
                 author: text(r, "author")?,
                 text: text(r, "body")?,
                 created_at: timestamp(r, "created_at")?,
+                internal: false,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

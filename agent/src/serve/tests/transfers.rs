@@ -43,6 +43,7 @@ async fn screenshots_ask_for_consent_or_follow_the_policy() {
     let w = world();
     let ask = AgentCommand::Screenshot {
         requested_by: "lina".into(),
+        ticket: None,
     };
     let replies = exchange(&w.endpoint(), &ask).await;
     let [AgentReply::Error(e)] = replies.as_slice() else {

@@ -1,0 +1,3 @@
+//! The local socket between the agent daemon and the "Get help" window.
+
+pub mod protocol;

@@ -1,0 +1,99 @@
+//! What the "Get help" window and the agent daemon say to each other over
+//! the local socket: `u32` length prefix + bincode frames (the relay
+//! protocol's codec), at most [`MAX_DESKTOP_FRAME_LEN`] each.
+//!
+//! ```text
+//! window                                   daemon
+//!   Hello{version} ───────────────────────►  peer uid allowed? ──no──► Error, close
+//!                  ◄─────────────────────── Welcome{user, hostname, screenshots}
+//!   FileTicket(HelpForm) ─────────────────►  + snapshot → outbox → relay
+//!                  ◄─────────────────────── Filed{ticket, delivered, screenshot_attached}
+//!   MyTickets ────────────────────────────►  relay: MyTickets{requester}
+//!                  ◄─────────────────────── MyTickets(..) | Error
+//!   ServeConsent ─────────────────────────►  this connection is now the
+//!                                            session's consent channel:
+//!                  ◄─────────────────────── ConsentRequest{request, technician, ticket}
+//!   ConsentAnswer{request, answer} ───────►  (no answer in 60 s = refused)
+//! ```
+//!
+//! bincode is positional: append variants at the end, never reorder, or
+//! bump [`DESKTOP_PROTOCOL_VERSION`].
+
+use serde::{Deserialize, Serialize};
+use triage_shared::ticket::{Category, EmployeeTicket, Priority};
+use triage_shared::TicketId;
+
+pub const DESKTOP_PROTOCOL_VERSION: u16 = 1;
+
+/// Largest frame either side sends or accepts on the local socket: a
+/// full-resolution screenshot for a technician fits (a 4K screen's PNG is
+/// well under this), and nothing unbounded is ever read.
+pub const MAX_DESKTOP_FRAME_LEN: usize = 32 * 1024 * 1024;
+
+/// How long the daemon waits for the user to answer a consent prompt.
+pub const CONSENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Window → daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DesktopRequest {
+    /// The first frame on every connection.
+    Hello { version: u16 },
+    /// File a ticket for the user at the other end of the socket.
+    FileTicket(HelpForm),
+    /// That user's tickets, from the relay.
+    MyTickets,
+    /// From now on this connection carries consent prompts to this window.
+    ServeConsent,
+    /// The user's answer to a [`DesktopReply::ConsentRequest`].
+    ConsentAnswer { request: u64, answer: ConsentAnswer },
+}
+
+/// What the employee typed and chose in the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HelpForm {
+    /// "What's wrong?": the first line becomes the ticket title (cut to
+    /// the title limit), the whole text its description.
+    pub text: String,
+    pub category: Category,
+    pub priority: Priority,
+    /// A PNG of the screen, only when the user ticked "include"; at most
+    /// [`triage_shared::limits::MAX_ATTACHED_SCREENSHOT_LEN`] bytes.
+    pub screenshot: Option<Vec<u8>>,
+}
+
+/// The user's answer to a technician's screenshot request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ConsentAnswer {
+    /// Allowed; the window captured the screen as the logged-in user.
+    Allow { png: Vec<u8> },
+    Deny,
+    /// Allowed, but the capture failed (the reason reaches the technician).
+    CaptureFailed(String),
+}
+
+/// Daemon → window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DesktopReply {
+    Welcome {
+        /// The account name the daemon resolved from the peer's uid; tickets
+        /// are filed with it as the requester.
+        user: String,
+        hostname: String,
+        /// false when agent.toml says `screenshots = "never"`: the window
+        /// then offers no screenshot at all.
+        screenshots_allowed: bool,
+    },
+    Filed {
+        ticket: TicketId,
+        /// true: the relay has it; false: queued, sent when the network is back.
+        delivered: bool,
+    },
+    MyTickets(Vec<EmployeeTicket>),
+    ConsentRequest {
+        request: u64,
+        technician: String,
+        ticket: Option<TicketId>,
+    },
+    /// The request failed; the text is for the user and says what to do.
+    Error(String),
+}
