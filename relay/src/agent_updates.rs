@@ -3,7 +3,7 @@
 //! [`apply`] and writes the result, recording the update id in the same
 //! transaction so that a redelivered update changes nothing.
 
-use crate::store::TicketUpdate;
+use crate::store::{NewAttachment, TicketUpdate};
 use triage_shared::agent_update::AgentUpdate;
 use triage_shared::ids::{CommentId, UpdateId};
 use triage_shared::protocol::{ErrorKind, RemoteError};
@@ -11,6 +11,7 @@ use triage_shared::ticket::{
     transition, Comment, Status, StatusAction, Ticket, TicketEvent, TicketEventKind,
 };
 use triage_shared::time::Timestamp;
+use triage_shared::transfer::{AttachmentId, AttachmentKind, AttachmentSummary, ContentDigest};
 use triage_shared::AgentId;
 
 /// The refusal for an update to a ticket this agent did not file.
@@ -60,6 +61,9 @@ pub fn apply(
             });
         }
     }
+    if let AgentUpdate::Screenshot(png) = update {
+        return Ok(screenshot(after, agent, id, png, now));
+    }
     let comment = Comment {
         id: CommentId(id.0),
         author: actor.to_string(),
@@ -71,7 +75,59 @@ pub fn apply(
         ticket: after,
         events,
         comments: vec![comment],
+        attachments: Vec::new(),
     })
+}
+
+/// The name an employee's screenshot is stored under.
+pub const EMPLOYEE_SCREENSHOT_NAME: &str = "screenshot.png";
+
+/// Who an employee's own attachment is recorded as taken by: the ticket's
+/// requester, marked so that no one mistakes it for a technician's.
+pub fn employee_actor(requester: &str) -> String {
+    format!("employee:{requester}")
+}
+
+/// An employee's screenshot (already validated as a bounded PNG): stored as
+/// an attachment under the update's id, so one update can never store two,
+/// with an `Attached` event in the history and no comment.
+fn screenshot(
+    ticket: Ticket,
+    agent: AgentId,
+    id: UpdateId,
+    png: &[u8],
+    now: Timestamp,
+) -> TicketUpdate {
+    let taken_by = employee_actor(&ticket.requester);
+    let summary = AttachmentSummary {
+        id: AttachmentId(id.0),
+        ticket_id: ticket.id,
+        kind: AttachmentKind::Screenshot,
+        name: EMPLOYEE_SCREENSHOT_NAME.into(),
+        agent_id: agent,
+        taken_by: taken_by.clone(),
+        taken_at: now,
+        bytes: png.len() as u64,
+        sha256: ContentDigest::of(png),
+    };
+    let event = TicketEvent {
+        actor: taken_by,
+        at: now,
+        event: TicketEventKind::Attached {
+            kind: AttachmentKind::Screenshot,
+            name: summary.name.clone(),
+            attachment: summary.id,
+        },
+    };
+    TicketUpdate {
+        ticket,
+        events: vec![event],
+        comments: Vec::new(),
+        attachments: vec![NewAttachment {
+            summary,
+            content: png.to_vec(),
+        }],
+    }
 }
 
 #[cfg(test)]
@@ -176,6 +232,73 @@ mod tests {
             NOW
         )
         .is_err());
+    }
+
+    fn png(extra: usize) -> Vec<u8> {
+        let mut png = triage_shared::agent_update::PNG_SIGNATURE.to_vec();
+        png.extend(std::iter::repeat_n(7u8, extra));
+        png
+    }
+
+    #[test]
+    fn a_screenshot_is_stored_as_the_employees_attachment_without_a_comment() {
+        let agent = AgentId::new_random();
+        let mut t = ticket(agent, Status::Waiting);
+        t.requester = "alice".into();
+        let id = UpdateId::new_random();
+        let data = png(100);
+        let update = AgentUpdate::Screenshot(data.clone());
+        let u = apply(&t, agent, "agent:pc-7", id, &update, NOW).unwrap();
+        assert!(u.comments.is_empty());
+        assert_eq!(u.ticket.status, Status::Waiting);
+        assert_eq!(u.ticket.updated_at, NOW);
+        let [a] = u.attachments.as_slice() else {
+            panic!("{:?}", u.attachments)
+        };
+        assert_eq!(a.content, data);
+        assert_eq!(a.summary.id, AttachmentId(id.0));
+        assert_eq!(a.summary.ticket_id, t.id);
+        assert_eq!(a.summary.kind, AttachmentKind::Screenshot);
+        assert_eq!(a.summary.name, "screenshot.png");
+        assert_eq!(a.summary.agent_id, agent);
+        assert_eq!(a.summary.taken_by, "employee:alice");
+        assert_eq!(a.summary.bytes, data.len() as u64);
+        assert_eq!(a.summary.sha256, ContentDigest::of(&data));
+        assert_eq!(
+            u.events[0].event,
+            TicketEventKind::Attached {
+                kind: AttachmentKind::Screenshot,
+                name: "screenshot.png".into(),
+                attachment: a.summary.id,
+            }
+        );
+        assert_eq!(u.events[0].actor, "employee:alice");
+    }
+
+    #[test]
+    fn a_screenshot_that_is_not_a_bounded_png_or_not_ours_is_refused() {
+        let agent = AgentId::new_random();
+        let t = ticket(agent, Status::Open);
+        let apply_png = |bytes: Vec<u8>, by: AgentId| {
+            apply(
+                &t,
+                by,
+                "a",
+                UpdateId::new_random(),
+                &AgentUpdate::Screenshot(bytes),
+                NOW,
+            )
+        };
+        let gif = apply_png(b"GIF89a....".to_vec(), agent).unwrap_err();
+        assert_eq!(gif.kind, ErrorKind::InvalidInput);
+        assert!(gif.message.contains("not a PNG"), "{}", gif.message);
+        let limit = triage_shared::limits::MAX_ATTACHED_SCREENSHOT_LEN;
+        let at_limit = png(limit - triage_shared::agent_update::PNG_SIGNATURE.len());
+        assert!(apply_png(at_limit, agent).is_ok());
+        let big = apply_png(png(limit), agent).unwrap_err();
+        assert_eq!(big.kind, ErrorKind::InvalidInput);
+        let theirs = apply_png(png(10), AgentId::new_random()).unwrap_err();
+        assert_eq!(theirs.kind, ErrorKind::Forbidden);
     }
 
     #[test]

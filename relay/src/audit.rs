@@ -7,6 +7,7 @@
 
 use crate::store::{Store, StoreError};
 use serde_json::Value;
+use triage_shared::agent_update::AgentUpdate;
 use triage_shared::audit::{AuditEntry, ChainBreak, ChainVerifier};
 use triage_shared::diagnostics::clean;
 use triage_shared::identity::PublicKey;
@@ -62,6 +63,16 @@ pub fn subject(request: &Request) -> Option<Subject> {
         Request::Diagnose { agent, .. } => ("diag", format!("agent:{agent}")),
         Request::PullLogs { agent, .. } => ("log.pull", format!("agent:{agent}")),
         Request::Screenshot { agent, .. } => ("screenshot", format!("agent:{agent}")),
+        // A note is hidden from the employee, so its entry must not read
+        // like a public comment's.
+        Request::Comment { id, .. } => ("ticket.comment", format!("ticket:{id}")),
+        Request::Note { id, .. } => ("ticket.note", format!("ticket:{id}")),
+        // Bytes from an endpoint stored on a ticket, like `--attach`.
+        Request::SubmitUpdate {
+            ticket,
+            update: AgentUpdate::Screenshot(_),
+            ..
+        } => ("ticket.screenshot", format!("ticket:{ticket}")),
         _ => return None,
     };
     Some(Subject { action, target })
@@ -228,6 +239,33 @@ mod tests {
         assert_eq!(s.action, "diag");
         assert!(s.target.starts_with("agent:"));
         assert_eq!(subject(&Request::ListAgents), None);
+        let id = triage_shared::TicketId::new_random();
+        let text = "x".to_string();
+        let comment = subject(&Request::Comment {
+            id,
+            text: text.clone(),
+        })
+        .unwrap();
+        let note = subject(&Request::Note { id, text }).unwrap();
+        assert_eq!(
+            (comment.action, note.action),
+            ("ticket.comment", "ticket.note")
+        );
+        assert_eq!(note.target, format!("ticket:{id}"));
+        let update = |update| Request::SubmitUpdate {
+            id: triage_shared::ids::UpdateId::new_random(),
+            ticket: id,
+            update,
+        };
+        let png = AgentUpdate::Screenshot(vec![1]);
+        assert_eq!(subject(&update(png)).unwrap().action, "ticket.screenshot");
+        // Health readings are too frequent to audit.
+        assert_eq!(subject(&update(AgentUpdate::Comment("97%".into()))), None);
+        let mine = Request::MyTickets {
+            requester: "alice".into(),
+            limit: 0,
+        };
+        assert_eq!(subject(&mine), None);
         assert_eq!(subject(&Request::Heartbeat), None);
         assert_eq!(
             subject(&Request::ListAudit {

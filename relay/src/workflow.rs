@@ -61,6 +61,7 @@ fn touched(ticket: &Ticket, now: Timestamp) -> TicketUpdate {
         ticket,
         events: Vec::new(),
         comments: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 
@@ -78,6 +79,21 @@ fn make_comment(
         created_at: now,
         internal: false,
     })
+}
+
+/// An internal note: a comment between technicians that "My tickets"
+/// never shows the employee.
+pub fn note(
+    ticket: &Ticket,
+    author: &str,
+    text: &str,
+    now: Timestamp,
+) -> Result<TicketUpdate, RemoteError> {
+    let mut update = touched(ticket, now);
+    let mut note = make_comment("note", author, text, now)?;
+    note.internal = true;
+    update.comments.push(note);
+    Ok(update)
 }
 
 /// An optional note on escalation or a status change; a blank note is no note.
@@ -377,5 +393,21 @@ mod tests {
         assert!(comment(&t, "carol", "", Timestamp(5)).is_err());
         assert!(comment(&t, "carol", &"x".repeat(MAX_TEXT_LEN), Timestamp(5)).is_ok());
         assert!(comment(&t, "carol", &"x".repeat(MAX_TEXT_LEN + 1), Timestamp(5)).is_err());
+        assert!(!comment(&t, "carol", "hi", Timestamp(5)).unwrap().comments[0].internal);
+    }
+
+    #[test]
+    fn a_note_is_an_internal_comment_with_the_same_bounds() {
+        let t = open_ticket();
+        let u = note(&t, "carol", "caller was rude", Timestamp(5)).unwrap();
+        assert_eq!(u.comments.len(), 1);
+        assert!(u.comments[0].internal);
+        assert_eq!(u.comments[0].author, "carol");
+        assert_eq!(u.ticket.updated_at, Timestamp(5));
+        assert_eq!(u.ticket.status, t.status);
+        assert!(u.events.is_empty());
+        assert!(note(&t, "carol", " ", Timestamp(5)).is_err());
+        assert!(note(&t, "carol", &"x".repeat(MAX_TEXT_LEN + 1), Timestamp(5)).is_err());
+        assert!(note(&t, "carol", "bell\u{7}", Timestamp(5)).is_err());
     }
 }

@@ -16,7 +16,9 @@ use crate::identity::PublicKey;
 use crate::ids::{AgentId, TicketId, UpdateId};
 use crate::remote::{DiagnosticsReport, RunEvent, ScriptRunRecord, Section};
 use crate::roles::Role;
-use crate::ticket::{Comment, EmployeeTicket, NewTicket, Status, StatusAction, Ticket, TicketEvent};
+use crate::ticket::{
+    Comment, EmployeeTicket, NewTicket, Status, StatusAction, Ticket, TicketEvent,
+};
 use crate::time::Timestamp;
 use crate::transfer::{AttachmentId, AttachmentSummary, LogQuery, TransferFrame};
 use serde::{Deserialize, Serialize};

@@ -8,9 +8,9 @@
 
 use crate::approval::{Refusal, SignedApproval, SignedPolicy, SignedScript};
 use crate::diagnostics::Snapshot;
+use crate::ids::TicketId;
 use crate::protocol::RemoteError;
 use crate::time::Timestamp;
-use crate::ids::TicketId;
 use crate::transfer::{LogQuery, TransferFrame};
 use serde::{Deserialize, Serialize};
 use std::fmt;

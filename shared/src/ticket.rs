@@ -3,6 +3,7 @@
 use crate::ids::{AgentId, CommentId, TicketId};
 use crate::limits::{MAX_NAME_LEN, MAX_TEXT_LEN, MAX_TITLE_LEN};
 use crate::time::Timestamp;
+use crate::transfer::{AttachmentId, AttachmentKind};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -291,9 +292,25 @@ pub struct EmployeeTicket {
 #[serde(rename_all = "snake_case")]
 pub enum TicketEventKind {
     Created,
-    Assigned { assignee: String },
-    Escalated { from: Tier, to: Tier },
-    StatusChanged { from: Status, to: Status },
+    Assigned {
+        assignee: String,
+    },
+    Escalated {
+        from: Tier,
+        to: Tier,
+    },
+    StatusChanged {
+        from: Status,
+        to: Status,
+    },
+    /// A file was stored on the ticket without a technician asking (an
+    /// employee's screenshot from the "Get help" window); the content is
+    /// among the ticket's attachments under `attachment`.
+    Attached {
+        kind: AttachmentKind,
+        name: String,
+        attachment: AttachmentId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -403,5 +420,34 @@ mod tests {
         assert!(check_name("name", "").is_err());
         assert!(check_name("name", "bob; rm -rf").is_err());
         assert!(check_name("name", &"a".repeat(MAX_NAME_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn internal_flags_and_attached_events_keep_their_json_and_frame_shape() {
+        let note = Comment {
+            id: CommentId::new_random(),
+            author: "bob".into(),
+            text: "printer model is EOL".into(),
+            created_at: Timestamp(5),
+            internal: true,
+        };
+        let json = serde_json::to_value(&note).unwrap();
+        assert_eq!(json["internal"], true);
+        let back: Comment =
+            crate::codec::decode_frame(&crate::codec::encode(&note).unwrap()).unwrap();
+        assert_eq!(back, note);
+        let attached = TicketEventKind::Attached {
+            kind: AttachmentKind::Screenshot,
+            name: "screenshot.png".into(),
+            attachment: AttachmentId(uuid::Uuid::nil()),
+        };
+        let json = serde_json::to_value(&attached).unwrap();
+        assert_eq!(json["attached"]["kind"], "screenshot");
+        assert_eq!(json["attached"]["name"], "screenshot.png");
+        let text = serde_json::to_string(&attached).unwrap();
+        assert_eq!(
+            serde_json::from_str::<TicketEventKind>(&text).unwrap(),
+            attached
+        );
     }
 }

@@ -105,8 +105,15 @@ pub enum TicketsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Add a comment.
-    Comment { id: String, text: String },
+    /// Add a comment. With --internal, add a note only technicians see.
+    Comment {
+        id: String,
+        text: String,
+        /// An internal note between technicians: shown in `tickets show`
+        /// marked (internal), never to the employee in "My tickets".
+        #[arg(long)]
+        internal: bool,
+    },
     /// Assign a ticket to a technician.
     Assign {
         id: String,
@@ -313,11 +320,22 @@ mod tests {
             TicketsCommand::Show { json: true, .. }
         ));
         match tickets(&["comment", "1234abcd", "Looking into it"]) {
-            TicketsCommand::Comment { id, text } => assert_eq!(
-                (id.as_str(), text.as_str()),
-                ("1234abcd", "Looking into it")
+            TicketsCommand::Comment { id, text, internal } => assert_eq!(
+                (id.as_str(), text.as_str(), internal),
+                ("1234abcd", "Looking into it", false)
             ),
             other => panic!("{other:?}"),
+        }
+        for args in [
+            ["comment", "1234abcd", "Old printer", "--internal"],
+            ["comment", "--internal", "1234abcd", "Old printer"],
+        ] {
+            match tickets(&args) {
+                TicketsCommand::Comment { text, internal, .. } => {
+                    assert_eq!((text.as_str(), internal), ("Old printer", true))
+                }
+                other => panic!("{other:?}"),
+            }
         }
         match tickets(&["assign", "1234abcd", "bob"]) {
             TicketsCommand::Assign { who, .. } => assert_eq!(who, "bob"),

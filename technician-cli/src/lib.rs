@@ -65,14 +65,16 @@
 //!   `requester`, `assignee` (string or null), and `created_at`,
 //!   `updated_at`, `sla_due_at` as Unix milliseconds.
 //! - `tickets show`: `TicketDetail`: `{"ticket": Ticket, "comments": [{"id",
-//!   "author", "text", "created_at"}], "events": [{"actor", "at", "event"}],
+//!   "author", "text", "created_at", "internal" (true for a technicians'
+//!   note)}], "events": [{"actor", "at", "event"}],
 //!   "snapshot": Snapshot or null, "attached_diagnostics": [{"taken_at",
 //!   "taken_by", "report": DiagnosticsReport}], "script_runs":
 //!   [ScriptRunRecord], "attachments": [{"id", "ticket_id", "kind" ("log" or
 //!   "screenshot"), "name", "agent_id", "taken_by", "taken_at", "bytes",
 //!   "sha256" ("sha256:<hex>")}]}`, where `event` is externally tagged: `"created"`,
-//!   `{"assigned": {"assignee"}}`, `{"escalated": {"from", "to"}}` or
-//!   `{"status_changed": {"from", "to"}}`. A `ScriptRunRecord` is `{"run_id",
+//!   `{"assigned": {"assignee"}}`, `{"escalated": {"from", "to"}}`,
+//!   `{"status_changed": {"from", "to"}}` or `{"attached": {"kind", "name",
+//!   "attachment"}}` (an employee's screenshot, by `employee:NAME`). A `ScriptRunRecord` is `{"run_id",
 //!   "script_id", "requested_by", "started_at", "outcome": {"exit_code" (int
 //!   or null), "timed_out", "duration_ms", "output_bytes", "truncated"} or
 //!   null, "refusal": string or null, "output"}`.
@@ -270,13 +272,21 @@ mod tests {
 
     #[test]
     fn detail_and_identity_json_shapes_are_stable() {
+        use triage_shared::ids::CommentId;
         use triage_shared::protocol::{SessionIdentity, TicketDetail};
         use triage_shared::roles::Role;
-        use triage_shared::ticket::{TicketEvent, TicketEventKind, Tier};
+        use triage_shared::ticket::{Comment, TicketEvent, TicketEventKind, Tier};
         use triage_shared::time::Timestamp;
+        let comment = |text: &str, internal| Comment {
+            id: CommentId("c0ffee00-0000-4000-8000-000000000001".parse().unwrap()),
+            author: "bob".into(),
+            text: text.into(),
+            created_at: Timestamp(7),
+            internal,
+        };
         let detail = TicketDetail {
             ticket: render_fixture(),
-            comments: vec![],
+            comments: vec![comment("On it", false), comment("Old printer", true)],
             events: vec![TicketEvent {
                 actor: "bob".into(),
                 at: Timestamp(1),
@@ -297,6 +307,19 @@ mod tests {
             serde_json::json!({"escalated": {"from": "l2", "to": "l3"}})
         );
         assert_eq!(v["snapshot"], serde_json::Value::Null);
+        let shape = |text: &str, internal: bool| {
+            serde_json::json!({
+                "id": "c0ffee00-0000-4000-8000-000000000001",
+                "author": "bob",
+                "text": text,
+                "created_at": 7,
+                "internal": internal,
+            })
+        };
+        assert_eq!(
+            v["comments"],
+            serde_json::json!([shape("On it", false), shape("Old printer", true)])
+        );
         let who = SessionIdentity::Technician {
             name: "alice".into(),
             roles: vec![Role::Admin],

@@ -141,6 +141,34 @@ async fn a_unique_prefix_is_sent_as_the_full_id() {
 }
 
 #[tokio::test]
+async fn an_internal_comment_is_sent_as_a_note() {
+    let (dir, relay) = logged_in(two_similar_tickets).await;
+    let out = triage(
+        dir.path(),
+        &[
+            "tickets",
+            "comment",
+            A,
+            "Printer is end of life",
+            "--internal",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out,
+        "Internal note added to ticket 1234abcd (technicians only).\n"
+    );
+    assert_eq!(
+        relay.requests(),
+        vec![Request::Note {
+            id: A.parse().unwrap(),
+            text: "Printer is end of life".into()
+        }]
+    );
+}
+
+#[tokio::test]
 async fn an_ambiguous_prefix_sends_no_change() {
     let (dir, relay) = logged_in(two_similar_tickets).await;
     let err = triage(dir.path(), &["tickets", "close", "1234abcd"])

@@ -74,7 +74,7 @@ pub fn authorize(identity: &SessionIdentity, request: &Request) -> Result<(), Re
         (SessionIdentity::Agent { .. }, Audience::Agent) => Ok(()),
         (SessionIdentity::Agent { .. }, Audience::Technician(_)) => refuse(
             ErrorKind::Forbidden,
-            format!("`{name}` is a technician request; agents may only send who_am_i, heartbeat, submit_ticket and submit_update"),
+            format!("`{name}` is a technician request; agents may only send who_am_i, heartbeat, submit_ticket, submit_update and my_tickets"),
         ),
         (SessionIdentity::Technician { .. }, Audience::Unenrolled | Audience::Agent) => refuse(
             ErrorKind::Forbidden,
@@ -215,6 +215,38 @@ mod tests {
             os: "os".into(),
         };
         assert_eq!(kind(&admin, &enroll), Some(ErrorKind::Forbidden));
+    }
+
+    #[test]
+    fn only_agents_list_their_employees_tickets_and_notes_need_the_comment_role() {
+        let mine = Request::MyTickets {
+            requester: "alice".into(),
+            limit: 0,
+        };
+        assert_eq!(kind(&agent(), &mine), None);
+        assert_eq!(kind(&tech(&Role::ALL), &mine), Some(ErrorKind::Forbidden));
+        assert_eq!(
+            kind(&SessionIdentity::Unenrolled, &mine),
+            Some(ErrorKind::Unauthenticated)
+        );
+        let note = Request::Note {
+            id: TicketId::new_random(),
+            text: "x".into(),
+        };
+        let comment = Request::Comment {
+            id: TicketId::new_random(),
+            text: "x".into(),
+        };
+        for role in Role::ALL {
+            let roles = [role];
+            assert_eq!(
+                kind(&tech(&roles), &note),
+                kind(&tech(&roles), &comment),
+                "{role}"
+            );
+        }
+        assert_eq!(kind(&tech(&[Role::L1]), &note), None);
+        assert_eq!(kind(&agent(), &note), Some(ErrorKind::Forbidden));
     }
 
     fn script_requests() -> (Request, Request, Request, Request, Request) {

@@ -5,7 +5,7 @@
 
 use super::authz::authorize;
 use super::connection::Responder;
-use super::{diag, failpoint, logs, scripts, updates, Peer, Shared};
+use super::{diag, failpoint, logs, my_tickets, scripts, updates, Peer, Shared};
 use crate::audit::{self, Subject};
 use crate::store::StoreError;
 use crate::{admin, workflow};
@@ -154,10 +154,16 @@ async fn run(
     let now = Timestamp::now();
     let actor = peer.actor();
     match request {
-        Request::MyTickets { .. } | Request::Note { .. } => Err(StoreError::refused(
-            ErrorKind::Unavailable,
-            "this relay does not serve this request yet".to_string(),
-        )),
+        Request::MyTickets { requester, limit } => {
+            my_tickets::list(shared, peer.agent_id()?, &actor, &requester, limit).await
+        }
+        Request::Note { id, text } => {
+            record_ticket(id);
+            store
+                .update_ticket(id, |t| workflow::note(t, &actor, &text, now))
+                .await?;
+            Ok(Response::Ok)
+        }
         Request::WhoAmI => Ok(Response::Identity(peer.identity.clone())),
         Request::Enroll {
             token_secret,
@@ -302,7 +308,7 @@ async fn run(
         } => diag::diagnose(shared, peer, agent, sections, attach, note).await,
         Request::SubmitUpdate { id, ticket, update } => {
             let agent = peer.agent_id()?;
-            updates::submit(shared, agent, &actor, id, ticket, update, now).await
+            updates::submit(shared, agent, &actor, id, ticket, update, now, note).await
         }
     }
 }
@@ -395,7 +401,7 @@ impl Peer {
         }
     }
 
-    fn agent_id(&self) -> Result<AgentId, RemoteError> {
+    pub(super) fn agent_id(&self) -> Result<AgentId, RemoteError> {
         match &self.identity {
             SessionIdentity::Agent { id, .. } => Ok(*id),
             _ => Err(RemoteError::new(

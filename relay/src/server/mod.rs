@@ -20,6 +20,7 @@ pub mod failpoint;
 mod handshake;
 mod login_budget;
 mod logs;
+mod my_tickets;
 pub mod policy;
 pub mod registry;
 mod scripts;

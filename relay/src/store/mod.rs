@@ -13,6 +13,7 @@
 
 mod agents;
 mod audit;
+mod comments;
 mod diagnostics;
 pub mod fit;
 mod org;
@@ -35,7 +36,7 @@ pub(crate) use tickets::not_found as ticket_not_found;
 pub(crate) use tickets::tests::sample_snapshot as tickets_sample_snapshot;
 pub use tickets::TicketUpdate;
 pub use tokens::TokenRefusal;
-pub use transfers::TransferRecord;
+pub use transfers::{NewAttachment, TransferRecord};
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{MigrateError, Migrator};

@@ -5,8 +5,10 @@
 //! `crate::workflow`) and writes whatever that function decided, all in one
 //! transaction.
 
-use super::rows::{self, json, opt_parsed, parsed, text, timestamp, to_json, TICKET_COLUMNS};
+use super::comments::insert_comment;
+use super::rows::{self, json, opt_parsed, text, timestamp, to_json, TICKET_COLUMNS};
 use super::scripts::RunsOf;
+use super::transfers::{insert_attachment, NewAttachment};
 use super::{fit, settle, Store, StoreError};
 use sqlx::{Any, Transaction};
 use triage_shared::diagnostics::Snapshot;
@@ -22,6 +24,8 @@ pub struct TicketUpdate {
     pub ticket: Ticket,
     pub events: Vec<TicketEvent>,
     pub comments: Vec<Comment>,
+    /// Files to store on the ticket with the rest (an employee's screenshot).
+    pub attachments: Vec<NewAttachment>,
 }
 
 pub(crate) fn not_found(id: TicketId) -> StoreError {
@@ -112,25 +116,7 @@ impl Store {
             return Ok(None);
         };
         let limit = MAX_TICKET_HISTORY as i64;
-        let mut comments = sqlx::query(
-            "SELECT id, author, body, created_at FROM ticket_comments WHERE ticket_id = $1 ORDER BY seq DESC LIMIT $2",
-        )
-        .bind(id.to_string())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Comment {
-                id: parsed(r, "id")?,
-                author: text(r, "author")?,
-                text: text(r, "body")?,
-                created_at: timestamp(r, "created_at")?,
-                internal: false,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-        comments.reverse();
+        let comments = self.comments(id, MAX_TICKET_HISTORY).await?;
         let mut events = sqlx::query(
             "SELECT actor, occurred_at, event_json FROM ticket_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT $2",
         )
@@ -265,6 +251,9 @@ pub(super) async fn write_update(
     for comment in &update.comments {
         insert_comment(tx, id, comment).await?;
     }
+    for a in &update.attachments {
+        insert_attachment(tx, &a.summary, &a.content).await?;
+    }
     Ok(())
 }
 
@@ -282,26 +271,6 @@ async fn insert_event(
     .bind(&event.actor)
     .bind(event.at.millis())
     .bind(to_json(&event.event)?)
-    .bind(id.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn insert_comment(
-    tx: &mut Transaction<'static, Any>,
-    id: TicketId,
-    comment: &Comment,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO ticket_comments (id, ticket_id, seq, author, body, created_at) \
-         SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5 FROM ticket_comments WHERE ticket_id = $6",
-    )
-    .bind(comment.id.to_string())
-    .bind(id.to_string())
-    .bind(&comment.author)
-    .bind(&comment.text)
-    .bind(comment.created_at.millis())
     .bind(id.to_string())
     .execute(&mut **tx)
     .await?;

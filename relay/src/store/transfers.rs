@@ -5,6 +5,7 @@ use super::rows::{int, opt_parsed, opt_text, parsed, text, timestamp};
 use super::{Store, StoreError};
 use serde::Serialize;
 use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
 use triage_shared::time::Timestamp;
 use triage_shared::transfer::{AttachmentId, AttachmentSummary, ContentDigest};
 use triage_shared::{AgentId, TicketId};
@@ -69,6 +70,40 @@ fn summary(row: &AnyRow) -> Result<AttachmentSummary, StoreError> {
 const SUMMARY_COLUMNS: &str =
     "id, ticket_id, kind, name, agent_id, taken_by, taken_at, bytes, sha256";
 
+/// A file to store on a ticket in the same transaction as the rest of a
+/// ticket update (an employee's screenshot, applied once per update id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAttachment {
+    pub summary: AttachmentSummary,
+    pub content: Vec<u8>,
+}
+
+/// Inserts one attachment on `conn` (a pooled connection or an open
+/// transaction).
+pub(super) async fn insert_attachment(
+    conn: &mut AnyConnection,
+    a: &AttachmentSummary,
+    content: &[u8],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO ticket_attachments (id, ticket_id, kind, name, agent_id, taken_by, taken_at, bytes, sha256, content_hex) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(a.id.to_string())
+    .bind(a.ticket_id.to_string())
+    .bind(a.kind.as_str())
+    .bind(&a.name)
+    .bind(a.agent_id.to_string())
+    .bind(&a.taken_by)
+    .bind(a.taken_at.millis())
+    .bind(big(a.bytes))
+    .bind(a.sha256.to_string())
+    .bind(hex::encode(content))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Saturates rather than wraps for the BIGINT columns.
 fn big(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -116,23 +151,8 @@ impl Store {
         a: &AttachmentSummary,
         content: &[u8],
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO ticket_attachments (id, ticket_id, kind, name, agent_id, taken_by, taken_at, bytes, sha256, content_hex) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(a.id.to_string())
-        .bind(a.ticket_id.to_string())
-        .bind(a.kind.as_str())
-        .bind(&a.name)
-        .bind(a.agent_id.to_string())
-        .bind(&a.taken_by)
-        .bind(a.taken_at.millis())
-        .bind(big(a.bytes))
-        .bind(a.sha256.to_string())
-        .bind(hex::encode(content))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_attachment(&mut conn, a, content).await
     }
 
     /// The newest `limit` attachments of a ticket, oldest first.

@@ -39,6 +39,8 @@ pub enum Plan {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     Comment(String),
+    /// An internal note (`comment --internal`).
+    Note(String),
     Assign(String),
     Escalate(Option<String>),
     Status(StatusAction, Option<String>),
@@ -67,9 +69,13 @@ pub fn plan(command: TicketsCommand) -> Result<Plan, CliError> {
             target: TicketRef::parse(&id)?,
             json,
         }),
-        C::Comment { id, text } => {
+        C::Comment { id, text, internal } => {
             check_text("comment", &text, MAX_TEXT_LEN, false)?;
-            change(&id, Change::Comment(text))
+            if internal {
+                change(&id, Change::Note(text))
+            } else {
+                change(&id, Change::Comment(text))
+            }
         }
         C::Assign { id, who } => {
             check_name("assignee", &who)?;
@@ -183,6 +189,10 @@ async fn apply(conn: &Connected, id: TicketId, change: Change) -> Result<String,
             id,
             text: text.clone(),
         },
+        Change::Note(text) => Request::Note {
+            id,
+            text: text.clone(),
+        },
         Change::Assign(who) => Request::Assign {
             id,
             assignee: who.clone(),
@@ -205,6 +215,9 @@ async fn apply(conn: &Connected, id: TicketId, change: Change) -> Result<String,
     };
     Ok(match change {
         Change::Comment(_) => format!("Comment added to ticket {short}."),
+        Change::Note(_) => {
+            format!("Internal note added to ticket {short} (technicians only).")
+        }
         Change::Assign(who) => format!("Ticket {short} assigned to {}.", clean(&who)),
         Change::Escalate(_) => {
             // The relay may answer with the ticket; otherwise ask for it.
@@ -284,6 +297,28 @@ mod tests {
         assert!(matches!(err, CliError::InvalidInput(_)), "{err}");
         assert!(plan_of(&["comment", FULL, "  "]).is_err());
         assert!(plan_of(&["comment", FULL, "bad\u{1b}[2J"]).is_err());
+    }
+
+    #[test]
+    fn internal_comments_become_notes_with_the_same_checks() {
+        let target = TicketRef::Full(FULL.parse().unwrap());
+        assert_eq!(
+            plan_of(&["comment", FULL, "Old printer", "--internal"]).unwrap(),
+            Plan::Change {
+                target: target.clone(),
+                change: Change::Note("Old printer".into())
+            }
+        );
+        assert_eq!(
+            plan_of(&["comment", FULL, "Old printer"]).unwrap(),
+            Plan::Change {
+                target,
+                change: Change::Comment("Old printer".into())
+            }
+        );
+        let over = "x".repeat(MAX_TEXT_LEN + 1);
+        assert!(plan_of(&["comment", FULL, &over, "--internal"]).is_err());
+        assert!(plan_of(&["comment", FULL, " ", "--internal"]).is_err());
     }
 
     #[test]

@@ -141,11 +141,27 @@ fn history(detail: &TicketDetail) -> String {
             TicketEventKind::Assigned { assignee } => format!("assigned it to {}", clean(assignee)),
             TicketEventKind::Escalated { from, to } => format!("escalated it {from} → {to}"),
             TicketEventKind::StatusChanged { from, to } => format!("changed status {from} → {to}"),
+            TicketEventKind::Attached {
+                kind,
+                name,
+                attachment,
+            } => format!(
+                "attached {} {} ({})",
+                kind.as_str(),
+                clean(name),
+                short(&attachment.to_string())
+            ),
         };
         entries.push((e.at, 0, format!("  {}  {} {what}\n", e.at, clean(&e.actor))));
     }
     for c in &detail.comments {
-        let mut text = format!("  {}  {} commented:\n", c.created_at, clean(&c.author));
+        // A note must never be mistaken for what the employee was told.
+        let what = if c.internal {
+            "(internal) noted"
+        } else {
+            "commented"
+        };
+        let mut text = format!("  {}  {} {what}:\n", c.created_at, clean(&c.author));
         text.push_str(&indented_block(&c.text, "      "));
         entries.push((c.created_at, 1, text));
     }
@@ -311,6 +327,44 @@ mod tests {
         let out = ticket_detail(&d, NOW);
         assert!(
             out.contains("  abcdef12  2024-02-29T12:34:56Z  log         /var/log/syslog?  42 bytes  by lina  sha256:2d71"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn internal_notes_are_marked_and_public_comments_are_not() {
+        let mut d = detail();
+        d.comments[1].internal = true;
+        let out = ticket_detail(&d, NOW);
+        assert!(
+            out.contains(
+                "  2024-02-29T10:34:56Z  admin (internal) noted:\n      Looking into it\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("  2024-02-29T11:34:56Z  bob commented:\n"),
+            "{out}"
+        );
+        assert_eq!(out.matches("(internal)").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn an_employee_screenshot_shows_in_the_history() {
+        use triage_shared::transfer::{AttachmentId, AttachmentKind};
+        let mut d = detail();
+        d.events.push(TicketEvent {
+            actor: "employee:alice".into(),
+            at: NOW,
+            event: TicketEventKind::Attached {
+                kind: AttachmentKind::Screenshot,
+                name: "screenshot.png".into(),
+                attachment: AttachmentId("abcdef12-0000-4000-8000-000000000001".parse().unwrap()),
+            },
+        });
+        let out = ticket_detail(&d, NOW);
+        assert!(
+            out.contains("employee:alice attached screenshot screenshot.png (abcdef12)"),
             "{out}"
         );
     }
