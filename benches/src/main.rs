@@ -49,6 +49,10 @@ struct RttArgs {
     /// For how many seconds.
     #[arg(long, default_value_t = 10)]
     secs: u64,
+    /// Requests per second offered on the technician path (a tiny log pull,
+    /// which the relay records and bounds at 4 per agent at once).
+    #[arg(long, default_value_t = 100)]
+    tech_rate: u32,
 }
 
 #[derive(clap::Args, Clone)]
@@ -201,7 +205,14 @@ async fn main() -> Result<()> {
     let mut rows = Vec::new();
     match cli.what {
         What::Pull(a) => guarded("1 log pull", &mut rows, pull::run(a.size)).await,
-        What::Rtt(a) => guarded("2 round trip", &mut rows, rtt::run(a.rate, a.secs)).await,
+        What::Rtt(a) => {
+            guarded(
+                "2 round trip",
+                &mut rows,
+                rtt::run(a.rate, a.tech_rate, a.secs),
+            )
+            .await
+        }
         What::Fleet(a) => fleet(a, &mut rows).await?,
         What::Footprint(a) => footprint(a, &mut rows).await?,
         What::Ingest(a) => {
@@ -220,7 +231,12 @@ async fn main() -> Result<()> {
             ingest,
         } => {
             guarded("1 log pull", &mut rows, pull::run(pull.size)).await;
-            guarded("2 round trip", &mut rows, rtt::run(rtt.rate, rtt.secs)).await;
+            guarded(
+                "2 round trip",
+                &mut rows,
+                rtt::run(rtt.rate, rtt.tech_rate, rtt.secs),
+            )
+            .await;
             if let Err(e) = footprint(fp, &mut rows).await {
                 rows.push(Row::skipped(
                     "4 agent footprint",

@@ -387,6 +387,9 @@ pub struct AttachmentSummary {
     pub sha256: ContentDigest,
 }
 
+#[path = "transfer_raw.rs"]
+pub mod raw;
+
 #[cfg(test)]
 #[path = "transfer_tests.rs"]
 mod tests;

@@ -21,6 +21,7 @@ mod access;
 mod filter;
 mod follow;
 mod pump;
+mod read_ahead;
 pub mod settings;
 mod tail;
 mod timestamp;
@@ -36,14 +37,15 @@ pub(crate) use pump::Pump;
 
 use access::OpenedLog;
 use filter::{LineFilter, LineSplitter};
+use read_ahead::ReadAhead;
 use std::path::PathBuf;
 use timestamp::Clock;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncSeekExt, AsyncWrite};
 use tracing::{info, warn, Instrument};
 use triage_shared::codec::{write_frame, CodecError};
 use triage_shared::protocol::{ErrorKind, RemoteError};
 use triage_shared::remote::AgentReply;
-use triage_shared::transfer::{EndReason, LogQuery, TransferStart, TRANSFER_CHUNK_LEN};
+use triage_shared::transfer::{EndReason, LogQuery, TransferStart};
 
 /// What the endpoint allows: from `log_paths` and `max_log_bytes` in agent.toml.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,7 +192,7 @@ where
                 };
                 follow::follow(&mut body, spot, &allow, &query.path, recv).await?
             }
-            Ok(_) => send_range(&mut body, &mut file, remaining, &path).await?,
+            Ok(_) => send_range(&mut body, file, remaining, &path).await?,
         };
         match ended {
             Ended::Normally(reason) => {
@@ -221,27 +223,25 @@ fn read_failed(path: &std::path::Path, e: &std::io::Error) -> RemoteError {
     )
 }
 
-/// Sends `len` bytes from the current position of `file`.
+/// Sends `len` bytes from the current position of `file`, read ahead
+/// on the blocking pool while the previous chunk goes out.
 async fn send_range<W: AsyncWrite + Unpin>(
     body: &mut Body<'_, W>,
-    file: &mut tokio::fs::File,
+    file: tokio::fs::File,
     len: u64,
     path: &std::path::Path,
 ) -> Result<Ended, CodecError> {
-    let mut buf = vec![0u8; TRANSFER_CHUNK_LEN];
-    let mut left = len;
-    while left > 0 {
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = match file.read(&mut buf[..want]).await {
-            Ok(0) => break, // the file shrank since it was opened: send what there is
-            Ok(n) => n,
+    let mut chunks = ReadAhead::start(file.into_std().await, len);
+    while let Some(read) = chunks.next().await {
+        let data = match read {
+            Ok(data) => data,
             Err(e) => return Ok(Ended::Failed(read_failed(path, &e))),
         };
-        left -= n as u64;
-        if !body.feed(&buf[..n]).await? {
+        if !body.feed(&data).await? {
             return Ok(Ended::Normally(EndReason::Complete));
         }
     }
+    // The file may have shrunk since it was opened: what there was is sent.
     body.finish_line().await?;
     Ok(Ended::Normally(EndReason::Complete))
 }

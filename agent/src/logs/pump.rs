@@ -2,13 +2,24 @@
 //! [`TRANSFER_CHUNK_LEN`] out, counted and hashed, cut off at the byte limit.
 //! Holds one chunk at most; a slow reader slows `push` down through the
 //! stream's flow control.
+//!
+//! A chunk goes out as its header and then its data, written where they
+//! lie ([`ChunkLayout`]): the same bytes as an encoded frame, without
+//! copying the data into one. Full chunks handed to `push` are not even
+//! copied into the pump's buffer.
 
-use tokio::io::AsyncWrite;
+use std::sync::LazyLock;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use triage_shared::codec::{write_frame, CodecError};
 use triage_shared::remote::AgentReply;
+use triage_shared::transfer::raw::ChunkLayout;
 use triage_shared::transfer::{
     ContentHasher, EndReason, TransferEnd, TransferFrame, TransferStart, TRANSFER_CHUNK_LEN,
 };
+
+/// `None` only if the codec could not encode an empty chunk: chunks are then encoded whole.
+static CHUNKS: LazyLock<Option<ChunkLayout>> =
+    LazyLock::new(|| ChunkLayout::of(AgentReply::Transfer).ok());
 
 pub struct Pump<'w, W> {
     send: &'w mut W,
@@ -45,6 +56,12 @@ impl<'w, W: AsyncWrite + Unpin> Pump<'w, W> {
             self.limited = true;
         }
         while !data.is_empty() {
+            if self.buf.is_empty() && data.len() >= TRANSFER_CHUNK_LEN {
+                let (chunk, rest) = data.split_at(TRANSFER_CHUNK_LEN);
+                self.send_chunk(chunk).await?;
+                data = rest;
+                continue;
+            }
             let take = data.len().min(TRANSFER_CHUNK_LEN - self.buf.len());
             self.buf.extend_from_slice(&data[..take]);
             data = &data[take..];
@@ -60,13 +77,28 @@ impl<'w, W: AsyncWrite + Unpin> Pump<'w, W> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        self.hasher.update(&self.buf);
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(TRANSFER_CHUNK_LEN));
-        write_frame(
-            self.send,
-            &AgentReply::Transfer(TransferFrame::Chunk(chunk)),
-        )
-        .await
+        let chunk = std::mem::take(&mut self.buf);
+        let sent = self.send_chunk(&chunk).await;
+        // The buffer is reused: one allocation for the whole body.
+        self.buf = chunk;
+        self.buf.clear();
+        sent
+    }
+
+    /// Hashes and sends one chunk (not empty, at most [`TRANSFER_CHUNK_LEN`]).
+    async fn send_chunk(&mut self, data: &[u8]) -> Result<(), CodecError> {
+        self.hasher.update(data);
+        match CHUNKS.as_ref().map(|layout| layout.header(data.len())) {
+            Some(Ok(header)) => {
+                self.send.write_all(&header).await?;
+                self.send.write_all(data).await?;
+                Ok(())
+            }
+            _ => {
+                let frame = AgentReply::Transfer(TransferFrame::Chunk(data.to_vec()));
+                write_frame(self.send, &frame).await
+            }
+        }
     }
 
     pub async fn keep_alive(&mut self) -> Result<(), CodecError> {
@@ -191,6 +223,38 @@ pub(crate) mod tests {
             (data, EndReason::LimitReached { limit: 1000 })
         );
         assert_eq!(end.bytes, 1000);
+    }
+
+    #[tokio::test]
+    async fn whole_chunks_and_pieces_mix_into_the_same_frames() {
+        let data: Vec<u8> = (0..TRANSFER_CHUNK_LEN * 3 + 7)
+            .map(|i| (i % 241) as u8)
+            .collect();
+        // Pushed in one piece (sent without buffering), and in odd pieces.
+        for pieces in [data.len(), 1000, TRANSFER_CHUNK_LEN + 1] {
+            let (replies, end) = pump_all(&data, pieces, u64::MAX).await;
+            let (body, _) = body(&replies);
+            assert_eq!(body, data, "pieces of {pieces}");
+            assert_eq!(end.sha256, ContentDigest::of(&data));
+            for r in &replies {
+                if let AgentReply::Transfer(TransferFrame::Chunk(c)) = r {
+                    assert!(!c.is_empty() && c.len() <= TRANSFER_CHUNK_LEN);
+                }
+            }
+        }
+        // Whole chunks, then the rest: Start, 3 chunks, 7 bytes, End.
+        assert_eq!(pump_all(&data, data.len(), u64::MAX).await.0.len(), 6);
+    }
+
+    #[tokio::test]
+    async fn the_limit_cuts_a_whole_chunk_push_short() {
+        let data = vec![9u8; TRANSFER_CHUNK_LEN * 2];
+        let limit = TRANSFER_CHUNK_LEN as u64 + 10;
+        let (replies, end) = pump_all(&data, data.len(), limit).await;
+        let (body, reason) = body(&replies);
+        assert_eq!(body.len() as u64, limit);
+        assert_eq!(reason, EndReason::LimitReached { limit });
+        assert_eq!(end.bytes, limit);
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use triage_shared::codec::read_frame;
-use triage_shared::transfer::{ContentDigest, TransferFrame, MAX_TAIL_LINES};
+use triage_shared::transfer::{ContentDigest, TransferFrame, MAX_TAIL_LINES, TRANSFER_CHUNK_LEN};
 
 fn policy(dir: &Path, max_bytes: u64) -> LogPolicy {
     LogPolicy {

@@ -50,7 +50,12 @@ async fn screenshots_ask_for_consent_or_follow_the_policy() {
         panic!("{replies:?}")
     };
     assert_eq!(e.kind, ErrorKind::Forbidden);
-    assert!(e.message.contains("no desktop session"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("nobody is signed in to the Get help window to ask"),
+        "{}",
+        e.message
+    );
     configure(&w, "screenshots = \"never\"\n");
     let replies = exchange(&w.endpoint(), &ask).await;
     let [AgentReply::Error(e)] = replies.as_slice() else {
