@@ -1,23 +1,28 @@
 //! What the daemon runs next to its relay connection: the health monitor
-//! (always, connected or not) and the outbox courier (while connected).
+//! (always, connected or not), the outbox courier (while connected), and
+//! the Get help window's local socket (always; [`crate::desktop`]).
 
 use crate::backoff::random_backoff;
 use crate::config::AgentConfig;
+use crate::desktop::connection::DesktopService;
+use crate::desktop::consent::ConsentRegistry;
 use crate::health::monitor::Monitor;
 use crate::health::sample::{SampleSource, SysinfoSource};
 use crate::outbox::{deliver_pending, Outbox};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::JoinHandle;
-use tracing::{info, warn, Instrument};
+use tracing::{error, info, warn, Instrument};
 use triage_shared::client::{ClientError, Session};
 
 /// How often the daemon looks for messages another process (`help`) queued.
 pub const OUTBOX_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How long shutdown waits for the health monitor to finish what it is doing.
 pub const MONITOR_STOP_GRACE: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the Get help socket to close its connections.
+const DESKTOP_STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// How the daemon runs. The defaults are what `triage-agent run` does;
 /// tests swap in a fake health feed and shorter intervals.
@@ -134,6 +139,60 @@ impl MonitorTask {
             .is_err()
         {
             warn!("the health monitor did not stop in time; cutting it off");
+            task.abort();
+        }
+    }
+}
+
+/// The Get help window's socket, served while the daemon runs.
+pub(crate) struct DesktopTask {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl DesktopTask {
+    /// Listens where agent.toml says (default `<state dir>/desktop.sock`).
+    /// A socket that cannot be bound is logged, not fatal: the relay side
+    /// of the daemon matters more than the window.
+    pub(crate) fn start(
+        state_dir: &Path,
+        config: &AgentConfig,
+        consent: Arc<ConsentRegistry>,
+    ) -> Option<DesktopTask> {
+        let path = crate::desktop::socket_path(state_dir, config);
+        let service = Arc::new(DesktopService::new(state_dir, config, consent));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        #[cfg(unix)]
+        let task = match crate::desktop::server::DesktopListener::bind(&path) {
+            Ok(listener) => tokio::spawn(listener.serve(service, stopped).in_current_span()),
+            Err(e) => {
+                error!(error = %e, "the Get help window cannot reach this agent");
+                return None;
+            }
+        };
+        #[cfg(windows)]
+        let task = tokio::spawn(
+            async move {
+                if let Err(e) = crate::desktop::windows::serve(&path, service, stopped).await {
+                    error!(error = %e, "the Get help window cannot reach this agent");
+                }
+            }
+            .in_current_span(),
+        );
+        Some(DesktopTask { stop, task })
+    }
+
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        if tokio::time::timeout(DESKTOP_STOP_GRACE, &mut task)
+            .await
+            .is_err()
+        {
+            warn!("the Get help socket did not close in time; cutting it off");
             task.abort();
         }
     }

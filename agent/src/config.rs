@@ -16,6 +16,15 @@
 //! "with_consent"` (default `with_consent`) says whether screenshots may be
 //! taken at all (see [`crate::logs::settings`]).
 //!
+//! The "Get help" window's local socket ([`crate::desktop`]):
+//! `desktop_socket = "/run/triage-agent/desktop.sock"` (an absolute path;
+//! default `<state dir>/desktop.sock`) and `desktop_users = ["alice",
+//! "1000"]`, the accounts (names or uids) besides the daemon's own and
+//! root that may use it. A daemon running as root keeps its state in a
+//! directory only root can enter, so for other users' windows to reach it,
+//! point `desktop_socket` somewhere they can (`/run/triage-agent/…`, which
+//! the window also looks for) and list those users.
+//!
 //! Unknown keys and bad values are errors that name the file and the key:
 //! a typo in a security setting must not silently mean "the default".
 //! New settings (health rules, log allow-lists) become new fields of
@@ -27,7 +36,7 @@ use crate::health::raw::RawHealth;
 use crate::outbox::{MAX_OUTBOX_MESSAGES, OUTBOX_MESSAGES_CEILING};
 use crate::state::{read_capped, StateDir};
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use triage_shared::approval::Interpreter;
 
 pub const CONFIG_FILE: &str = "agent.toml";
@@ -46,6 +55,11 @@ pub struct AgentConfig {
     pub logs: crate::logs::LogPolicy,
     /// `screenshots`: whether a screenshot may be taken (after consent).
     pub screenshots: crate::screenshot::ScreenshotPolicy,
+    /// `desktop_socket`: where the Get help window's socket is, if not in the state dir.
+    pub desktop_socket: Option<PathBuf>,
+    /// `desktop_users`, resolved to uids: who besides the daemon's own
+    /// user and root may use that socket.
+    pub desktop_users: Vec<u32>,
 }
 
 /// The interpreters allowed when `agent.toml` does not say.
@@ -65,6 +79,8 @@ impl Default for AgentConfig {
             max_outbox_messages: MAX_OUTBOX_MESSAGES,
             logs: crate::logs::LogPolicy::default(),
             screenshots: crate::screenshot::ScreenshotPolicy::default(),
+            desktop_socket: None,
+            desktop_users: Vec::new(),
         }
     }
 }
@@ -80,6 +96,8 @@ struct RawConfig {
     log_paths: Option<Vec<String>>,
     max_log_bytes: Option<u64>,
     screenshots: Option<String>,
+    desktop_socket: Option<String>,
+    desktop_users: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +137,19 @@ impl AgentConfig {
             config.screenshots = policy
                 .parse()
                 .map_err(|e| format!("key `screenshots`: {e}"))?;
+        }
+        if let Some(path) = raw.desktop_socket {
+            config.desktop_socket = Some(
+                crate::desktop::check_socket_path(&path)
+                    .map_err(|e| format!("key `desktop_socket`: {e}"))?,
+            );
+        }
+        for entry in raw.desktop_users.unwrap_or_default() {
+            let uid = crate::desktop::peer::resolve_user(&entry)
+                .map_err(|e| format!("key `desktop_users`: {e}"))?;
+            if !config.desktop_users.contains(&uid) {
+                config.desktop_users.push(uid);
+            }
         }
         if let Some(max) = raw.outbox.and_then(|o| o.max_messages) {
             if !(1..=OUTBOX_MESSAGES_CEILING).contains(&max) {
@@ -248,6 +279,48 @@ mod tests {
         let err = parse("allowed_interpreters = [\"sh\"\n").unwrap_err();
         assert!(
             err.contains("/state/agent.toml") && err.contains("line 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn desktop_users_are_names_or_uids() {
+        let config = parse("desktop_users = [\"1000\", \"1000\", \"4242\"]\n").unwrap();
+        assert_eq!(config.desktop_users, [1000, 4242]);
+        assert!(AgentConfig::default().desktop_users.is_empty());
+        #[cfg(unix)]
+        assert_eq!(
+            parse("desktop_users = [\"root\"]\n").unwrap().desktop_users,
+            [0]
+        );
+    }
+
+    #[test]
+    fn an_unknown_desktop_user_names_the_key_and_the_account() {
+        let err = parse("desktop_users = [\"no-such-user-triage-test\"]\n").unwrap_err();
+        assert!(err.contains("/state/agent.toml"), "{err}");
+        assert!(err.contains("key `desktop_users`"), "{err}");
+        assert!(err.contains("no-such-user-triage-test"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_desktop_socket_must_be_an_absolute_path_that_fits() {
+        let config = parse("desktop_socket = \"/run/triage-agent/desktop.sock\"\n").unwrap();
+        assert_eq!(
+            config.desktop_socket,
+            Some(PathBuf::from("/run/triage-agent/desktop.sock"))
+        );
+        assert_eq!(AgentConfig::default().desktop_socket, None);
+        let err = parse("desktop_socket = \"desktop.sock\"\n").unwrap_err();
+        assert!(
+            err.contains("key `desktop_socket`") && err.contains("absolute"),
+            "{err}"
+        );
+        let long = format!("desktop_socket = \"/{}\"\n", "a".repeat(200));
+        let err = parse(&long).unwrap_err();
+        assert!(
+            err.contains("key `desktop_socket`") && err.contains("bytes"),
             "{err}"
         );
     }

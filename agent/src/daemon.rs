@@ -13,9 +13,12 @@
 //!          or shutdown completes (→ close with a reason, return)
 //! ```
 //!
-//! Next to the connection run the health monitor (connected or not) and,
-//! while connected, the outbox courier: everything queued is delivered on
-//! connect, then whenever something new is queued (here, or by `help` in
+//! Next to the connection run the health monitor (connected or not), the
+//! Get help window's local socket ([`crate::desktop`]: windows file tickets
+//! through it and answer screenshot consent prompts, which reach
+//! [`serve`] through the shared consent registry) and, while connected,
+//! the outbox courier: everything queued is delivered on connect, then
+//! whenever something new is queued (here, by the window, or by `help` in
 //! another process: the directory is polled every
 //! [`crate::background::OUTBOX_POLL_INTERVAL`]).
 //!
@@ -24,9 +27,11 @@
 //! someone at the machine to start it again. It is logged as an error each
 //! time, with what to do about it.
 
-use crate::background::{Courier, DaemonOptions, MonitorTask};
+use crate::background::{Courier, DaemonOptions, DesktopTask, MonitorTask};
 use crate::backoff::random_backoff;
 use crate::config::AgentConfig;
+use crate::desktop::consent::ConsentRegistry;
+use crate::desktop::protocol::CONSENT_TIMEOUT;
 use crate::enroll::close;
 use crate::error::AgentError;
 use crate::outbox::{Outbox, STALE_TEMP_AGE};
@@ -70,7 +75,8 @@ pub async fn run_daemon_with(
     mut options: DaemonOptions,
 ) -> Result<(), AgentError> {
     let enrollment = StateDir::new(state_dir).load()?;
-    let endpoint = Arc::new(Endpoint::load(state_dir)?);
+    let consent = ConsentRegistry::new(CONSENT_TIMEOUT);
+    let endpoint = Arc::new(Endpoint::load(state_dir)?.with_consent(consent.clone()));
     let config = AgentConfig::load(&StateDir::new(state_dir))?;
     let outbox = Outbox::open(state_dir, config.max_outbox_messages)?;
     outbox.sweep_stale_temps(STALE_TEMP_AGE);
@@ -89,6 +95,7 @@ pub async fn run_daemon_with(
             queued.clone(),
         )
     });
+    let desktop = span.in_scope(|| DesktopTask::start(state_dir, &config, consent));
     let courier = Courier {
         outbox,
         queued,
@@ -98,6 +105,9 @@ pub async fn run_daemon_with(
     supervise(enrollment, endpoint, &courier, shutdown)
         .instrument(span.clone())
         .await;
+    if let Some(desktop) = desktop {
+        desktop.stop().instrument(span.clone()).await;
+    }
     if let Some(monitor) = monitor {
         monitor.stop().instrument(span).await;
     }

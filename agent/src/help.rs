@@ -1,5 +1,5 @@
 //! "Get help": an employee's request becomes a ticket with a diagnostics
-//! snapshot attached.
+//! snapshot attached, and the screenshot they chose to include, if any.
 //!
 //! The ticket goes into the outbox first (durably), and only then to the
 //! relay: [`file_ticket`] tries to deliver it at once, over a connection of
@@ -10,6 +10,10 @@
 //! here, and the relay stores a ticket once per id, so a delivery that is
 //! repeated (a lost acknowledgement, or the daemon sending the same file at
 //! the same moment) is harmless.
+//!
+//! A screenshot is checked before anything is queued, and queued as an
+//! `AgentUpdate::Screenshot` right after its ticket, so the outbox (which
+//! delivers in order) never sends it before the ticket exists.
 
 use crate::config::AgentConfig;
 use crate::enroll::close;
@@ -20,6 +24,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 use tracing::{info, warn, Instrument};
+use triage_shared::agent_update::AgentUpdate;
 use triage_shared::client::{ClientError, Session};
 use triage_shared::protocol::{ErrorKind, PeerKind, RemoteError, SessionIdentity};
 use triage_shared::ticket::{Category, NewTicket, Priority, Source};
@@ -37,6 +42,9 @@ pub struct HelpRequest {
     pub priority: Priority,
     /// The person asking; see [`crate::host::current_requester`].
     pub requester: String,
+    /// A PNG of the screen the person chose to attach (at most
+    /// [`triage_shared::limits::MAX_ATTACHED_SCREENSHOT_LEN`] bytes).
+    pub screenshot: Option<Vec<u8>>,
 }
 
 /// Where a filed ticket is.
@@ -105,6 +113,10 @@ pub async fn file_ticket_with(
         requester: request.requester,
     };
     ticket.validate()?;
+    let screenshot = request.screenshot.map(AgentUpdate::Screenshot);
+    if let Some(update) = &screenshot {
+        update.validate()?;
+    }
     let id = ticket.id;
     let span = tracing::info_span!("file_ticket", agent_id = %enrollment.agent_id, ticket_id = %id);
     async move {
@@ -112,7 +124,7 @@ pub async fn file_ticket_with(
             .await
             .map_err(|e| AgentError::Diagnostics(e.to_string()))?;
         let outbox = Outbox::open(state_dir, outbox_bound(state_dir))?;
-        let file_name = match outbox.push(&Message::ticket(ticket, Some(snapshot)))? {
+        let ticket_file = match outbox.push(&Message::ticket(ticket, Some(snapshot)))? {
             Queued::Queued { file_name, .. } => file_name,
             // The drop policy never drops an employee's ticket; it refuses.
             Queued::Dropped => {
@@ -123,10 +135,14 @@ pub async fn file_ticket_with(
             }
         };
         info!("ticket queued");
+        let last_file = match screenshot {
+            Some(update) => queue_screenshot(&outbox, id, update).unwrap_or(ticket_file.clone()),
+            None => ticket_file.clone(),
+        };
         if options.deliver_within.is_zero() {
             return Ok(Filed::Queued(id));
         }
-        let attempt = deliver_now(&enrollment, &outbox, &file_name);
+        let attempt = deliver_now(&enrollment, &outbox, &ticket_file, &last_file);
         match tokio::time::timeout(options.deliver_within, attempt).await {
             Err(_) => {
                 info!("the relay did not answer in time; the ticket stays queued");
@@ -139,6 +155,26 @@ pub async fn file_ticket_with(
     }
     .instrument(span)
     .await
+}
+
+/// Queues the screenshot of ticket `id` (already checked); its file name,
+/// or `None` when it could not be kept. The ticket is queued by then, so
+/// a lost screenshot is logged rather than failing the request.
+fn queue_screenshot(outbox: &Outbox, id: TicketId, update: AgentUpdate) -> Option<String> {
+    match outbox.push(&Message::update(id, update)) {
+        Ok(Queued::Queued { file_name, .. }) => {
+            info!("screenshot queued");
+            Some(file_name)
+        }
+        Ok(Queued::Dropped) => {
+            warn!("the outbox is full of updates; the ticket was queued without its screenshot");
+            None
+        }
+        Err(e) => {
+            warn!(error = %e, "the screenshot could not be queued; the ticket was queued without it");
+            None
+        }
+    }
 }
 
 /// The outbox bound from `agent.toml`; a broken file must not stop an
@@ -161,12 +197,14 @@ enum NotNow {
     Client(ClientError),
 }
 
-/// Delivers the outbox up to and including `file_name` over a one-shot
-/// connection. `Ok(true)`: delivered (by us, or by the daemon meanwhile).
+/// Delivers the outbox up to and including `last_file` (the ticket, or
+/// the screenshot queued after it) over a one-shot connection.
+/// `Ok(true)`: the ticket was delivered (by us, or by the daemon meanwhile).
 async fn deliver_now(
     enrollment: &Enrollment,
     outbox: &Outbox,
-    file_name: &str,
+    ticket_file: &str,
+    last_file: &str,
 ) -> Result<bool, NotNow> {
     let session = Session::connect(&enrollment.relay, &enrollment.key, PeerKind::AgentOneShot)
         .await
@@ -178,17 +216,22 @@ async fn deliver_now(
             "the relay does not know this agent's key",
         ))));
     }
-    let (report, result) = deliver_pending(outbox, &session, Some(file_name)).await;
+    let (report, result) = deliver_pending(outbox, &session, Some(last_file)).await;
     close(session).await;
-    if report.delivered.iter().any(|f| f == file_name) {
-        return Ok(true);
+    for (file, refusal) in &report.refused {
+        if file == ticket_file {
+            return Err(NotNow::Refused(refusal.clone()));
+        }
+        if file == last_file {
+            warn!(%refusal, "the relay refused the screenshot; the ticket was filed without it");
+        }
     }
-    if let Some((_, refusal)) = report.refused.into_iter().find(|(f, _)| f == file_name) {
-        return Err(NotNow::Refused(refusal));
+    if report.delivered.iter().any(|f| f == ticket_file) {
+        return Ok(true);
     }
     result.map_err(NotNow::Client)?;
     // Gone without our doing: the daemon handled it, unless it set it aside.
-    if outbox.was_set_aside(file_name) {
+    if outbox.was_set_aside(ticket_file) {
         return Err(NotNow::Refused(RemoteError::new(
             ErrorKind::InvalidInput,
             "the ticket could not be delivered and was set aside; see the agent daemon's log",
@@ -196,7 +239,7 @@ async fn deliver_now(
     }
     Ok(!outbox
         .pending()
-        .map_or(true, |p| p.iter().any(|x| x.file_name == file_name)))
+        .map_or(true, |p| p.iter().any(|x| x.file_name == ticket_file)))
 }
 
 /// What a failed immediate delivery means for the person asking.
@@ -238,6 +281,7 @@ mod tests {
             category: Category::Other,
             priority: Priority::Normal,
             requester: "alice".into(),
+            screenshot: None,
         }
     }
 
@@ -266,6 +310,41 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, AgentError::InvalidRequest(_)), "{err}");
         assert_eq!(pending_count(tmp.path()).unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_screenshot_is_checked_first_and_queued_right_after_its_ticket() {
+        let tmp = enrolled_unreachable();
+        let mut bad = help("printer");
+        bad.screenshot = Some(b"GIF89a".to_vec());
+        let err = file_ticket(tmp.path(), bad).await.unwrap_err();
+        assert!(err.to_string().contains("not a PNG"), "{err}");
+        assert_eq!(pending_count(tmp.path()).unwrap(), 0);
+
+        let mut good = help("printer");
+        let png = [&triage_shared::agent_update::PNG_SIGNATURE[..], b"pixels"].concat();
+        good.screenshot = Some(png.clone());
+        let filed = file_ticket(tmp.path(), good).await.unwrap();
+        let outbox = Outbox::open(tmp.path(), 10).unwrap();
+        let queued: Vec<Message> = outbox
+            .pending()
+            .unwrap()
+            .iter()
+            .map(|p| match outbox.read(p) {
+                crate::outbox::Loaded::Message(m) => *m,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let [Message::Ticket { ticket, .. }, Message::Update {
+            ticket: of,
+            update: AgentUpdate::Screenshot(sent),
+            ..
+        }] = queued.as_slice()
+        else {
+            panic!("{queued:?}")
+        };
+        assert_eq!((ticket.id, *of), (filed.id(), filed.id()));
+        assert_eq!(sent, &png);
     }
 
     #[tokio::test]

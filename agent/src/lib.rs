@@ -15,7 +15,13 @@
 //! - [`runner`]: running an approved script (temp dir, process group,
 //!   timeout, capped streamed output).
 //! - [`logs`]: log pulls (allow-list, tail/since/grep, follow, chunked
-//!   and hashed); [`screenshot`]: policy, consent, capture.
+//!   and hashed); [`screenshot`]: policy, then consent in the user's window,
+//!   which takes the picture.
+//! - `capture` (feature `screenshot`): the screen as PNG, fitted to a byte
+//!   budget; `gui` (feature `gui`): the "Get help" window.
+//! - [`desktop`]: the "Get help" window's local socket: server with the
+//!   peer-uid check, ticket filing and My tickets for the window, the
+//!   consent channels screenshots are asked on, and the window's client.
 //! - [`backoff`], [`host`]: small pure helpers (retry delays, names).
 //!
 //! Pure logic (backoff, ranking, clamping, parsing, verification, output
@@ -24,12 +30,16 @@
 
 mod background;
 pub mod backoff;
+#[cfg(feature = "screenshot")]
+pub mod capture;
 pub mod config;
 mod daemon;
 pub mod desktop;
 pub mod diagnostics;
 mod enroll;
 mod error;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod health;
 mod help;
 pub mod host;

@@ -67,11 +67,22 @@ enum Command {
         /// low, normal, high or urgent
         #[arg(long, default_value = "normal")]
         priority: Priority,
-        /// Do not attach a screenshot (accepted now; screenshots are not attached yet, they come in a later release)
+        /// Do not attach a screenshot (by default one is attached when this runs in a
+        /// desktop session, scaled down to fit a ticket)
         #[arg(long)]
         no_screenshot: bool,
         #[command(flatten)]
         state: StateDirArg,
+    },
+    /// Open the "Get help" window (run it as the logged-in user, in the desktop session)
+    Gui {
+        #[command(flatten)]
+        state: StateDirArg,
+        /// The agent daemon's local socket [default: the one for --state-dir when
+        /// given, else the first found of this user's, /run/triage-agent/desktop.sock
+        /// and the system daemon's]
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
     },
     /// Print a diagnostics snapshot of this machine (no relay needed)
     Diagnose {
@@ -99,6 +110,19 @@ enum Command {
         /// Print JSON instead of text
         #[arg(long)]
         json: bool,
+    },
+    /// My tickets: the tickets you filed from this computer, their status and the help
+    /// desk's latest reply (asked through the running agent, as the user running this)
+    Tickets {
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        state: StateDirArg,
+        /// The agent daemon's local socket [default: the one the daemon makes for
+        /// its state directory]
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
     },
 }
 
@@ -154,15 +178,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
             no_screenshot,
             state,
         } => {
-            if !no_screenshot {
-                tracing::debug!("screenshots are not attached yet");
-            }
+            let screenshot = if no_screenshot {
+                None
+            } else {
+                tokio::task::spawn_blocking(help_screenshot)
+                    .await
+                    .context("screen capture failed")?
+            };
             let request = HelpRequest {
                 title,
                 description,
                 category,
                 priority,
                 requester: host::current_requester(),
+                screenshot,
             };
             match triage_agent::file_ticket(&state.resolve(), request).await? {
                 Filed::Delivered(id) => println!("Ticket {id} filed."),
@@ -171,6 +200,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Gui { state, socket } => gui(state, socket)?,
         Command::Diagnose { json, sections } if sections.is_empty() => {
             let snapshot = tokio::task::spawn_blocking(diagnostics::collect)
                 .await
@@ -200,8 +230,69 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 print!("{}", report.render_text());
             }
         }
+        Command::Tickets {
+            json,
+            state,
+            socket,
+        } => my_tickets(state, socket, json).await?,
     }
     Ok(())
+}
+
+/// `tickets`: "My tickets" through the daemon's socket, which knows this
+/// user by the socket's peer uid.
+async fn my_tickets(state: StateDirArg, socket: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
+    use triage_agent::desktop::{client::DesktopClient, locate_socket, render::render_my_tickets};
+    let socket = socket.unwrap_or_else(|| locate_socket(state.state_dir.as_deref()));
+    let (mut client, _) = DesktopClient::connect(&socket).await?;
+    let tickets = client.my_tickets().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&tickets)?);
+    } else {
+        print!("{}", render_my_tickets(&tickets));
+    }
+    Ok(())
+}
+
+/// A screenshot for `help`, when there is a screen to take; otherwise a
+/// one-line note, and the ticket goes without.
+#[cfg(feature = "screenshot")]
+fn help_screenshot() -> Option<Vec<u8>> {
+    use triage_agent::capture;
+    use triage_shared::limits::MAX_ATTACHED_SCREENSHOT_LEN;
+    let png = capture::capture_image()
+        .and_then(|image| capture::fit_png(&image, MAX_ATTACHED_SCREENSHOT_LEN));
+    match png {
+        Ok(png) => Some(png),
+        Err(e) => {
+            eprintln!("note: filing without a screenshot: {e}");
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "screenshot"))]
+fn help_screenshot() -> Option<Vec<u8>> {
+    eprintln!("note: filing without a screenshot: this agent was built without screen capture");
+    None
+}
+
+/// The "Get help" window; it blocks this (the main) thread until closed,
+/// which is what the windowing system wants.
+#[cfg(feature = "gui")]
+fn gui(state: StateDirArg, socket: Option<PathBuf>) -> anyhow::Result<()> {
+    let socket =
+        socket.unwrap_or_else(|| triage_agent::desktop::locate_socket(state.state_dir.as_deref()));
+    triage_agent::gui::run_window(socket)?;
+    Ok(())
+}
+
+#[cfg(not(feature = "gui"))]
+fn gui(_state: StateDirArg, _socket: Option<PathBuf>) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this triage-agent was built without the window (the `gui` feature); \
+         use `triage-agent help \"what is wrong\"` instead, or ask IT for a build with the window"
+    )
 }
 
 fn print_status(dir: &Path, json: bool) -> anyhow::Result<()> {
@@ -313,6 +404,54 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("unknown section `gpu`"), "{err}");
+    }
+
+    #[test]
+    fn gui_takes_a_socket_and_a_state_dir() {
+        let cli = Cli::try_parse_from([
+            "triage-agent",
+            "gui",
+            "--socket",
+            "/tmp/s.sock",
+            "--state-dir",
+            "/tmp/a",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Gui { socket, state } => {
+                assert_eq!(socket, Some(PathBuf::from("/tmp/s.sock")));
+                assert_eq!(state.state_dir, Some(PathBuf::from("/tmp/a")));
+            }
+            _ => panic!("parsed as another command"),
+        }
+    }
+
+    #[cfg(not(feature = "gui"))]
+    #[test]
+    fn without_the_window_gui_says_so() {
+        let err = gui(StateDirArg { state_dir: None }, None).unwrap_err();
+        assert!(
+            err.to_string().contains("built without the window"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tickets_takes_json_and_a_socket() {
+        let cli =
+            Cli::try_parse_from(["triage-agent", "tickets", "--json", "--socket", "/s"]).unwrap();
+        match cli.command {
+            Command::Tickets {
+                json,
+                socket,
+                state,
+            } => {
+                assert!(json);
+                assert_eq!(socket, Some(PathBuf::from("/s")));
+                assert_eq!(state.state_dir, None);
+            }
+            _ => panic!("parsed as another command"),
+        }
     }
 
     #[test]

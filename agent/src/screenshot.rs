@@ -1,27 +1,32 @@
 //! Screenshots: the endpoint's policy first, then the logged-in user's
-//! consent, then the capture.
+//! consent, given in their "Get help" window, which also takes the picture.
 //!
 //! ```text
 //! Screenshot ─► policy (agent.toml `screenshots`)
 //!                 never        ──► Error(Forbidden: policy)
-//!                 with_consent ──► ask_consent(technician)
-//!                                    Denied(why) ──► Error(Forbidden: the user did not consent: why)
-//!                                    Granted     ──► capture()
-//!                                                      Err ──► Error(Unavailable)
-//!                                                      PNG ──► Transfer frames
+//!                 with_consent ──► ConsentRegistry::ask(technician, ticket)   (crate::desktop::consent)
+//!                                    no window / Deny / no answer in 60 s
+//!                                                ──► Error(Forbidden: the user did not consent: why)
+//!                                    CaptureFailed(why) ──► Error(Unavailable: why)
+//!                                    Allow{png} ──► check_capture(png)
+//!                                                     bad ──► Error(Unavailable)
+//!                                                     ok  ──► Transfer frames
 //! ```
 //!
-//! The consent prompt needs the desktop session of the "Get help" window,
-//! which this agent does not have yet: [`ask_consent`] is the real check
-//! and refuses, so a screenshot is never taken without a yes. Capture is
-//! not built in either ([`capture`] says so).
+//! The daemon never captures the screen itself: it may run as root with no
+//! display, and the picture must come from the person's own session, taken
+//! only after they said yes there.
 
+use crate::desktop::consent::ConsentRegistry;
+use crate::desktop::protocol::MAX_DESKTOP_FRAME_LEN;
 use tokio::io::AsyncWrite;
 use tracing::{info, warn};
+use triage_shared::agent_update::PNG_SIGNATURE;
 use triage_shared::codec::{write_frame, CodecError};
 use triage_shared::protocol::{ErrorKind, RemoteError};
 use triage_shared::remote::AgentReply;
 use triage_shared::transfer::{EndReason, TransferStart};
+use triage_shared::TicketId;
 
 /// agent.toml `screenshots`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,45 +53,55 @@ impl std::str::FromStr for ScreenshotPolicy {
 /// The user's answer to "may technician X see your screen?".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Consent {
-    Granted,
+    /// Yes, and this is the picture their window took.
+    Granted { png: Vec<u8> },
+    /// No (declined, no answer, nobody to ask); the reason reaches the technician.
     Denied(String),
+    /// Yes, but the window could not take the picture.
+    Failed(String),
 }
 
-/// Asks the logged-in user whether `technician` may take a screenshot.
-/// There is no desktop session to ask yet, so the answer is no.
-pub async fn ask_consent(technician: String) -> Consent {
-    info!(%technician, "screenshot requested; asking the user for consent");
-    Consent::Denied("no desktop session to ask for consent".into())
+/// Checks what a window sent as the screenshot: a PNG, and not more than
+/// one local frame can carry.
+pub fn check_capture(png: &[u8]) -> Result<(), String> {
+    if !png.starts_with(PNG_SIGNATURE) {
+        return Err("the Get help window sent a screenshot that is not a PNG image".into());
+    }
+    if png.len() > MAX_DESKTOP_FRAME_LEN {
+        return Err(format!(
+            "the Get help window sent a screenshot of {} bytes; the limit is {MAX_DESKTOP_FRAME_LEN}",
+            png.len()
+        ));
+    }
+    Ok(())
 }
 
-/// Takes a PNG of the screen.
-pub async fn capture() -> Result<Vec<u8>, String> {
-    Err("screen capture is not built into this agent".into())
-}
-
-/// Answers a `Screenshot` with the real consent check and capture.
+/// Answers a `Screenshot` by asking the user's Get help window through `consent`.
 pub async fn answer<W: AsyncWrite + Unpin>(
     policy: ScreenshotPolicy,
+    consent: &ConsentRegistry,
     technician: &str,
+    ticket: Option<TicketId>,
     send: &mut W,
 ) -> Result<(), CodecError> {
-    answer_with(policy, technician, send, ask_consent, capture).await
+    answer_with(policy, technician, send, |who| async move {
+        info!(technician = %who, ticket = ?ticket, "screenshot requested; asking the user for consent");
+        consent.ask(&who, ticket).await
+    })
+    .await
 }
 
-/// [`answer`] with the consent check and capture given, for tests.
-pub async fn answer_with<W, C, CF, P, PF>(
+/// [`answer`] with the consent step given, for tests.
+pub async fn answer_with<W, C, CF>(
     policy: ScreenshotPolicy,
     technician: &str,
     send: &mut W,
     consent: C,
-    capture: P,
 ) -> Result<(), CodecError>
 where
     W: AsyncWrite + Unpin,
     C: FnOnce(String) -> CF,
     CF: std::future::Future<Output = Consent>,
-    P: FnOnce() -> PF,
-    PF: std::future::Future<Output = Result<Vec<u8>, String>>,
 {
     let refuse = |kind, message: String| AgentReply::Error(RemoteError::new(kind, message));
     if policy == ScreenshotPolicy::Never {
@@ -97,21 +112,30 @@ where
         );
         return write_frame(send, &reply).await;
     }
-    if let Consent::Denied(why) = consent(technician.to_string()).await {
-        warn!(%technician, %why, "screenshot refused: no consent");
-        let reply = refuse(
-            ErrorKind::Forbidden,
-            format!("the user did not consent to a screenshot: {why}"),
-        );
-        return write_frame(send, &reply).await;
-    }
-    let png = match capture().await {
-        Ok(png) => png,
-        Err(why) => {
-            warn!(%why, "screenshot failed");
-            return write_frame(send, &refuse(ErrorKind::Unavailable, why)).await;
+    let png = match consent(technician.to_string()).await {
+        Consent::Granted { png } => png,
+        Consent::Denied(why) => {
+            warn!(%technician, %why, "screenshot refused: no consent");
+            let reply = refuse(
+                ErrorKind::Forbidden,
+                format!("the user did not consent to a screenshot: {why}"),
+            );
+            return write_frame(send, &reply).await;
+        }
+        Consent::Failed(why) => {
+            warn!(%why, "the user allowed a screenshot but it could not be taken");
+            let reply = refuse(
+                ErrorKind::Unavailable,
+                format!("the user allowed the screenshot but it could not be taken: {why}"),
+            );
+            return write_frame(send, &reply).await;
         }
     };
+    if let Err(why) = check_capture(&png) {
+        warn!(%why, "refusing to send a screenshot");
+        return write_frame(send, &refuse(ErrorKind::Unavailable, why)).await;
+    }
+    info!(%technician, bytes = png.len(), "sending a screenshot the user allowed");
     let start = TransferStart {
         name: "screenshot.png".into(),
         upper_bound: Some(png.len() as u64),
@@ -128,24 +152,23 @@ mod tests {
     use crate::logs::pump_tests::{body, replies};
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    fn png(rest: &[u8]) -> Vec<u8> {
+        let mut png = PNG_SIGNATURE.to_vec();
+        png.extend_from_slice(rest);
+        png
+    }
+
     async fn run(
         policy: ScreenshotPolicy,
         consent: Consent,
-        capture: Result<Vec<u8>, String>,
         asked: &AtomicBool,
     ) -> Vec<AgentReply> {
         let mut sent = Vec::new();
-        answer_with(
-            policy,
-            "lina",
-            &mut sent,
-            |who| {
-                assert_eq!(who, "lina");
-                asked.store(true, Ordering::SeqCst);
-                async move { consent }
-            },
-            || async move { capture },
-        )
+        answer_with(policy, "lina", &mut sent, |who| {
+            assert_eq!(who, "lina");
+            asked.store(true, Ordering::SeqCst);
+            async move { consent }
+        })
         .await
         .unwrap();
         replies(&sent)
@@ -161,13 +184,8 @@ mod tests {
     #[tokio::test]
     async fn policy_never_refuses_without_asking_the_user() {
         let asked = AtomicBool::new(false);
-        let r = run(
-            ScreenshotPolicy::Never,
-            Consent::Granted,
-            Ok(vec![1]),
-            &asked,
-        )
-        .await;
+        let granted = Consent::Granted { png: png(b"x") };
+        let r = run(ScreenshotPolicy::Never, granted, &asked).await;
         let e = error(&r);
         assert_eq!(e.kind, ErrorKind::Forbidden);
         assert!(
@@ -181,58 +199,78 @@ mod tests {
     #[tokio::test]
     async fn a_denied_consent_reaches_the_technician_with_its_reason() {
         let asked = AtomicBool::new(false);
-        let r = run(
-            ScreenshotPolicy::WithConsent,
-            Consent::Denied("the user said no".into()),
-            Ok(vec![1]),
-            &asked,
-        )
-        .await;
+        let denied = Consent::Denied("the user declined".into());
+        let r = run(ScreenshotPolicy::WithConsent, denied, &asked).await;
         assert!(asked.load(Ordering::SeqCst));
         let e = error(&r);
         assert_eq!(e.kind, ErrorKind::Forbidden);
-        assert!(e.message.contains("the user said no"), "{}", e.message);
+        assert_eq!(
+            e.message,
+            "the user did not consent to a screenshot: the user declined"
+        );
     }
 
     #[tokio::test]
-    async fn the_real_consent_check_refuses_for_lack_of_a_desktop_session() {
+    async fn without_a_window_the_registry_refuses_for_lack_of_someone_to_ask() {
+        let registry = ConsentRegistry::new(std::time::Duration::from_secs(60));
         let mut sent = Vec::new();
-        answer(ScreenshotPolicy::WithConsent, "lina", &mut sent)
-            .await
-            .unwrap();
+        answer(
+            ScreenshotPolicy::WithConsent,
+            &registry,
+            "lina",
+            None,
+            &mut sent,
+        )
+        .await
+        .unwrap();
         let e = error(&replies(&sent)).clone();
         assert_eq!(e.kind, ErrorKind::Forbidden);
         assert!(
-            e.message.contains("no desktop session to ask for consent"),
+            e.message
+                .contains("nobody is signed in to the Get help window to ask"),
             "{}",
             e.message
-        );
-        assert_eq!(
-            capture().await.unwrap_err(),
-            "screen capture is not built into this agent"
         );
     }
 
     #[tokio::test]
-    async fn after_consent_a_capture_failure_or_a_png_is_sent() {
+    async fn a_failed_capture_is_unavailable_and_a_png_is_streamed() {
         let asked = AtomicBool::new(false);
-        let r = run(
-            ScreenshotPolicy::WithConsent,
-            Consent::Granted,
-            Err("screen capture is not built into this agent".into()),
-            &asked,
-        )
-        .await;
-        assert_eq!(error(&r).kind, ErrorKind::Unavailable);
-        let png = b"\x89PNG fake".to_vec();
-        let r = run(
-            ScreenshotPolicy::WithConsent,
-            Consent::Granted,
-            Ok(png.clone()),
-            &asked,
-        )
-        .await;
-        assert_eq!(body(&r), (png, EndReason::Complete));
+        let failed = Consent::Failed("no display".into());
+        let r = run(ScreenshotPolicy::WithConsent, failed, &asked).await;
+        let e = error(&r);
+        assert_eq!(e.kind, ErrorKind::Unavailable);
+        assert!(e.message.contains("no display"), "{}", e.message);
+        let picture = png(b" the screen");
+        let granted = Consent::Granted {
+            png: picture.clone(),
+        };
+        let r = run(ScreenshotPolicy::WithConsent, granted, &asked).await;
+        assert_eq!(body(&r), (picture, EndReason::Complete));
+    }
+
+    #[tokio::test]
+    async fn something_that_is_not_a_png_is_not_sent() {
+        let asked = AtomicBool::new(false);
+        let gif = Consent::Granted {
+            png: b"GIF89a....".to_vec(),
+        };
+        let r = run(ScreenshotPolicy::WithConsent, gif, &asked).await;
+        let e = error(&r);
+        assert_eq!(e.kind, ErrorKind::Unavailable);
+        assert!(e.message.contains("not a PNG"), "{}", e.message);
+    }
+
+    #[test]
+    fn captures_are_bounded_pngs() {
+        assert!(check_capture(&png(b"")).is_ok());
+        assert!(check_capture(b"").is_err());
+        let mut big = png(b"");
+        big.resize(MAX_DESKTOP_FRAME_LEN + 1, 0);
+        let err = check_capture(&big).unwrap_err();
+        assert!(err.contains("the limit is"), "{err}");
+        big.truncate(MAX_DESKTOP_FRAME_LEN);
+        assert!(check_capture(&big).is_ok());
     }
 
     #[test]

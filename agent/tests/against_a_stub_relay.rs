@@ -68,6 +68,7 @@ async fn enroll_run_serve_file_and_stop() {
         category: "hardware".parse().unwrap(),
         priority: "high".parse().unwrap(),
         requester: "alice".into(),
+        screenshot: None,
     };
     let filed = triage_agent::file_ticket(&state, request)
         .await

@@ -22,6 +22,7 @@ fn help(title: &str) -> HelpRequest {
         category: Category::Other,
         priority: Priority::Normal,
         requester: "alice".into(),
+        screenshot: None,
     }
 }
 

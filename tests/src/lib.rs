@@ -268,3 +268,34 @@ pub fn relay_binary() -> PathBuf {
     );
     binary
 }
+
+impl Agent {
+    /// Waits (bounded) until the relay lists this agent as connected.
+    pub async fn wait_online(&self, relay: &RelayHandle) {
+        let id = self.id;
+        assert!(
+            eventually(Duration::from_secs(20), || async {
+                relay.is_agent_online(id)
+            })
+            .await,
+            "agent {id} never came online"
+        );
+    }
+
+    /// The running daemon's "Get help" socket (its default place in the
+    /// state directory), once the daemon has made it.
+    pub async fn desktop_socket(&self) -> PathBuf {
+        let path = triage_agent::desktop::default_socket_path(&self.state_dir);
+        let made = eventually(Duration::from_secs(20), || {
+            let path = path.clone();
+            async move { path.exists() }
+        })
+        .await;
+        assert!(
+            made,
+            "the daemon never made its socket at {}",
+            path.display()
+        );
+        path
+    }
+}

@@ -41,6 +41,7 @@ async fn diag_returns_a_fresh_snapshot_and_can_attach_it_to_a_ticket() {
             category: Category::Hardware,
             priority: Priority::Normal,
             requester: "frank".into(),
+            screenshot: None,
         },
     )
     .await

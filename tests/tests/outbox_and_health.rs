@@ -28,6 +28,7 @@ fn help(title: &str) -> HelpRequest {
         category: Category::Hardware,
         priority: Priority::Normal,
         requester: "dana".into(),
+        screenshot: None,
     }
 }
 

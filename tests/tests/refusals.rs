@@ -261,6 +261,7 @@ async fn unknown_tickets_and_invalid_transitions_change_nothing() {
             category: triage_shared::ticket::Category::Network,
             priority: triage_shared::ticket::Priority::Normal,
             requester: "dave".into(),
+            screenshot: None,
         },
     )
     .await

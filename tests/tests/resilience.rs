@@ -60,6 +60,7 @@ async fn agent_reconnects_after_the_relay_restarts_with_the_same_identity() {
             category: triage_shared::ticket::Category::Hardware,
             priority: triage_shared::ticket::Priority::Low,
             requester: "erin".into(),
+            screenshot: None,
         },
     )
     .await

@@ -50,6 +50,7 @@ async fn setup() -> Setup {
             category: Category::Hardware,
             priority: Priority::Normal,
             requester: "dave".into(),
+            screenshot: None,
         },
     )
     .await

@@ -15,6 +15,7 @@ fn help(title: &str) -> HelpRequest {
         category: Category::Software,
         priority: Priority::High,
         requester: "alice".into(),
+        screenshot: None,
     }
 }
 

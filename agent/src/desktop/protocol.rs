@@ -11,7 +11,7 @@
 //!   MyTickets ────────────────────────────►  relay: MyTickets{requester}
 //!                  ◄─────────────────────── MyTickets(..) | Error
 //!   ServeConsent ─────────────────────────►  this connection is now the
-//!                                            session's consent channel:
+//!                  ◄─────────────────────── ConsentReady    session's consent channel:
 //!                  ◄─────────────────────── ConsentRequest{request, technician, ticket}
 //!   ConsentAnswer{request, answer} ───────►  (no answer in 60 s = refused)
 //! ```
@@ -65,7 +65,9 @@ pub struct HelpForm {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ConsentAnswer {
     /// Allowed; the window captured the screen as the logged-in user.
-    Allow { png: Vec<u8> },
+    Allow {
+        png: Vec<u8>,
+    },
     Deny,
     /// Allowed, but the capture failed (the reason reaches the technician).
     CaptureFailed(String),
@@ -96,4 +98,8 @@ pub enum DesktopReply {
     },
     /// The request failed; the text is for the user and says what to do.
     Error(String),
+    /// Answer to `ServeConsent`: prompts will come on this connection.
+    /// (Without it a window could not know when a technician's request
+    /// would reach it.)
+    ConsentReady,
 }

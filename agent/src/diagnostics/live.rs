@@ -2,20 +2,45 @@
 //! services when asked, shaped to fit one frame.
 
 use super::inventory;
+use super::warm::WarmCollector;
+use std::future::Future;
+use std::sync::Arc;
 use tracing::warn;
 use triage_shared::codec::encode;
+use triage_shared::diagnostics::Snapshot;
 use triage_shared::limits::MAX_FRAME_LEN;
 use triage_shared::remote::{AgentReply, DiagnosticsReport, Section};
 
 /// Room left in a frame for the relay to wrap the report in its own answer.
 pub const FRAME_HEADROOM: usize = 16 * 1024;
 
-/// Collects what `sections` ask for. The snapshot is always there (its
-/// probe blocks, so it runs on the blocking pool); `software` and `services`
-/// only when their section is asked, and `None` where the platform cannot
-/// tell. The listings run while the snapshot is taken.
+/// Collects what `sections` ask for, sampling CPU usage from cold (a
+/// one-shot process). The snapshot is always there (its probe blocks, so it
+/// runs on the blocking pool); `software` and `services` only when their
+/// section is asked, and `None` where the platform cannot tell. The
+/// listings run while the snapshot is taken.
 pub async fn report(sections: &[Section]) -> Result<DiagnosticsReport, String> {
-    let snapshot = tokio::task::spawn_blocking(super::collect);
+    let snapshot = async {
+        tokio::task::spawn_blocking(super::collect)
+            .await
+            .map_err(|e| format!("the diagnostics probe failed: {e}"))
+    };
+    assemble(sections, snapshot).await
+}
+
+/// [`report`] with the daemon's warm collector: CPU usage is measured from
+/// its last reading, so there is no sampling sleep when that is usable.
+pub async fn report_warm(
+    sections: &[Section],
+    warm: &Arc<WarmCollector>,
+) -> Result<DiagnosticsReport, String> {
+    assemble(sections, warm.snapshot()).await
+}
+
+async fn assemble(
+    sections: &[Section],
+    snapshot: impl Future<Output = Result<Snapshot, String>>,
+) -> Result<DiagnosticsReport, String> {
     let software = async {
         if sections.contains(&Section::Software) {
             inventory::software().await
@@ -31,9 +56,8 @@ pub async fn report(sections: &[Section]) -> Result<DiagnosticsReport, String> {
         }
     };
     let (snapshot, software, services) = tokio::join!(snapshot, software, services);
-    let snapshot = snapshot.map_err(|e| format!("the diagnostics probe failed: {e}"))?;
     Ok(fit_in_frame(DiagnosticsReport {
-        snapshot,
+        snapshot: snapshot?,
         software,
         services,
     }))
@@ -88,7 +112,10 @@ mod tests {
         let plain = report(&[Section::Cpu]).await.unwrap();
         assert!(plain.software.is_none() && plain.services.is_none());
         plain.snapshot.validate().unwrap();
-        let with_software = report(&[Section::Software]).await.unwrap();
+        let warm = WarmCollector::new();
+        let with_software = report_warm(&[Section::Software], &warm).await.unwrap();
+        assert!(with_software.services.is_none());
+        with_software.snapshot.validate().unwrap();
         // This machine may or may not have a package database; if it does,
         // the list is real.
         if let Some(list) = &with_software.software {

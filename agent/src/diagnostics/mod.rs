@@ -5,7 +5,9 @@
 //!
 //! `collect` blocks for about [`sysinfo::MINIMUM_CPU_UPDATE_INTERVAL`]: CPU
 //! usage is a difference between two readings, so it takes two. Call it from
-//! `spawn_blocking` in async code.
+//! `spawn_blocking` in async code. It is for one-shot processes
+//! (`triage-agent diagnose`), which have no earlier reading; the daemon keeps
+//! a [`warm::WarmCollector`], whose previous reading is the first of the two.
 //!
 //! [`live::report`] answers the relay's live diagnostics: the snapshot plus
 //! the [`inventory`] of software and services when those sections are asked.
@@ -14,11 +16,12 @@ pub mod inventory;
 pub mod live;
 pub mod sessions;
 pub mod shape;
+pub mod warm;
 
 use shape::RawSample;
 use sysinfo::{
-    Components, CpuRefreshKind, Disks, Networks, ProcessRefreshKind, ProcessesToUpdate, System,
-    ThreadKind, UpdateKind, Users,
+    Components, Disks, Networks, ProcessRefreshKind, ProcessesToUpdate, System, ThreadKind,
+    UpdateKind, Users,
 };
 use triage_shared::diagnostics::{
     ComponentInfo, CpuInfo, DiskInfo, MemoryInfo, NetworkInfo, OsInfo, ProcessInfo, Snapshot,
@@ -27,29 +30,35 @@ use triage_shared::time::Timestamp;
 
 const UNKNOWN: &str = "unknown";
 
-/// A real snapshot of this machine.
+/// A real snapshot of this machine, sampled from cold (blocks ~200 ms).
 pub fn collect() -> Snapshot {
-    shape::assemble(probe())
+    let mut system = System::new();
+    // First readings; the differences to the second ones are the usage.
+    refresh_usage(&mut system);
+    std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+    shape::assemble(probe(&mut system))
 }
 
-fn probe() -> RawSample {
+/// Reads CPU and per-process times. Usage is computed between two calls.
+fn refresh_usage(system: &mut System) {
     let process_kind = ProcessRefreshKind::nothing()
         .with_cpu()
         .with_memory()
         .with_user(UpdateKind::OnlyIfNotSet);
-    let mut system = System::new();
-    // First readings; the differences to the second ones are the usage.
-    system.refresh_cpu_list(CpuRefreshKind::nothing().with_cpu_usage());
-    system.refresh_processes_specifics(ProcessesToUpdate::All, true, process_kind);
-    std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+    // Not `refresh_cpu_list`: that drops the CPUs and with them the earlier reading.
     system.refresh_cpu_usage();
     system.refresh_processes_specifics(ProcessesToUpdate::All, true, process_kind);
+}
+
+/// Takes the second reading (the first is already in `system`) and the rest.
+fn probe(system: &mut System) -> RawSample {
+    refresh_usage(system);
     system.refresh_memory();
 
     RawSample {
         taken_at: Timestamp::now(),
         os: os_info(),
-        cpu: cpu_info(&system),
+        cpu: cpu_info(system),
         memory: MemoryInfo {
             total_bytes: system.total_memory(),
             used_bytes: system.used_memory(),
@@ -59,7 +68,7 @@ fn probe() -> RawSample {
         },
         disks: disks(),
         networks: networks(),
-        processes: processes(&system),
+        processes: processes(system),
         components: components(),
         users: sessions::logged_in_users(),
     }

@@ -14,7 +14,9 @@
 //!              ├─ RunScript       ──► Run(Refused(why))
 //!              │                    | Run(Started), Run(Output)…, Run(Finished)   (see `run`)
 //!              ├─ PullLogs        ──► Error(why) | Transfer(Start, Chunk…, End)    (see `crate::logs`)
-//!              └─ Screenshot      ──► Error(policy / no consent / no capture)     (see `crate::screenshot`)
+//!              └─ Screenshot      ──► Error(policy / no consent / capture failed)
+//!                                   | Transfer(Start, Chunk…, End)                (see `crate::screenshot`:
+//!                                                                                  the user's Get help window asks)
 //! ```
 //!
 //! Nothing the relay sends is trusted because the relay sent it: a policy is
@@ -29,7 +31,10 @@ mod run;
 mod tests;
 
 use crate::config::AgentConfig;
+use crate::desktop::consent::ConsentRegistry;
+use crate::desktop::protocol::CONSENT_TIMEOUT;
 use crate::diagnostics::live;
+use crate::diagnostics::warm::WarmCollector;
 use crate::error::AgentError;
 use crate::state::nonces::NonceLog;
 use crate::state::trust::{judge_offer, Offer, StoredPolicy};
@@ -64,6 +69,10 @@ pub struct Endpoint {
     policy: Mutex<Option<SignedPolicy>>,
     nonces: Mutex<NonceLog>,
     permits: Arc<Semaphore>,
+    /// Kept warm between snapshots so diagnostics need no CPU-sampling sleep.
+    diagnostics: Arc<WarmCollector>,
+    /// The Get help windows that can be asked for screenshot consent.
+    consent: Arc<ConsentRegistry>,
 }
 
 /// Locks a mutex even if a panic poisoned it: the data is still consistent,
@@ -103,11 +112,25 @@ impl Endpoint {
             policy: Mutex::new(policy),
             nonces: Mutex::new(nonces),
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_COMMANDS)),
+            diagnostics: WarmCollector::new(),
+            consent: ConsentRegistry::new(CONSENT_TIMEOUT),
         })
+    }
+
+    /// Asks screenshot consent through `consent` (the daemon's desktop
+    /// socket registers windows there); a loaded endpoint has nobody to ask.
+    pub fn with_consent(mut self, consent: Arc<ConsentRegistry>) -> Endpoint {
+        self.consent = consent;
+        self
     }
 
     pub fn agent_id(&self) -> AgentId {
         self.agent_id
+    }
+
+    /// The daemon's warm diagnostics collector, for snapshots taken in this process.
+    pub fn diagnostics(&self) -> &Arc<WarmCollector> {
+        &self.diagnostics
     }
 
     /// The version of the policy in force, if any.
@@ -153,8 +176,8 @@ impl Endpoint {
 }
 
 /// Live diagnostics for `sections` (empty: the snapshot alone).
-async fn diagnose(sections: &[Section]) -> AgentReply {
-    match live::report(sections).await {
+async fn diagnose(warm: &Arc<WarmCollector>, sections: &[Section]) -> AgentReply {
+    match live::report_warm(sections, warm).await {
         Ok(report) => AgentReply::Diagnostics(Box::new(report)),
         Err(e) => {
             error!(error = %e, "live diagnostics failed");
@@ -211,14 +234,19 @@ where
             write_frame(send, &endpoint.install_policy(&offered)).await?
         }
         AgentCommand::Diagnose { sections } => {
-            write_frame(send, &diagnose(&sections).await).await?
+            write_frame(send, &diagnose(&endpoint.diagnostics, &sections).await).await?
         }
         AgentCommand::RunScript(order) => run::run(endpoint, *order, send).await?,
         AgentCommand::PullLogs(query) => {
             crate::logs::serve(&endpoint.config.logs, query, recv, send).await?
         }
-        AgentCommand::Screenshot { requested_by, .. } => {
-            crate::screenshot::answer(endpoint.config.screenshots, &requested_by, send).await?
+        AgentCommand::Screenshot {
+            requested_by,
+            ticket,
+        } => {
+            let policy = endpoint.config.screenshots;
+            crate::screenshot::answer(policy, &endpoint.consent, &requested_by, ticket, send)
+                .await?
         }
     }
     Ok(Outcome::Answered(name))
