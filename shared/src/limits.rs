@@ -30,3 +30,7 @@ pub const MAX_ROLES: usize = 5;
 pub const MAX_ATTACHED_SCREENSHOT_LEN: usize = 960 * 1024;
 /// Tickets one "My tickets" request returns.
 pub const MAX_MY_TICKETS: u32 = 50;
+/// How long the employee has to allow a technician's screenshot; no answer
+/// is a refusal. The relay and the CLI wait longer than this for the first
+/// frame of a screenshot, so the refusal, not a timeout, is what arrives.
+pub const SCREENSHOT_CONSENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);

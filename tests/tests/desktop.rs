@@ -20,6 +20,18 @@ use triage_e2e::{eventually, Agent, Deployment};
 use triage_shared::roles::Role;
 use triage_shared::ticket::{Category, Priority};
 
+// Who gives up waiting for a screenshot, in order: the employee's prompt
+// (the agent's refusal), then the relay, then the CLI. Otherwise the
+// technician would see a timeout instead of "refused".
+const _: () = assert!(
+    triage_shared::limits::SCREENSHOT_CONSENT_TIMEOUT.as_secs()
+        < triage_relay::SCREENSHOT_FIRST_FRAME_WAIT.as_secs()
+);
+const _: () = assert!(
+    triage_relay::SCREENSHOT_FIRST_FRAME_WAIT.as_secs()
+        < triage_cli::commands::stream::FIRST_FRAME_TIMEOUT.as_secs()
+);
+
 /// A real 1×1 PNG.
 const PNG: &[u8] = &[
     0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,

@@ -31,7 +31,7 @@ pub const DESKTOP_PROTOCOL_VERSION: u16 = 1;
 pub const MAX_DESKTOP_FRAME_LEN: usize = 32 * 1024 * 1024;
 
 /// How long the daemon waits for the user to answer a consent prompt.
-pub const CONSENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+pub const CONSENT_TIMEOUT: std::time::Duration = triage_shared::limits::SCREENSHOT_CONSENT_TIMEOUT;
 
 /// Window → daemon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,6 +18,7 @@ use super::commands::{record_ticket, to_remote};
 use super::connection::Responder;
 use super::transfer::{
     splice, technician_signal, Ending, Plan, Spliced, MAX_ATTACHMENT_LEN, MAX_TRANSFERS_PER_AGENT,
+    SCREENSHOT_FIRST_FRAME_WAIT, TRANSFER_IDLE_TIMEOUT,
 };
 use super::{Peer, Shared};
 use crate::audit;
@@ -178,6 +179,10 @@ async fn serve(
             let plan = Plan {
                 follow: pull.follow,
                 keep: pull.attach.map(|_| MAX_ATTACHMENT_LEN),
+                first_frame_within: match pull.kind {
+                    AttachmentKind::Screenshot => SCREENSHOT_FIRST_FRAME_WAIT,
+                    _ => TRANSFER_IDLE_TIMEOUT,
+                },
             };
             splice(&mut stream, out, technician_signal(recv), plan).await
         }

@@ -33,7 +33,8 @@ pub use diag::{validate_report, DIAG_TIMEOUT};
 pub use policy::POLICY_REFRESH;
 pub use scripts::RUN_GRACE;
 pub use transfer::{
-    MAX_ATTACHMENT_LEN, MAX_TRANSFERS_PER_AGENT, STOP_GRACE, TRANSFER_IDLE_TIMEOUT,
+    MAX_ATTACHMENT_LEN, MAX_TRANSFERS_PER_AGENT, SCREENSHOT_FIRST_FRAME_WAIT, STOP_GRACE,
+    TRANSFER_IDLE_TIMEOUT,
 };
 
 use crate::config::{reachable_addr, DataDir, RelayConfig};

@@ -14,7 +14,8 @@
 //! before the technician learns how it ended.
 //!
 //! Each agent frame must come within [`TRANSFER_IDLE_TIMEOUT`] (a quiet
-//! followed log sends keep-alives). When the technician finishes their
+//! followed log sends keep-alives); the first one within the plan's
+//! `first_frame_within` (longer for a screenshot, which waits for consent). When the technician finishes their
 //! sending half during a `--follow`, the agent is told to stop and has
 //! [`STOP_GRACE`] to send its `End`; when the technician's stream breaks,
 //! the pull is abandoned at once.
@@ -24,6 +25,7 @@ use super::connection::Responder;
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
+use triage_shared::limits::SCREENSHOT_CONSENT_TIMEOUT;
 use triage_shared::protocol::{ErrorKind, RemoteError, Response};
 use triage_shared::remote::AgentReply;
 use triage_shared::transfer::{
@@ -35,6 +37,11 @@ use triage_shared::transfer::{
 pub const MAX_TRANSFERS_PER_AGENT: usize = 4;
 /// How long the relay waits for each frame of a body from the agent.
 pub const TRANSFER_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the relay waits for a screenshot to begin: the employee has
+/// `SCREENSHOT_CONSENT_TIMEOUT` to allow it, then the window captures and
+/// the agent answers, so the agent's own refusal arrives before this.
+pub const SCREENSHOT_FIRST_FRAME_WAIT: Duration =
+    Duration::from_secs(SCREENSHOT_CONSENT_TIMEOUT.as_secs() + 15);
 /// How long an agent has to end a followed log once told to stop.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Largest body `--attach` stores on a ticket.
@@ -125,6 +132,8 @@ pub(super) struct Plan {
     pub follow: bool,
     /// Keep a copy for an attachment, refusing bodies larger than this.
     pub keep: Option<u64>,
+    /// How long the first frame may take (later ones: [`TRANSFER_IDLE_TIMEOUT`]).
+    pub first_frame_within: Duration,
 }
 
 /// How a splice ended.
@@ -204,8 +213,13 @@ pub(super) async fn splice<S: Source, K: Sink>(
     };
     let mut stopper = Some(source.stopper());
     loop {
+        let idle = if check.start().is_none() {
+            plan.first_frame_within
+        } else {
+            TRANSFER_IDLE_TIMEOUT
+        };
         let wait = match stop_by {
-            None => TRANSFER_IDLE_TIMEOUT,
+            None => idle,
             Some(at) => at.saturating_duration_since(Instant::now()),
         };
         // One read per frame, never dropped half way (a frame read is not
@@ -284,7 +298,7 @@ pub(super) async fn splice<S: Source, K: Sink>(
             Err(ReplyError::Timeout(..)) => {
                 let m = format!(
                     "agent {label} sent nothing for {} s after {} bytes; the relay stopped waiting",
-                    TRANSFER_IDLE_TIMEOUT.as_secs(),
+                    idle.as_secs(),
                     check.bytes()
                 );
                 return done(

@@ -126,6 +126,12 @@ fn end(data: &[u8], reason: EndReason) -> AgentReply {
 const PLAIN: Plan = Plan {
     follow: false,
     keep: None,
+    first_frame_within: TRANSFER_IDLE_TIMEOUT,
+};
+
+const SCREENSHOT: Plan = Plan {
+    first_frame_within: SCREENSHOT_FIRST_FRAME_WAIT,
+    ..PLAIN
 };
 
 fn quiet() -> std::future::Pending<TechSignal> {
@@ -250,6 +256,61 @@ async fn the_agent_may_be_quiet_just_under_the_idle_timeout() {
     assert!(e.message.contains("sent nothing for 30 s"), "{}", e.message);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_screenshot_may_wait_for_consent_but_not_forever() {
+    // The employee allows at the last moment: the picture still comes through.
+    let allowed_late = SCREENSHOT_CONSENT_TIMEOUT + Duration::from_secs(5);
+    let mut agent = FakeAgent::new(vec![]);
+    agent.replies = vec![
+        (allowed_late, Ok(start(Some(1), true))),
+        (Duration::ZERO, Ok(chunk(b"x"))),
+        (Duration::ZERO, Ok(end(b"x", EndReason::Complete))),
+    ]
+    .into();
+    let (s, _) = run(&mut agent, SCREENSHOT).await;
+    assert!(matches!(s.ending, Ending::Ended { .. }), "{:?}", s.ending);
+
+    // No answer: the agent's refusal is what reaches the technician.
+    let refusal = RemoteError::new(ErrorKind::Forbidden, "the user did not answer");
+    let mut agent = FakeAgent::new(vec![]);
+    agent.replies = vec![(SCREENSHOT_CONSENT_TIMEOUT, Ok(AgentReply::Error(refusal)))].into();
+    let (s, _) = run(&mut agent, SCREENSHOT).await;
+    assert!(
+        matches!(&s.ending, Ending::Refused(e) if e.message == "the user did not answer"),
+        "{:?}",
+        s.ending
+    );
+
+    // An agent that never answers is given up on.
+    let mut agent = FakeAgent::new(vec![]);
+    agent.replies = vec![(
+        SCREENSHOT_FIRST_FRAME_WAIT + Duration::from_millis(1),
+        Ok(start(None, false)),
+    )]
+    .into();
+    let (s, _) = run(&mut agent, SCREENSHOT).await;
+    let e = message(&s.ending);
+    assert_eq!(e.kind, ErrorKind::Timeout);
+    assert!(
+        e.message.contains("sent nothing for 75 s after 0 bytes"),
+        "{}",
+        e.message
+    );
+
+    // Once the picture began, the usual patience applies again.
+    let mut agent = FakeAgent::new(vec![]);
+    agent.replies = vec![
+        (Duration::ZERO, Ok(start(None, false))),
+        (
+            TRANSFER_IDLE_TIMEOUT + Duration::from_millis(1),
+            Ok(chunk(b"x")),
+        ),
+    ]
+    .into();
+    let (s, _) = run(&mut agent, SCREENSHOT).await;
+    assert!(message(&s.ending).message.contains("sent nothing for 30 s"));
+}
+
 #[tokio::test]
 async fn a_technician_who_goes_away_ends_the_splice() {
     let mut agent = FakeAgent::new(vec![start(None, false), chunk(b"a"), chunk(b"b")]);
@@ -279,7 +340,7 @@ async fn a_finished_technician_stops_a_follow_and_gets_its_end() {
     };
     let plan = Plan {
         follow: true,
-        keep: None,
+        ..PLAIN
     };
     let s = splice(&mut agent, &mut tech, finished, plan).await;
     assert!(agent.stopped());
@@ -319,8 +380,8 @@ async fn a_finished_technician_half_does_not_stop_a_plain_pull() {
 #[tokio::test]
 async fn attachments_are_bounded_before_and_during_the_body() {
     let keep = |limit| Plan {
-        follow: false,
         keep: Some(limit),
+        ..PLAIN
     };
     // Exactly at the limit: kept.
     let mut agent = FakeAgent::new(vec![
@@ -358,3 +419,6 @@ async fn attachments_are_bounded_before_and_during_the_body() {
 // keep-alive (FOLLOW_KEEPALIVE) comes well within the relay's patience.
 const _: () = assert!(MAX_TRANSFERS_PER_AGENT < super::super::agent_link::MAX_COMMANDS_PER_AGENT);
 const _: () = assert!(TRANSFER_IDLE_TIMEOUT.as_secs() >= 2 * 10);
+// The refusal after the consent prompt's timeout must beat the relay's own.
+const _: () =
+    assert!(SCREENSHOT_FIRST_FRAME_WAIT.as_secs() > SCREENSHOT_CONSENT_TIMEOUT.as_secs() + 5);

@@ -17,8 +17,10 @@ use crate::receive::{Output, PartialFile, Received, Receiver};
 use crate::selector::AgentSelector;
 use crate::ticket_ref::{hex_prefix, matching, short_id, shown, TicketRef};
 use std::future::Future;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use triage_shared::diagnostics::clean;
+use triage_shared::limits::SCREENSHOT_CONSENT_TIMEOUT;
 use triage_shared::protocol::{Request, Response};
 use triage_shared::transfer::{AttachmentId, EndReason, LogQuery};
 use triage_shared::{AgentId, TicketId};
@@ -149,6 +151,12 @@ pub async fn screenshot(home: &Home, args: ScreenshotArgs, out: Out<'_>) -> Resu
         let attach = ticket_id(&conn, &attach).await?;
         let request = Request::Screenshot { agent, attach };
         let receiver = receiver(&args.output, &mut *out)?;
+        if std::io::stderr().is_terminal() {
+            eprintln!(
+                "Asking the user at the endpoint to allow the screenshot; they have {} s to answer…",
+                SCREENSHOT_CONSENT_TIMEOUT.as_secs()
+            );
+        }
         let received = receive(&conn, &request, receiver, false, ctrl_c()).await?;
         report(out, &received, attach)
     }

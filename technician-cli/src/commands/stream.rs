@@ -15,12 +15,17 @@ use std::time::Duration;
 use tokio::time::Instant;
 use triage_shared::client::ClientError;
 use triage_shared::codec::{read_frame, write_frame};
+use triage_shared::limits::SCREENSHOT_CONSENT_TIMEOUT;
 use triage_shared::protocol::{Request, Response};
 
 /// Longest the CLI waits for the next frame. Longer than the relay's own
 /// patience with the agent, so a silent agent is reported by the relay,
 /// which knows more.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest the CLI waits for the first frame: a screenshot begins only once
+/// the employee allowed it, and the relay's patience then is longer too.
+pub const FIRST_FRAME_TIMEOUT: Duration =
+    Duration::from_secs(SCREENSHOT_CONSENT_TIMEOUT.as_secs() + 30);
 /// How long a stopped `--follow` may take to deliver its end.
 pub const STOP_WAIT: Duration = Duration::from_secs(20);
 
@@ -54,11 +59,12 @@ pub async fn receive(
     }
     tokio::pin!(stop);
     let mut stopping: Option<Instant> = None;
+    let mut idle = FIRST_FRAME_TIMEOUT;
     loop {
         // A frame read is never dropped half way: the stop is handled beside it.
         let next = read_frame::<_, Response>(&mut recv);
         tokio::pin!(next);
-        let deadline = Instant::now() + IDLE_TIMEOUT;
+        let deadline = Instant::now() + idle;
         let got = loop {
             let until = stopping.map_or(deadline, |s| s.min(deadline));
             tokio::select! {
@@ -86,12 +92,13 @@ pub async fn receive(
             None => {
                 let reason = format!(
                     "nothing arrived for {} s after {} bytes",
-                    IDLE_TIMEOUT.as_secs(),
+                    idle.as_secs(),
                     receiver.bytes()
                 );
                 return Err(receiver.fail(reason));
             }
         };
+        idle = IDLE_TIMEOUT;
         match got {
             Ok(Some(Response::Transfer(frame))) => {
                 if let Some(reason) = receiver.accept(frame)? {
