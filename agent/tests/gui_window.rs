@@ -117,7 +117,7 @@ fn filling_the_form_and_clicking_get_help_files_it_and_shows_the_ticket_id() {
         ticket,
         delivered: true,
     });
-    assert!(w.shows(&format!("Ticket {ticket}: sent")));
+    assert!(w.shows(&format!("Ticket {}: sent", ticket.short())));
     // Filed: "My tickets" is fetched again to show it.
     assert_eq!(w.link.take_sent(), [LinkCommand::MyTickets]);
 }
@@ -139,7 +139,8 @@ fn a_queued_ticket_says_it_goes_when_the_network_is_back() {
         delivered: false,
     });
     assert!(w.shows(&format!(
-        "Ticket {ticket}: queued — will be sent when the network is back"
+        "Ticket {}: queued — will be sent when the network is back",
+        ticket.short()
     )));
 }
 
@@ -260,7 +261,8 @@ fn consent_request(w: &mut Window, request: u64, ticket: TicketId) {
         ticket: Some(ticket),
     }));
     assert!(w.shows(&format!(
-        "Technician bob asks to see your screen for ticket {ticket}"
+        "Technician bob asks to see your screen for ticket {}",
+        ticket.short()
     )));
 }
 

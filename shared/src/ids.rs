@@ -18,6 +18,14 @@ macro_rules! uuid_id {
             pub fn new_random() -> Self {
                 $name(Uuid::new_v4())
             }
+
+            /// The first 8 hex digits: what tables, the "Get help" window
+            /// and people on the phone use (the CLI takes any 8+ prefix).
+            pub fn short(&self) -> String {
+                let mut text = self.0.to_string();
+                text.truncate(8);
+                text
+            }
         }
 
         impl fmt::Display for $name {
@@ -52,6 +60,8 @@ mod tests {
     fn ids_round_trip_and_refuse_garbage() {
         let id = TicketId::new_random();
         assert_eq!(id.to_string().parse::<TicketId>().unwrap(), id);
+        let id: TicketId = "1234abcd-0000-4000-8000-000000000001".parse().unwrap();
+        assert_eq!(id.short(), "1234abcd");
         let err = "not-a-uuid".parse::<AgentId>().unwrap_err();
         assert!(err.contains("agent id"), "{err}");
     }

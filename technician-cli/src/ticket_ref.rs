@@ -57,7 +57,7 @@ impl TicketRef {
 
 /// The first 8 characters of a ticket's UUID, as tables show it.
 pub fn short_id(id: &TicketId) -> String {
-    short_uuid(&id.0)
+    id.short()
 }
 
 /// The first 8 characters of any id (ticket, script, agent).

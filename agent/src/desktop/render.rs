@@ -11,8 +11,7 @@ pub fn render_my_tickets(tickets: &[EmployeeTicket]) -> String {
     }
     let mut out = String::new();
     for t in tickets {
-        let id = t.id.to_string();
-        let short = id.get(..8).unwrap_or(&id);
+        let short = t.id.short();
         let _ = writeln!(out, "{short}  {:<11}  {}", t.status.to_string(), t.title);
         let _ = writeln!(
             out,

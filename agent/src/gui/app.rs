@@ -78,12 +78,13 @@ impl Sending {
             Sending::Sent {
                 ticket,
                 delivered: true,
-            } => Some(format!("Ticket {ticket}: sent")),
+            } => Some(format!("Ticket {}: sent", ticket.short())),
             Sending::Sent {
                 ticket,
                 delivered: false,
             } => Some(format!(
-                "Ticket {ticket}: queued — will be sent when the network is back"
+                "Ticket {}: queued — will be sent when the network is back",
+                ticket.short()
             )),
             Sending::Failed(why) => Some(why.clone()),
         }

@@ -185,8 +185,9 @@ fn consent_prompt(ui: &mut egui::Ui, app: &mut HelpApp) {
     };
     let question = match ask.ticket {
         Some(ticket) => format!(
-            "Technician {} asks to see your screen for ticket {ticket}",
-            ask.technician
+            "Technician {} asks to see your screen for ticket {}",
+            ask.technician,
+            ticket.short()
         ),
         None => format!("Technician {} asks to see your screen", ask.technician),
     };

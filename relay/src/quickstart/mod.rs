@@ -237,6 +237,7 @@ pub fn next_steps(dir: &Path, locator: &RelayLocator, agent_log: &Path) -> Strin
          \n\nIn another terminal:\
          \n  export TRIAGE_HOME={tech}\
          \n  triage-agent help \"my screen is black\" --state-dir {agent}\
+         \n  triage-agent gui --state-dir {agent}    # the Get help window, in a desktop session\
          \n  triage tickets list\
          \n  triage agents list\
          \n\nPress Ctrl-C to stop the agent and the relay.",
