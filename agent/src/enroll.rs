@@ -130,6 +130,7 @@ pub(crate) fn response_name(response: &Response) -> &'static str {
         Response::Diagnostics(_) => "diagnostics",
         Response::Transfer(_) => "transfer",
         Response::MyTickets(_) => "my_tickets",
+        Response::AgentPong { .. } => "agent_pong",
     }
 }
 

@@ -49,9 +49,9 @@ struct RttArgs {
     /// For how many seconds.
     #[arg(long, default_value_t = 10)]
     secs: u64,
-    /// Requests per second offered on the technician path (a tiny log pull,
-    /// which the relay records and bounds at 4 per agent at once).
-    #[arg(long, default_value_t = 100)]
+    /// Requests per second offered on the technician path (`PingAgent`,
+    /// bounded by the relay at 8 commands per agent at once).
+    #[arg(long, default_value_t = 1000)]
     tech_rate: u32,
 }
 

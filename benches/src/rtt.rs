@@ -1,11 +1,8 @@
 //! Measurement 2 — Round trip of a tiny request at a fixed offered rate:
 //! - technician → relay → agent → relay → technician: a real technician
-//!   `Session` pulls a 64-byte log (`PullLogs`, a new stream per request).
-//!   No technician request carries a bare ping; this is the cheapest one
-//!   that reaches the agent (a `Diagnose` takes a snapshot, ~10 ms of CPU,
-//!   which two cores cannot do 1,000 times a second). It also costs what
-//!   every routed request costs: role check, agent lookup, a `transfers`
-//!   row and an audit entry in the store.
+//!   `Session` sends `Request::PingAgent` (a new stream per request), the
+//!   cheapest request that reaches the agent: role check, agent lookup, a
+//!   command slot and the agent's `Pong`, nothing stored or audited;
 //! - relay → agent → relay (`RelayHandle::send_agent_command(agent, Ping)`),
 //!   the agent hop alone;
 //! - a request/response on a fresh raw quinn stream per request.
@@ -21,25 +18,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
-use triage_shared::client::{next_frame, Session};
+use triage_shared::client::Session;
 use triage_shared::identity::KeyPair;
 use triage_shared::protocol::{PeerKind, Request, Response};
 use triage_shared::remote::AgentCommand;
-use triage_shared::transfer::{LogQuery, Step, TransferCheck};
-
-/// The log a technician pulls in the technician round trip.
-const TINY_LOG: &[u8] = b"2026-11-26T15:00:00Z host bench[1]: the one line of a tiny log\n";
 
 const M: &str = "2 round trip";
 
 pub async fn run(rate: u32, tech_rate: u32, secs: u64) -> Result<Vec<Row>> {
     let d = Deployment::start().await?;
-    let logs = d.dir.path().join("logs");
-    std::fs::create_dir_all(&logs)?;
-    let tiny = logs.join("tiny.log");
-    std::fs::write(&tiny, TINY_LOG)?;
-    let toml = format!("log_paths = [{:?}]\n", logs.display().to_string());
-    let (agent, state) = d.enroll_agent("pinger", &toml).await?;
+    let (agent, state) = d.enroll_agent("pinger", "").await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let daemon = tokio::spawn(async move {
         triage_agent::run_daemon(&state, async {
@@ -52,16 +40,12 @@ pub async fn run(rate: u32, tech_rate: u32, secs: u64) -> Result<Vec<Row>> {
     let key_text = std::fs::read_to_string(home.join("identity.key"))?;
     let key = KeyPair::from_file_text(&key_text).map_err(|e| anyhow!("technician key: {e}"))?;
     let session = Arc::new(Session::connect(&d.relay.locator(), &key, PeerKind::Technician).await?);
-    let request = Arc::new(Request::PullLogs {
-        agent,
-        query: LogQuery::whole(tiny.display().to_string()),
-        attach: None,
-    });
+    let request = Arc::new(Request::PingAgent { agent });
     let technician_side = {
         let session = session.clone();
         paced(tech_rate, secs, move || {
             let (session, request) = (session.clone(), request.clone());
-            async move { tiny_pull(&session, &request).await }
+            async move { ping_agent(&session, &request).await }
         })
         .await?
     };
@@ -127,9 +111,7 @@ pub async fn run(rate: u32, tech_rate: u32, secs: u64) -> Result<Vec<Row>> {
         };
         let mut note = format!("{offered} req/s offered for {secs} s");
         if name.starts_with("technician") {
-            note.push_str(
-                "; a 64-byte log pull (PullLogs), each with a transfers row and an audit entry",
-            );
+            note.push_str("; PingAgent on one technician session, neither stored nor audited");
         }
         rows.push(Row::new(M, &format!("{name} p50"), ms(lat.p50), "ms", Target::None).note(note));
         rows.push(
@@ -147,26 +129,12 @@ pub async fn run(rate: u32, tech_rate: u32, secs: u64) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// One tiny log pull, read to its checked end.
-async fn tiny_pull(session: &Session, request: &Request) -> Result<()> {
-    let mut recv = session.open_stream(request).await?;
-    let mut check = TransferCheck::default();
-    while let Some(response) = next_frame::<Response>(&mut recv).await? {
-        let Response::Transfer(frame) = response else {
-            return Err(anyhow!("the pull answered {response:?}"));
-        };
-        if let Step::Ended(_) = check.accept(&frame)? {
-            return match check.bytes() == TINY_LOG.len() as u64 {
-                true => Ok(()),
-                false => Err(anyhow!(
-                    "{} bytes instead of {}",
-                    check.bytes(),
-                    TINY_LOG.len()
-                )),
-            };
-        }
+/// One `PingAgent`, answered by the agent's `Pong` through the relay.
+async fn ping_agent(session: &Session, request: &Request) -> Result<()> {
+    match session.request(request).await? {
+        Response::AgentPong { .. } => Ok(()),
+        other => Err(anyhow!("the ping answered {other:?}")),
     }
-    Err(anyhow!("the pull ended without its End frame"))
 }
 
 /// Starts one `call` every 1/rate seconds for `secs` and returns the

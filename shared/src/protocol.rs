@@ -207,6 +207,12 @@ pub enum Request {
         id: TicketId,
         text: String,
     },
+    /// Technician: is this agent reachable right now? The relay sends it a
+    /// `Ping` and answers `Response::AgentPong`. A read-only liveness check:
+    /// nothing is stored or audited.
+    PingAgent {
+        agent: AgentId,
+    },
 }
 
 impl Request {
@@ -240,6 +246,7 @@ impl Request {
             Request::FetchAttachment { .. } => "fetch_attachment",
             Request::MyTickets { .. } => "my_tickets",
             Request::Note { .. } => "note",
+            Request::PingAgent { .. } => "ping_agent",
         }
     }
 }
@@ -277,6 +284,12 @@ pub enum Response {
     /// One frame of a streamed body (log pull, screenshot, attachment).
     Transfer(TransferFrame),
     MyTickets(Vec<EmployeeTicket>),
+    /// The answer to `Request::PingAgent`: the agent answered its `Ping`.
+    AgentPong {
+        /// How long the relay's own relay → agent → relay hop took, in
+        /// microseconds (the rest of the technician's round trip is theirs).
+        agent_micros: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -449,5 +462,39 @@ mod tests {
         };
         let back: Request = decode_frame(&encode(&req).unwrap()).unwrap();
         assert_eq!(back, req);
+    }
+
+    #[test]
+    fn agent_ping_and_pong_round_trip_and_are_named() {
+        let req = Request::PingAgent {
+            agent: AgentId::new_random(),
+        };
+        assert_eq!(req.name(), "ping_agent");
+        let back: Request = decode_frame(&encode(&req).unwrap()).unwrap();
+        assert_eq!(back, req);
+        for agent_micros in [0, 1_234, u64::MAX] {
+            let resp = Response::AgentPong { agent_micros };
+            let back: Response = decode_frame(&encode(&resp).unwrap()).unwrap();
+            assert_eq!(back, resp);
+        }
+    }
+
+    #[test]
+    fn new_variants_are_appended_so_older_tags_keep_their_numbers() {
+        // bincode writes the variant index first (a one-byte varint here,
+        // after the 4-byte frame length): appending keeps every older index.
+        let ping = encode(&Request::PingAgent {
+            agent: AgentId::new_random(),
+        })
+        .unwrap();
+        assert_eq!(ping[4], 27, "PingAgent follows Note (26)");
+        let note = encode(&Request::Note {
+            id: TicketId::new_random(),
+            text: String::new(),
+        })
+        .unwrap();
+        assert_eq!(note[4], 26);
+        let pong = encode(&Response::AgentPong { agent_micros: 1 }).unwrap();
+        assert_eq!(pong[4], 18, "AgentPong follows MyTickets (17)");
     }
 }

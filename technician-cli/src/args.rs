@@ -8,7 +8,10 @@ mod ops;
 mod script;
 
 pub use logs::{LogsArgs, ScreenshotArgs};
-pub use ops::{AuditArgs, AuditCommand, DiagArgs, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_SHOWN};
+pub use ops::{
+    AuditArgs, AuditCommand, DiagArgs, PingArgs, DEFAULT_AUDIT_LIMIT, DEFAULT_PING_COUNT,
+    DEFAULT_PING_INTERVAL_MS, MAX_AUDIT_SHOWN, MAX_PING_COUNT, MAX_PING_INTERVAL_MS,
+};
 pub use script::ScriptCommand;
 
 use clap::{Parser, Subcommand};
@@ -170,6 +173,9 @@ pub enum AgentsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check that an endpoint answers through the relay, like ping(8): one
+    /// line per reply, then a summary. Fails if none answered.
+    Ping(PingArgs),
 }
 
 #[derive(Debug, Subcommand)]

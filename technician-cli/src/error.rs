@@ -101,6 +101,8 @@ pub enum CliError {
     TransferFailed { reason: String, aftermath: String },
     #[error("the endpoint stopped at its limit of {limit} bytes per pull (`max_log_bytes` in its agent.toml); {aftermath}. Narrow the pull with --tail, --since or --grep")]
     LimitReached { limit: u64, aftermath: String },
+    #[error("{agent} answered none of {sent} pings; `triage agents list` shows whether it is online, and `triage diag` whether it is overloaded")]
+    NoPingReply { agent: String, sent: u32 },
     #[error("the relay answered `{request}` with something unexpected; is it running a matching version of Triage?")]
     UnexpectedResponse { request: &'static str },
     #[error(transparent)]

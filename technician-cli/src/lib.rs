@@ -50,6 +50,16 @@
 //! future instead); the stopped follow is verified and saved like a whole
 //! file.
 //!
+//! # Pinging an endpoint
+//! `triage agents ping AGENT [--count N] [--interval-ms MS] [--json]`
+//! ([`commands::ping`]) sends `PingAgent` N times (default 4, at most
+//! 1000) on one session, an interval apart (default 1000 ms, at most one
+//! minute), and prints one line per attempt — `reply from HOST (ID): X ms
+//! (relay→agent Y ms)` or `no reply from HOST (ID): WHY` — then `N sent, M
+//! answered, min/avg/max A/B/C ms`. An offline, busy or slow agent is
+//! counted and pinged again; an unknown agent or a refusal ends at once.
+//! None answered is an error (exit 1).
+//!
 //! # Home directory
 //! `--home DIR`, else `$TRIAGE_HOME`, else `$HOME/.config/triage`. It holds
 //! `identity.key` (mode 0600), `identity.pub` and `relay` (the relay locator
@@ -97,6 +107,10 @@
 //!   "description"}] or null}`.
 //! - `agents list`: `Vec<AgentSummary>`: `id`, `hostname`, `os`,
 //!   `enrolled_at`, `last_seen` (millis or null), `online` (bool).
+//! - `agents ping`: [`commands::ping::PingReport`]: `{"agent", "hostname",
+//!   "samples": [{"seq", "rtt_micros", "agent_micros" (null when there was
+//!   no reply), "error" (string or null)}], "summary": {"sent", "answered",
+//!   "min_micros", "avg_micros", "max_micros" (null when none answered)}}`.
 //! - `technicians list`: `Vec<TechnicianSummary>`: `name`, `roles` (e.g.
 //!   `["l1", "admin"]`), `public_key` (`"ed25519:<hex>"`), `created_at`.
 //! - `whoami`: `SessionIdentity`: `{"Technician": {"name": ..., "roles": [...]}}`.
@@ -117,8 +131,8 @@ pub mod text;
 pub mod ticket_ref;
 
 pub use args::{
-    AgentsCommand, AuditArgs, AuditCommand, Cli, Command, DiagArgs, LogsArgs, ScreenshotArgs,
-    ScriptCommand, TechniciansCommand, TicketsCommand, TokensCommand,
+    AgentsCommand, AuditArgs, AuditCommand, Cli, Command, DiagArgs, LogsArgs, PingArgs,
+    ScreenshotArgs, ScriptCommand, TechniciansCommand, TicketsCommand, TokensCommand,
 };
 pub use error::CliError;
 pub use home::Home;

@@ -43,6 +43,9 @@ fn audience(request: &Request) -> Audience {
         FetchAttachment { .. } => Audience::Technician(Action::ViewTickets),
         MyTickets { .. } => Audience::Agent,
         Note { .. } => Audience::Technician(Action::CommentTicket),
+        // A liveness check that reads nothing on the endpoint: whoever may
+        // see an agent listed as online may ask whether it answers.
+        PingAgent { .. } => Audience::Technician(Action::ViewAgents),
     }
 }
 
@@ -402,5 +405,29 @@ mod tests {
         assert_eq!(kind(&tech(&[Role::L1]), &fetch), None);
         assert_eq!(kind(&tech(&[Role::Approver]), &fetch), None);
         assert_eq!(kind(&agent(), &fetch), Some(ErrorKind::Forbidden));
+    }
+
+    #[test]
+    fn every_role_that_lists_agents_may_ping_them_and_agents_may_not() {
+        let ping = Request::PingAgent {
+            agent: AgentId::new_random(),
+        };
+        for role in Role::ALL {
+            let roles = [role];
+            assert_eq!(
+                kind(&tech(&roles), &ping),
+                kind(&tech(&roles), &Request::ListAgents),
+                "{role}"
+            );
+            assert_eq!(kind(&tech(&roles), &ping), None, "{role}");
+        }
+        assert_eq!(kind(&tech(&[]), &ping), Some(ErrorKind::Forbidden));
+        let err = authorize(&agent(), &ping).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Forbidden);
+        assert!(err.message.contains("`ping_agent`"), "{}", err.message);
+        assert_eq!(
+            kind(&SessionIdentity::Unenrolled, &ping),
+            Some(ErrorKind::Unauthenticated)
+        );
     }
 }

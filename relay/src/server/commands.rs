@@ -5,7 +5,7 @@
 
 use super::authz::authorize;
 use super::connection::Responder;
-use super::{diag, failpoint, logs, my_tickets, scripts, updates, Peer, Shared};
+use super::{diag, failpoint, logs, my_tickets, ping, scripts, updates, Peer, Shared};
 use crate::audit::{self, Subject};
 use crate::store::StoreError;
 use crate::{admin, workflow};
@@ -310,6 +310,7 @@ async fn run(
             let agent = peer.agent_id()?;
             updates::submit(shared, agent, &actor, id, ticket, update, now, note).await
         }
+        Request::PingAgent { agent } => ping::ping(shared, agent).await,
     }
 }
 

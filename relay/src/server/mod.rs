@@ -4,9 +4,10 @@
 //!   and spawns the accept loop;
 //! - the accept loop ([`accept_loop`]) gives each connection its own task;
 //! - `connection` runs the hello exchange and one task per request stream;
-//! - `commands` turns one request into its response (`scripts`, `diag`
-//!   and `logs` for the requests that reach an agent, through `agent_link`;
-//!   `transfer` splices a streamed body from an agent to a technician);
+//! - `commands` turns one request into its response (`scripts`, `diag`,
+//!   `logs` and `ping` for the requests that reach an agent, through
+//!   `agent_link`; `transfer` splices a streamed body from an agent to a
+//!   technician);
 //! - `policy` delivers the organisation's signed policy to agents;
 //! - [`RelayHandle::shutdown`] stops accepting, closes connections, waits
 //!   for their tasks and closes the database pool.
@@ -21,6 +22,7 @@ mod handshake;
 mod login_budget;
 mod logs;
 mod my_tickets;
+mod ping;
 pub mod policy;
 pub mod registry;
 mod scripts;
@@ -30,6 +32,7 @@ mod updates;
 pub use agent_link::{AGENT_REPLY_TIMEOUT, MAX_COMMANDS_PER_AGENT};
 pub use connection::{HELLO_TIMEOUT, MAX_HELLO_LEN, REQUEST_READ_TIMEOUT};
 pub use diag::{validate_report, DIAG_TIMEOUT};
+pub use ping::PING_TIMEOUT;
 pub use policy::POLICY_REFRESH;
 pub use scripts::RUN_GRACE;
 pub use transfer::{

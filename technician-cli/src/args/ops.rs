@@ -1,4 +1,4 @@
-//! `triage audit` and `triage diag`: the clap types.
+//! `triage audit`, `triage diag` and `triage agents ping`: the clap types.
 
 use clap::{Args, Subcommand};
 use std::time::Duration;
@@ -9,6 +9,14 @@ use triage_shared::time::parse_duration;
 pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
 /// The most entries `triage audit` shows at once.
 pub const MAX_AUDIT_SHOWN: u32 = 100_000;
+/// Pings `triage agents ping` sends when `--count` is not given.
+pub const DEFAULT_PING_COUNT: u32 = 4;
+/// The most pings one `triage agents ping` sends.
+pub const MAX_PING_COUNT: u32 = 1000;
+/// Milliseconds between pings when `--interval-ms` is not given.
+pub const DEFAULT_PING_INTERVAL_MS: u64 = 1000;
+/// The longest `--interval-ms`: one minute.
+pub const MAX_PING_INTERVAL_MS: u64 = 60_000;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -55,6 +63,23 @@ pub struct DiagArgs {
     /// Also store the report on this ticket (id or unique prefix).
     #[arg(long, value_name = "TICKET")]
     pub attach: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// Agent id, a unique id prefix (8+ hex digits), or its hostname.
+    pub agent: String,
+    /// How many pings to send (1 to 1000).
+    #[arg(long, default_value_t = DEFAULT_PING_COUNT,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_PING_COUNT as i64))]
+    pub count: u32,
+    /// Milliseconds from the start of one ping to the next (0 to 60000).
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_PING_INTERVAL_MS,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_PING_INTERVAL_MS))]
+    pub interval_ms: u64,
+    /// Print one JSON object (every sample and the summary) at the end.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn parse_section(s: &str) -> Result<Section, String> {
@@ -134,6 +159,52 @@ mod tests {
                 assert!(d.json);
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    fn ping(args: &[&str]) -> Result<PingArgs, clap::Error> {
+        match parse(&[&["agents", "ping"][..], args].concat())? {
+            Command::Agents(crate::args::AgentsCommand::Ping(p)) => Ok(p),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn agents_ping_defaults_to_four_pings_a_second_apart() {
+        let p = ping(&["vm"]).unwrap();
+        assert_eq!(p.agent, "vm");
+        assert_eq!(
+            (p.count, p.interval_ms, p.json),
+            (DEFAULT_PING_COUNT, DEFAULT_PING_INTERVAL_MS, false)
+        );
+        let p = ping(&["cf158fe6", "--count", "2", "--interval-ms", "10", "--json"]).unwrap();
+        assert_eq!((p.count, p.interval_ms, p.json), (2, 10, true));
+        assert!(parse(&["agents", "ping"]).is_err(), "needs an agent");
+    }
+
+    #[test]
+    fn agents_ping_bounds_are_usage_errors_at_the_edges() {
+        let max = MAX_PING_COUNT.to_string();
+        assert_eq!(
+            ping(&["vm", "--count", &max]).unwrap().count,
+            MAX_PING_COUNT
+        );
+        assert_eq!(ping(&["vm", "--count", "1"]).unwrap().count, 1);
+        for bad in ["0", &(MAX_PING_COUNT + 1).to_string(), "-1", "many"] {
+            let err = ping(&["vm", &format!("--count={bad}")]).unwrap_err();
+            assert!(err.to_string().contains("--count"), "{bad}: {err}");
+        }
+        let err = ping(&["vm", "--count", "1001"]).unwrap_err();
+        assert!(err.to_string().contains("1..=1000"), "{err}");
+        let max = MAX_PING_INTERVAL_MS.to_string();
+        assert_eq!(
+            ping(&["vm", "--interval-ms", &max]).unwrap().interval_ms,
+            MAX_PING_INTERVAL_MS
+        );
+        assert_eq!(ping(&["vm", "--interval-ms", "0"]).unwrap().interval_ms, 0);
+        for bad in ["60001", "-5", "1s"] {
+            let err = ping(&["vm", &format!("--interval-ms={bad}")]).unwrap_err();
+            assert!(err.to_string().contains("--interval-ms"), "{bad}: {err}");
         }
     }
 

@@ -26,7 +26,10 @@ pub struct IssuedToken {
 }
 
 pub async fn agents(home: &Home, command: AgentsCommand, out: Out<'_>) -> Result<(), CliError> {
-    let AgentsCommand::List { json } = command;
+    let json = match command {
+        AgentsCommand::List { json } => json,
+        AgentsCommand::Ping(args) => return super::ping::run(home, args, out).await,
+    };
     let conn = connect(home).await?;
     let request = Request::ListAgents;
     let result = conn.ask(&request).await;
