@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{next_command, TestRelay, PROMPTLY};
+use common::{next_command, TestRelay};
 use std::time::Duration;
 use triage_relay::MAX_COMMANDS_PER_AGENT;
 use triage_shared::approval::accept_policy;
@@ -99,15 +99,7 @@ async fn the_policy_is_pushed_on_connect_and_newer_ones_follow() {
 async fn a_command_to_an_offline_agent_fails_at_once() {
     let t = TestRelay::start().await;
     let (_key, id, agent) = t.agent("pc-1").await;
-    agent.close().await;
-    // Wait until the relay has seen the connection end.
-    tokio::time::timeout(PROMPTLY, async {
-        while t.relay.is_agent_online(id) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap();
+    t.disconnect_agent(id, agent).await;
     let err = t
         .relay
         .send_agent_command(id, AgentCommand::Ping)
@@ -271,14 +263,7 @@ async fn live_diagnostics_are_forwarded_checked_and_attached() {
     let agent = fake.await.unwrap();
 
     // Offline agents are refused at once.
-    agent.close().await;
-    tokio::time::timeout(PROMPTLY, async {
-        while t.relay.is_agent_online(id) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap();
+    t.disconnect_agent(id, agent).await;
     let err = tech
         .request(&Request::Diagnose {
             agent: id,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{next_command, read_all, TestRelay, PROMPTLY};
+use common::{next_command, read_all, TestRelay};
 use std::time::Duration;
 use triage_relay::MAX_TRANSFERS_PER_AGENT;
 use triage_shared::client::{next_frame, Session};
@@ -126,14 +126,7 @@ async fn l1_unknown_and_offline_agents_are_refused_at_once() {
     let frames = read_all(ask(&lina, &pull(unknown, "/var/log/syslog")).await).await;
     assert!(matches!(&frames[..], [Response::Error(e)] if e.kind == ErrorKind::NotFound));
 
-    agent.close().await;
-    tokio::time::timeout(PROMPTLY, async {
-        while t.relay.is_agent_online(id) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap();
+    t.disconnect_agent(id, agent).await;
     let frames = tokio::time::timeout(
         Duration::from_secs(5),
         read_all(ask(&lina, &pull(id, "/var/log/syslog")).await),

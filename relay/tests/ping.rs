@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{next_command, TestRelay, PROMPTLY};
+use common::{next_command, TestRelay};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use triage_relay::{MAX_COMMANDS_PER_AGENT, PING_TIMEOUT};
@@ -64,14 +64,7 @@ async fn unknown_and_offline_agents_are_refused_at_once_with_what_to_do() {
     assert!(e.message.contains("triage agents list"), "{}", e.message);
 
     let (_key, id, agent) = t.agent("pc-1").await;
-    agent.close().await;
-    tokio::time::timeout(PROMPTLY, async {
-        while t.relay.is_agent_online(id) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap();
+    t.disconnect_agent(id, agent).await;
     let err = tech.request(&ping(id)).await.unwrap_err();
     let e = refusal(&err);
     assert_eq!(e.kind, ErrorKind::Unavailable);

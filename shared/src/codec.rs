@@ -26,35 +26,50 @@ pub enum CodecError {
     Io(#[from] std::io::Error),
 }
 
-fn config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<MAX_FRAME_LEN>()
+/// The body buffer starts at most this big and grows with what arrives: a
+/// transfer chunk's frame fits without a reallocation, and a peer that
+/// announces a large frame and sends nothing costs no more than this.
+const INITIAL_BODY_CAPACITY: usize = 256 * 1024;
+
+fn config<const MAX: usize>() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX>()
+}
+
+fn too_large<const MAX: usize>(len: usize) -> Result<(), CodecError> {
+    if len > MAX {
+        return Err(CodecError::FrameTooLarge { len, max: MAX });
+    }
+    Ok(())
 }
 
 /// Encodes `msg` as one frame: length prefix followed by the body.
 pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, CodecError> {
+    encode_within::<MAX_FRAME_LEN, T>(msg)
+}
+
+/// [`encode`] with a frame limit of `MAX` bytes (other local channels use
+/// the same framing with their own limit).
+pub fn encode_within<const MAX: usize, T: Serialize>(msg: &T) -> Result<Vec<u8>, CodecError> {
     let mut frame = vec![0u8; PREFIX_LEN];
-    bincode::serde::encode_into_std_write(msg, &mut frame, config())
+    bincode::serde::encode_into_std_write(msg, &mut frame, config::<MAX>())
         .map_err(|e| CodecError::Encode(e.to_string()))?;
     let len = frame.len() - PREFIX_LEN;
-    if len > MAX_FRAME_LEN {
-        return Err(CodecError::FrameTooLarge {
-            len,
-            max: MAX_FRAME_LEN,
-        });
-    }
+    too_large::<MAX>(len)?;
     frame[..PREFIX_LEN].copy_from_slice(&(len as u32).to_be_bytes());
     Ok(frame)
 }
 
 /// Decodes one frame body (without its prefix). The whole body must be consumed.
 pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
-    if body.len() > MAX_FRAME_LEN {
-        return Err(CodecError::FrameTooLarge {
-            len: body.len(),
-            max: MAX_FRAME_LEN,
-        });
-    }
-    let (msg, used) = bincode::serde::decode_from_slice(body, config())
+    decode_body_within::<MAX_FRAME_LEN, T>(body)
+}
+
+/// [`decode_body`] with a frame limit of `MAX` bytes.
+pub fn decode_body_within<const MAX: usize, T: DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, CodecError> {
+    too_large::<MAX>(body.len())?;
+    let (msg, used) = bincode::serde::decode_from_slice(body, config::<MAX>())
         .map_err(|e| CodecError::Garbled(e.to_string()))?;
     if used != body.len() {
         return Err(CodecError::Garbled(format!(
@@ -70,26 +85,21 @@ pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
 /// remaining layout this build does not understand, so that an incompatible
 /// peer is told "version mismatch" rather than "garbled".
 pub fn decode_prefix<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
-    if body.len() > MAX_FRAME_LEN {
-        return Err(CodecError::FrameTooLarge {
-            len: body.len(),
-            max: MAX_FRAME_LEN,
-        });
-    }
-    bincode::serde::decode_from_slice(body, config())
+    too_large::<MAX_FRAME_LEN>(body.len())?;
+    bincode::serde::decode_from_slice(body, config::<MAX_FRAME_LEN>())
         .map(|(msg, _)| msg)
         .map_err(|e| CodecError::Garbled(e.to_string()))
 }
 
 /// Checks a length prefix before any body bytes are read.
 pub fn body_len(prefix: [u8; PREFIX_LEN]) -> Result<usize, CodecError> {
+    body_len_within::<MAX_FRAME_LEN>(prefix)
+}
+
+/// [`body_len`] with a frame limit of `MAX` bytes.
+pub fn body_len_within<const MAX: usize>(prefix: [u8; PREFIX_LEN]) -> Result<usize, CodecError> {
     let len = u32::from_be_bytes(prefix) as usize;
-    if len > MAX_FRAME_LEN {
-        return Err(CodecError::FrameTooLarge {
-            len,
-            max: MAX_FRAME_LEN,
-        });
-    }
+    too_large::<MAX>(len)?;
     Ok(len)
 }
 
@@ -117,6 +127,17 @@ where
     R: AsyncRead + Unpin,
     T: DeserializeOwned,
 {
+    read_frame_within::<MAX_FRAME_LEN, R, T>(reader).await
+}
+
+/// [`read_frame`] with a frame limit of `MAX` bytes.
+pub async fn read_frame_within<const MAX: usize, R, T>(
+    reader: &mut R,
+) -> Result<Option<T>, CodecError>
+where
+    R: AsyncRead + Unpin,
+    T: DeserializeOwned,
+{
     let mut prefix = [0u8; PREFIX_LEN];
     let mut filled = 0;
     while filled < PREFIX_LEN {
@@ -130,16 +151,16 @@ where
         }
         filled += n;
     }
-    let len = body_len(prefix)?;
-    let mut body = vec![0u8; len];
-    reader
-        .read_exact(&mut body)
-        .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => CodecError::Truncated,
-            _ => CodecError::Io(e),
-        })?;
-    decode_body(&body).map(Some)
+    let len = body_len_within::<MAX>(prefix)?;
+    let mut body = Vec::with_capacity(len.min(INITIAL_BODY_CAPACITY));
+    (&mut *reader)
+        .take(len as u64)
+        .read_to_end(&mut body)
+        .await?;
+    if body.len() < len {
+        return Err(CodecError::Truncated);
+    }
+    decode_body_within::<MAX, T>(&body).map(Some)
 }
 
 /// Like [`read_frame`] but a clean end of stream is an error too.

@@ -2,71 +2,33 @@
 //! bincode (serde) body — the relay protocol's codec (`triage_shared::codec`),
 //! with the larger [`MAX_DESKTOP_FRAME_LEN`] so a full screenshot fits.
 //!
-//! The length is checked before anything is allocated, and the body buffer
-//! grows only as bytes arrive, so a peer that announces 32 MiB and sends
-//! nothing costs nothing. bincode is told the same limit, so a length field
-//! inside the body cannot make it allocate more; trailing bytes are refused.
-//! Decoding never panics: every failure is a [`CodecError`].
+//! The shared codec does the work: the length is checked before anything is
+//! allocated and the body buffer grows only as bytes arrive, so a peer that
+//! announces 32 MiB and sends nothing costs little. bincode is told the same
+//! limit, so a length field inside the body cannot make it allocate more;
+//! trailing bytes are refused. Decoding never panics: every failure is a
+//! [`CodecError`].
 
 use super::protocol::MAX_DESKTOP_FRAME_LEN;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use triage_shared::codec;
 pub use triage_shared::codec::CodecError;
-
-const PREFIX_LEN: usize = 4;
-/// The body buffer starts at most this big and grows with what arrives.
-const INITIAL_BODY_CAPACITY: usize = 64 * 1024;
-
-fn config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<MAX_DESKTOP_FRAME_LEN>()
-}
 
 /// Encodes `msg` as one frame: length prefix followed by the body.
 pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, CodecError> {
-    let mut frame = vec![0u8; PREFIX_LEN];
-    bincode::serde::encode_into_std_write(msg, &mut frame, config())
-        .map_err(|e| CodecError::Encode(e.to_string()))?;
-    let len = frame.len() - PREFIX_LEN;
-    if len > MAX_DESKTOP_FRAME_LEN {
-        return Err(CodecError::FrameTooLarge {
-            len,
-            max: MAX_DESKTOP_FRAME_LEN,
-        });
-    }
-    frame[..PREFIX_LEN].copy_from_slice(&(len as u32).to_be_bytes());
-    Ok(frame)
+    codec::encode_within::<MAX_DESKTOP_FRAME_LEN, T>(msg)
 }
 
 /// Checks a length prefix before any body bytes are read.
-pub fn body_len(prefix: [u8; PREFIX_LEN]) -> Result<usize, CodecError> {
-    let len = u32::from_be_bytes(prefix) as usize;
-    if len > MAX_DESKTOP_FRAME_LEN {
-        return Err(CodecError::FrameTooLarge {
-            len,
-            max: MAX_DESKTOP_FRAME_LEN,
-        });
-    }
-    Ok(len)
+pub fn body_len(prefix: [u8; 4]) -> Result<usize, CodecError> {
+    codec::body_len_within::<MAX_DESKTOP_FRAME_LEN>(prefix)
 }
 
 /// Decodes one frame body (without its prefix); all of it must be used.
 pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
-    if body.len() > MAX_DESKTOP_FRAME_LEN {
-        return Err(CodecError::FrameTooLarge {
-            len: body.len(),
-            max: MAX_DESKTOP_FRAME_LEN,
-        });
-    }
-    let (msg, used) = bincode::serde::decode_from_slice(body, config())
-        .map_err(|e| CodecError::Garbled(e.to_string()))?;
-    if used != body.len() {
-        return Err(CodecError::Garbled(format!(
-            "{} unexpected bytes after the message",
-            body.len() - used
-        )));
-    }
-    Ok(msg)
+    codec::decode_body_within::<MAX_DESKTOP_FRAME_LEN, T>(body)
 }
 
 /// Reads one frame. `Ok(None)`: the peer closed cleanly between frames; a
@@ -76,29 +38,7 @@ where
     R: AsyncRead + Unpin,
     T: DeserializeOwned,
 {
-    let mut prefix = [0u8; PREFIX_LEN];
-    let mut filled = 0;
-    while filled < PREFIX_LEN {
-        let n = reader.read(&mut prefix[filled..]).await?;
-        if n == 0 {
-            return if filled == 0 {
-                Ok(None)
-            } else {
-                Err(CodecError::Truncated)
-            };
-        }
-        filled += n;
-    }
-    let len = body_len(prefix)?;
-    let mut body = Vec::with_capacity(len.min(INITIAL_BODY_CAPACITY));
-    (&mut *reader)
-        .take(len as u64)
-        .read_to_end(&mut body)
-        .await?;
-    if body.len() < len {
-        return Err(CodecError::Truncated);
-    }
-    decode_body(&body).map(Some)
+    codec::read_frame_within::<MAX_DESKTOP_FRAME_LEN, R, T>(reader).await
 }
 
 /// Writes `msg` as one frame.

@@ -34,6 +34,18 @@ impl TestRelay {
         self.relay.locator()
     }
 
+    /// Closes `agent`'s connection and waits until the relay has seen it end.
+    pub async fn disconnect_agent(&self, id: AgentId, agent: Session) {
+        agent.close().await;
+        tokio::time::timeout(PROMPTLY, async {
+            while self.relay.is_agent_online(id) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the relay notices the agent went offline");
+    }
+
     /// A technician registered with `roles`, connected.
     pub async fn technician(&self, name: &str, roles: &[Role]) -> Session {
         self.technician_with_key(name, roles).await.1
