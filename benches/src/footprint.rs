@@ -125,7 +125,7 @@ pub async fn run(agent_bin: &Path, idle_secs: u64) -> Result<Vec<Row>> {
             Target::Below(150.0),
         )
         .note(format!(
-            "median of {SNAPSHOTS}, WarmCollector in the bench process, {} ms apart; what the daemon does for `triage diag` and tickets",
+            "median of {SNAPSHOTS}, WarmCollector in the bench process, {} ms apart; what the daemon does for `triage diag`",
             SPACING.as_millis()
         )),
         Row::new(
