@@ -50,12 +50,7 @@ pub async fn run(home: &Home, args: DiagArgs, out: Out<'_>) -> Result<(), CliErr
 }
 
 async fn execute(conn: &Connected, plan: Plan, out: Out<'_>) -> Result<(), CliError> {
-    let listing = Request::ListAgents;
-    let agents = match conn.ask(&listing).await? {
-        Response::Agents(agents) => agents,
-        _ => return Err(unexpected(&listing)),
-    };
-    let agent = plan.agent.resolve(&agents)?.id;
+    let agent = conn.resolve_agent(&plan.agent).await?.id;
     let attach = match &plan.attach {
         Some(t) => Some(conn.resolve_ticket(t).await?),
         None => None,

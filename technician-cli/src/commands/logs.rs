@@ -9,7 +9,7 @@
 //! `FILE.partial` is removed: no file is left named as if complete.
 
 use super::stream::{ctrl_c, receive};
-use super::{connect, unexpected, Connected, Out};
+use super::{connect, Connected, Out};
 use crate::args::{LogsArgs, ScreenshotArgs};
 use crate::error::CliError;
 use crate::home::Home;
@@ -21,9 +21,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use triage_shared::diagnostics::clean;
 use triage_shared::limits::SCREENSHOT_CONSENT_TIMEOUT;
-use triage_shared::protocol::{Request, Response};
+use triage_shared::protocol::Request;
 use triage_shared::transfer::{AttachmentId, EndReason, LogQuery};
-use triage_shared::{AgentId, TicketId};
+use triage_shared::TicketId;
 
 /// A logs command with its input checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,14 +76,6 @@ pub async fn logs_until(
     result
 }
 
-async fn agent_id(conn: &Connected, agent: &AgentSelector) -> Result<AgentId, CliError> {
-    let listing = Request::ListAgents;
-    match conn.ask(&listing).await? {
-        Response::Agents(agents) => Ok(agent.resolve(&agents)?.id),
-        _ => Err(unexpected(&listing)),
-    }
-}
-
 async fn ticket_id(conn: &Connected, t: &Option<TicketRef>) -> Result<Option<TicketId>, CliError> {
     match t {
         Some(t) => Ok(Some(conn.resolve_ticket(t).await?)),
@@ -105,7 +97,7 @@ async fn pull(
     out: Out<'_>,
     stop: impl Future<Output = ()>,
 ) -> Result<(), CliError> {
-    let agent = agent_id(conn, &plan.agent).await?;
+    let agent = conn.resolve_agent(&plan.agent).await?.id;
     let attach = ticket_id(conn, &plan.attach).await?;
     let follow = plan.query.follow;
     let request = Request::PullLogs {
@@ -147,7 +139,7 @@ pub async fn screenshot(home: &Home, args: ScreenshotArgs, out: Out<'_>) -> Resu
     let attach = args.attach.as_deref().map(TicketRef::parse).transpose()?;
     let conn = connect(home).await?;
     let result = async {
-        let agent = agent_id(&conn, &agent).await?;
+        let agent = conn.resolve_agent(&agent).await?.id;
         let attach = ticket_id(&conn, &attach).await?;
         let request = Request::Screenshot { agent, attach };
         let receiver = receiver(&args.output, &mut *out)?;

@@ -14,6 +14,7 @@ pub mod tickets;
 
 use crate::error::CliError;
 use crate::home::Home;
+use crate::selector::AgentSelector;
 use crate::ticket_ref::TicketRef;
 use serde::Serialize;
 use std::io::Write;
@@ -22,7 +23,7 @@ use triage_shared::client::{next_frame, ClientError, Session};
 use triage_shared::identity::KeyPair;
 use triage_shared::limits::MAX_LIST_ITEMS;
 use triage_shared::protocol::{
-    ErrorKind, PeerKind, Request, Response, SessionIdentity, TicketDetail,
+    AgentSummary, ErrorKind, PeerKind, Request, Response, SessionIdentity, TicketDetail,
 };
 use triage_shared::roles::Role;
 use triage_shared::token::RelayLocator;
@@ -58,6 +59,24 @@ impl Connected {
         limit: Duration,
         what: &'static str,
     ) -> Result<Response, CliError> {
+        match self.first_answer(request, limit).await {
+            None => Err(CliError::NoAnswer {
+                what,
+                secs: limit.as_secs(),
+            }),
+            Some(Ok(Response::Error(e))) => Err(e.into()),
+            Some(other) => Ok(other?),
+        }
+    }
+
+    /// Sends `request` on a stream of its own and returns the first answer
+    /// as it came (a relay `Error` included, with its kind), or `None` when
+    /// nothing came within `limit`.
+    pub async fn first_answer(
+        &self,
+        request: &Request,
+        limit: Duration,
+    ) -> Option<Result<Response, ClientError>> {
         tracing::debug!(request = request.name(), "asking the relay");
         let exchange = async {
             let mut recv = self.session.open_stream(request).await?;
@@ -65,13 +84,15 @@ impl Connected {
                 ClientError::Protocol("the relay closed the stream without answering".into())
             })
         };
-        match tokio::time::timeout(limit, exchange).await {
-            Err(_) => Err(CliError::NoAnswer {
-                what,
-                secs: limit.as_secs(),
-            }),
-            Ok(Ok(Response::Error(e))) => Err(e.into()),
-            Ok(other) => Ok(other?),
+        tokio::time::timeout(limit, exchange).await.ok()
+    }
+
+    /// The online or offline agent a selector names (id, id prefix or hostname).
+    pub async fn resolve_agent(&self, agent: &AgentSelector) -> Result<AgentSummary, CliError> {
+        let listing = Request::ListAgents;
+        match self.ask(&listing).await? {
+            Response::Agents(agents) => Ok(agent.resolve(&agents)?.clone()),
+            _ => Err(unexpected(&listing)),
         }
     }
 

@@ -16,7 +16,6 @@ use crate::selector::AgentSelector;
 use crate::ticket_ref::short_uuid;
 use serde::Serialize;
 use std::time::{Duration, Instant};
-use triage_shared::client::{next_frame, ClientError};
 use triage_shared::diagnostics::clean;
 use triage_shared::protocol::{ErrorKind, Request, Response};
 use triage_shared::AgentId;
@@ -153,12 +152,7 @@ pub async fn run(home: &Home, args: PingArgs, out: Out<'_>) -> Result<(), CliErr
 }
 
 async fn execute(conn: &Connected, plan: &Plan, out: Out<'_>) -> Result<(), CliError> {
-    let listing = Request::ListAgents;
-    let agents = match conn.ask(&listing).await? {
-        Response::Agents(agents) => agents,
-        _ => return Err(unexpected(&listing)),
-    };
-    let agent = plan.agent.resolve(&agents)?;
+    let agent = conn.resolve_agent(&plan.agent).await?;
     let target = format!("{} ({})", clean(&agent.hostname), short_uuid(&agent.id.0));
     let request = Request::PingAgent { agent: agent.id };
     let mut samples = Vec::with_capacity(plan.count as usize);
@@ -220,24 +214,18 @@ fn micros(d: Duration) -> u64 {
 
 /// One `PingAgent` on the open session; the relay's agent-hop time.
 async fn ping_once(conn: &Connected, request: &Request) -> Result<u64, Failure> {
-    let exchange = async {
-        let mut recv = conn.session.open_stream(request).await?;
-        next_frame::<Response>(&mut recv).await?.ok_or_else(|| {
-            ClientError::Protocol("the relay closed the stream without answering".into())
-        })
-    };
-    match tokio::time::timeout(PING_WAIT, exchange).await {
-        Err(_) => Err(Failure::Counted(format!(
+    match conn.first_answer(request, PING_WAIT).await {
+        None => Err(Failure::Counted(format!(
             "the relay did not answer within {} s",
             PING_WAIT.as_secs()
         ))),
-        Ok(Err(e)) => Err(Failure::Fatal(e.into())),
-        Ok(Ok(Response::AgentPong { agent_micros })) => Ok(agent_micros),
-        Ok(Ok(Response::Error(e))) if is_transient(e.kind) => {
+        Some(Err(e)) => Err(Failure::Fatal(e.into())),
+        Some(Ok(Response::AgentPong { agent_micros })) => Ok(agent_micros),
+        Some(Ok(Response::Error(e))) if is_transient(e.kind) => {
             Err(Failure::Counted(clean(&e.message)))
         }
-        Ok(Ok(Response::Error(e))) => Err(Failure::Fatal(e.into())),
-        Ok(Ok(_)) => Err(Failure::Fatal(unexpected(request))),
+        Some(Ok(Response::Error(e))) => Err(Failure::Fatal(e.into())),
+        Some(Ok(_)) => Err(Failure::Fatal(unexpected(request))),
     }
 }
 
