@@ -9,7 +9,10 @@
 //! (external) tagging.
 
 use crate::agent_update::AgentUpdate;
-use crate::approval::{Interpreter, ScriptDigest, ScriptId, SignedApproval, SignedScript};
+use crate::approval::roster::SignedRotation;
+use crate::approval::{
+    Interpreter, Roster, ScriptDigest, ScriptId, SignedApproval, SignedRoster, SignedScript,
+};
 use crate::audit::AuditEntry;
 use crate::diagnostics::Snapshot;
 use crate::identity::PublicKey;
@@ -24,7 +27,7 @@ use crate::transfer::{AttachmentId, AttachmentSummary, LogQuery, TransferFrame};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PeerKind {
@@ -213,6 +216,23 @@ pub enum Request {
     PingAgent {
         agent: AgentId,
     },
+    /// Admin: the roster to sign next (version, every technician who may
+    /// author or approve, valid for `validity_secs`). Unsigned: it is signed
+    /// off the relay host, where the org key lives.
+    ExportRoster {
+        validity_secs: u64,
+    },
+    /// Admin: store a roster signed with the org key and push it to agents.
+    PublishRoster {
+        roster: Box<SignedRoster>,
+    },
+    /// The newest signed roster the relay holds; the CLI verifies it with
+    /// the org key it pinned before trusting a word of it.
+    CurrentRoster,
+    /// Admin: store an org key rotation signed by the current key and push it.
+    PublishRotation {
+        rotation: Box<SignedRotation>,
+    },
 }
 
 impl Request {
@@ -247,6 +267,10 @@ impl Request {
             Request::MyTickets { .. } => "my_tickets",
             Request::Note { .. } => "note",
             Request::PingAgent { .. } => "ping_agent",
+            Request::ExportRoster { .. } => "export_roster",
+            Request::PublishRoster { .. } => "publish_roster",
+            Request::CurrentRoster => "current_roster",
+            Request::PublishRotation { .. } => "publish_rotation",
         }
     }
 }
@@ -290,6 +314,8 @@ pub enum Response {
         /// microseconds (the rest of the technician's round trip is theirs).
         agent_micros: u64,
     },
+    RosterDraft(Box<Roster>),
+    CurrentRoster(Option<Box<SignedRoster>>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

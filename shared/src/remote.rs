@@ -4,9 +4,10 @@
 //!
 //! Nothing here is trusted by the agent because the relay sent it: a script
 //! runs only after [`crate::approval::verify_run`] passes on the agent, and a
-//! policy installs only after [`crate::approval::accept_policy`] does.
+//! roster installs only after [`crate::approval::roster::accept_roster`] does.
 
-use crate::approval::{Refusal, SignedApproval, SignedPolicy, SignedScript};
+use crate::approval::roster::SignedRotation;
+use crate::approval::{Refusal, SignedApproval, SignedRoster, SignedScript};
 use crate::diagnostics::Snapshot;
 use crate::ids::TicketId;
 use crate::protocol::RemoteError;
@@ -42,9 +43,10 @@ impl fmt::Display for RunId {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AgentCommand {
     Ping,
-    /// The organisation's current policy; the agent installs it only if the
-    /// organisation key pinned at enrollment signed it and it is newer.
-    InstallPolicy(Box<SignedPolicy>),
+    /// The organisation's current roster; the agent installs it only if the
+    /// organisation key it pinned signed it, it is newer than any it has
+    /// seen, and it has not expired.
+    InstallRoster(Box<SignedRoster>),
     Diagnose {
         sections: Vec<Section>,
     },
@@ -59,17 +61,21 @@ pub enum AgentCommand {
         /// The ticket the screenshot is for, when the technician named one.
         ticket: Option<TicketId>,
     },
+    /// The organisation key handing over to a new one; the agent follows
+    /// only if the key it pinned signed the statement.
+    RotateOrgKey(Box<SignedRotation>),
 }
 
 impl AgentCommand {
     pub fn name(&self) -> &'static str {
         match self {
             AgentCommand::Ping => "ping",
-            AgentCommand::InstallPolicy(_) => "install_policy",
+            AgentCommand::InstallRoster(_) => "install_roster",
             AgentCommand::Diagnose { .. } => "diagnose",
             AgentCommand::RunScript(_) => "run_script",
             AgentCommand::PullLogs(_) => "pull_logs",
             AgentCommand::Screenshot { .. } => "screenshot",
+            AgentCommand::RotateOrgKey(_) => "rotate_org_key",
         }
     }
 }
@@ -85,11 +91,13 @@ pub struct RunOrder {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AgentReply {
     Pong,
-    PolicyInstalled { version: u64 },
+    RosterInstalled { version: u64 },
     Diagnostics(Box<DiagnosticsReport>),
     Run(RunEvent),
     Error(RemoteError),
     Transfer(TransferFrame),
+    /// The agent now trusts this organisation key.
+    OrgKeyRotated { key: crate::identity::PublicKey },
 }
 
 /// The frames of a script run, in order: `Refused`, or `Started`, any

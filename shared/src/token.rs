@@ -3,11 +3,13 @@
 //!
 //! Text forms:
 //! - `triage://HOST:PORT?fp=HEX64`
-//! - `triage://HOST:PORT?fp=HEX64&token=HEX64[&org=HEX64]`
+//! - `triage://HOST:PORT?fp=HEX64&token=HEX64[&org=HEX64[&roster=N]]`
 //!
 //! `org` is the organisation's public key. The agent pins it at enrollment;
-//! it comes from the admin with the token, not from the relay, so a relay
-//! cannot choose whose script approvals an agent trusts.
+//! it is put in the token by whoever minted it, from a key they pinned
+//! themselves, never from the relay's store, so a relay cannot choose whose
+//! scripts an agent trusts. `roster` is the lowest roster version the agent
+//! may accept, so a new endpoint cannot be handed an old roster.
 
 use crate::identity::{CertFingerprint, PublicKey};
 use sha2::{Digest, Sha256};
@@ -69,8 +71,10 @@ impl fmt::Debug for TokenSecret {
 pub struct EnrollmentToken {
     pub relay: RelayLocator,
     pub secret: TokenSecret,
-    /// The organisation key whose policies name trusted script approvers.
+    /// The organisation key whose rosters name script authors and approvers.
     pub org_key: Option<PublicKey>,
+    /// The lowest roster version the agent may install (0: any).
+    pub min_roster: u64,
 }
 
 impl fmt::Display for RelayLocator {
@@ -84,12 +88,15 @@ impl fmt::Display for EnrollmentToken {
         write!(f, "{}&token={}", self.relay, self.secret.to_hex())?;
         if let Some(org) = &self.org_key {
             write!(f, "&org={}", hex::encode(org.0))?;
+            if self.min_roster > 0 {
+                write!(f, "&roster={}", self.min_roster)?;
+            }
         }
         Ok(())
     }
 }
 
-type Parsed = (RelayLocator, Option<TokenSecret>, Option<PublicKey>);
+type Parsed = (RelayLocator, Option<TokenSecret>, Option<PublicKey>, u64);
 
 fn parse(text: &str) -> Result<Parsed, TokenParseError> {
     let text = text.trim();
@@ -110,7 +117,7 @@ fn parse(text: &str) -> Result<Parsed, TokenParseError> {
             "relay address has characters a host name cannot have".into(),
         ));
     }
-    let (mut fp, mut secret, mut org) = (None, None, None);
+    let (mut fp, mut secret, mut org, mut roster) = (None, None, None, None);
     for pair in query.split('&') {
         match pair.split_once('=') {
             Some(("fp", v)) if fp.is_none() => {
@@ -122,6 +129,11 @@ fn parse(text: &str) -> Result<Parsed, TokenParseError> {
                 hex::decode_to_slice(v, &mut key)
                     .map_err(|_| TokenParseError("org key is not 64 hex digits".into()))?;
                 org = Some(PublicKey(key));
+            }
+            Some(("roster", v)) if roster.is_none() => {
+                roster = Some(v.parse::<u64>().map_err(|_| {
+                    TokenParseError("roster= must be a roster version number".into())
+                })?)
             }
             _ => {
                 return Err(TokenParseError(format!(
@@ -139,6 +151,7 @@ fn parse(text: &str) -> Result<Parsed, TokenParseError> {
         },
         secret,
         org,
+        roster.unwrap_or(0),
     ))
 }
 
@@ -147,19 +160,20 @@ impl FromStr for RelayLocator {
     /// Accepts an enrollment token too and ignores its secret, so a
     /// technician can log in with whatever the admin handed over.
     fn from_str(s: &str) -> Result<Self, TokenParseError> {
-        parse(s).map(|(relay, _, _)| relay)
+        parse(s).map(|(relay, ..)| relay)
     }
 }
 
 impl FromStr for EnrollmentToken {
     type Err = TokenParseError;
     fn from_str(s: &str) -> Result<Self, TokenParseError> {
-        let (relay, secret, org_key) = parse(s)?;
+        let (relay, secret, org_key, min_roster) = parse(s)?;
         let secret = secret.ok_or_else(|| TokenParseError("missing token=".into()))?;
         Ok(EnrollmentToken {
             relay,
             secret,
             org_key,
+            min_roster,
         })
     }
 }
@@ -176,6 +190,7 @@ mod tests {
             },
             secret: TokenSecret::generate(),
             org_key: None,
+            min_roster: 0,
         }
     }
 
@@ -189,6 +204,14 @@ mod tests {
         assert!(t
             .to_string()
             .replace("&org=05", "&org=zz")
+            .parse::<EnrollmentToken>()
+            .is_err());
+        t.min_roster = 7;
+        assert!(t.to_string().ends_with("&roster=7"));
+        assert_eq!(t.to_string().parse::<EnrollmentToken>().unwrap(), t);
+        assert!(t
+            .to_string()
+            .replace("&roster=7", "&roster=-1")
             .parse::<EnrollmentToken>()
             .is_err());
     }

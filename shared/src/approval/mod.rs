@@ -4,16 +4,23 @@
 //!
 //! Chain of trust on an agent:
 //! 1. The organisation key is pinned at enrollment from the token the admin
-//!    handed over (out of band from the relay).
-//! 2. An [`OrgPolicy`] signed by that key lists the approver keys; a newer
-//!    policy must be signed by the same key and carry a higher version.
-//! 3. A script runs only if its author signed it, a trusted approver who is
-//!    not the author signed an approval naming this agent, this ticket and
-//!    the script's digest, the approval has not expired, and its nonce was
-//!    never used on this agent.
+//!    handed over (out of band from the relay); it changes only through a
+//!    rotation statement it signed ([`roster::accept_rotation`]).
+//! 2. A [`roster::Roster`] signed by that key names every author and every
+//!    approver by name, role and key; a newer roster must be signed by the
+//!    same key, carry a higher version than any seen, and be unexpired.
+//! 3. A script runs only if an author on the roster signed its manifest
+//!    (content digest, interpreter, timeout, description, ticket, target
+//!    agents), a *different* approver on the roster signed an approval over
+//!    the hash of that whole signed manifest, the approval has not expired
+//!    and is not longer than [`MAX_APPROVAL_TTL`], and its nonce was never
+//!    used on this agent ([`verify_run`]).
 //!
 //! Everything here is a pure function; the agent supplies the clock and the
 //! set of used nonces.
+
+pub mod roster;
+mod verify;
 
 use crate::identity::{KeyPair, PublicKey, Signature};
 use crate::ids::{AgentId, TicketId};
@@ -25,18 +32,24 @@ use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
 
+pub use roster::{Roster, RosterEntry, SignedRoster};
+pub use verify::{verify_run, Refusal, RunContext};
+
 /// Longest a script may be allowed to run.
 pub const MAX_SCRIPT_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 /// Longest an approval may stay valid.
 pub const MAX_APPROVAL_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How far the approver's clock may be ahead of the endpoint's.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 /// Largest script body, in bytes (it travels in one frame).
 pub const MAX_SCRIPT_LEN: usize = 256 * 1024;
-/// Approvers one policy may name.
-pub const MAX_APPROVERS: usize = 256;
+/// Endpoints one script may target.
+pub const MAX_SCRIPT_TARGETS: usize = 1000;
 
-const SCRIPT_DOMAIN: &[u8] = b"triage/script-manifest/v1\0";
-const APPROVAL_DOMAIN: &[u8] = b"triage/script-approval/v1\0";
-const POLICY_DOMAIN: &[u8] = b"triage/org-policy/v1\0";
+const SCRIPT_DOMAIN: &[u8] = b"triage/script-manifest/v2\0";
+const MANIFEST_HASH_DOMAIN: &[u8] = b"triage/signed-manifest-hash/v2\0";
+const APPROVAL_DOMAIN: &[u8] = b"triage/script-approval/v2\0";
+
 
 /// SHA-256 of a script's exact bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,7 +163,8 @@ impl FromStr for Interpreter {
     }
 }
 
-/// What the author signs.
+
+/// What the author signs. Every field reaches the endpoint as signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScriptManifest {
     pub script_id: ScriptId,
@@ -162,12 +176,47 @@ pub struct ScriptManifest {
     pub author_key: PublicKey,
     pub description: String,
     pub created_at: Timestamp,
+    /// The endpoints it may run on (1 to [`MAX_SCRIPT_TARGETS`]).
+    pub targets: Vec<AgentId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedScript {
     pub manifest: ScriptManifest,
     pub signature: Signature,
+}
+
+/// SHA-256 over a whole author-signed manifest, signature included: what an
+/// approval covers. Any change to any field after approval changes it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct ManifestHash(pub [u8; 32]);
+
+impl fmt::Display for ManifestHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for ManifestHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl From<ManifestHash> for String {
+    fn from(d: ManifestHash) -> String {
+        d.to_string()
+    }
+}
+
+impl TryFrom<String> for ManifestHash {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        ScriptDigest::try_from(s)
+            .map(|d| ManifestHash(d.0))
+            .map_err(|_| "manifest hash must be sha256: and 64 hex digits".to_string())
+    }
 }
 
 /// A single-use random value in each approval, so it runs at most once per agent.
@@ -212,13 +261,15 @@ impl TryFrom<String> for Nonce {
     }
 }
 
-/// What an approver signs.
+/// What an approver signs: one whole signed manifest, until `expires_at`, once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
+    pub manifest_hash: ManifestHash,
+    /// Copies of manifest fields, so the relay can file the approval; the
+    /// endpoint checks them against the manifest as well.
     pub script_id: ScriptId,
-    pub digest: ScriptDigest,
     pub ticket_id: TicketId,
-    pub agent_id: AgentId,
+    pub approved_at: Timestamp,
     pub expires_at: Timestamp,
     pub nonce: Nonce,
     pub approver: String,
@@ -228,26 +279,6 @@ pub struct Approval {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedApproval {
     pub approval: Approval,
-    pub signature: Signature,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrustedApprover {
-    pub name: String,
-    pub key: PublicKey,
-}
-
-/// The organisation's word on who may approve scripts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrgPolicy {
-    pub version: u64,
-    pub approvers: Vec<TrustedApprover>,
-    pub issued_at: Timestamp,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignedPolicy {
-    pub policy: OrgPolicy,
     pub signature: Signature,
 }
 
@@ -276,6 +307,11 @@ impl SignedScript {
             &self.signature,
         )
     }
+
+    /// What an approval of this exact signed manifest names.
+    pub fn hash(&self) -> ManifestHash {
+        ManifestHash(Sha256::digest(signed_bytes(MANIFEST_HASH_DOMAIN, self)).into())
+    }
 }
 
 impl Approval {
@@ -286,6 +322,11 @@ impl Approval {
             signature,
         }
     }
+
+    /// How long it was signed to last.
+    pub fn lifetime(&self) -> Duration {
+        self.expires_at.since(self.approved_at)
+    }
 }
 
 impl SignedApproval {
@@ -295,169 +336,6 @@ impl SignedApproval {
             &self.signature,
         )
     }
-}
-
-impl OrgPolicy {
-    pub fn sign(self, org: &KeyPair) -> SignedPolicy {
-        let signature = org.sign(&signed_bytes(POLICY_DOMAIN, &self));
-        SignedPolicy {
-            policy: self,
-            signature,
-        }
-    }
-
-    pub fn trusts(&self, key: &PublicKey) -> bool {
-        self.approvers.iter().any(|a| &a.key == key)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PolicyError {
-    #[error("policy is not signed by the organisation key this agent trusts")]
-    BadSignature,
-    #[error("policy version {offered} is not newer than the installed version {installed}")]
-    NotNewer { offered: u64, installed: u64 },
-    #[error("policy names {0} approvers; the limit is {MAX_APPROVERS}")]
-    TooManyApprovers(usize),
-}
-
-/// Accepts `offered` only if the organisation key signed it and it is newer
-/// than what is installed.
-pub fn accept_policy(
-    org_key: &PublicKey,
-    installed: Option<&OrgPolicy>,
-    offered: &SignedPolicy,
-) -> Result<OrgPolicy, PolicyError> {
-    if !org_key.verify(
-        &signed_bytes(POLICY_DOMAIN, &offered.policy),
-        &offered.signature,
-    ) {
-        return Err(PolicyError::BadSignature);
-    }
-    if offered.policy.approvers.len() > MAX_APPROVERS {
-        return Err(PolicyError::TooManyApprovers(
-            offered.policy.approvers.len(),
-        ));
-    }
-    if let Some(current) = installed {
-        if offered.policy.version <= current.version {
-            return Err(PolicyError::NotNewer {
-                offered: offered.policy.version,
-                installed: current.version,
-            });
-        }
-    }
-    Ok(offered.policy.clone())
-}
-
-/// Why an agent refused to run a script. Each reason is reported verbatim to
-/// the technician and the audit log.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Refusal {
-    #[error("script content does not match its signed digest (expected {expected}, got {actual}); it was changed after signing")]
-    DigestMismatch {
-        expected: ScriptDigest,
-        actual: ScriptDigest,
-    },
-    #[error("the author's signature on the script does not verify")]
-    BadAuthorSignature,
-    #[error("the approval's signature does not verify")]
-    BadApprovalSignature,
-    #[error("approver {0} is not a trusted approver in this agent's organisation policy")]
-    UntrustedApprover(String),
-    #[error("the script's author may not approve their own script")]
-    SelfApproval,
-    #[error("the approval is for another script")]
-    WrongScript,
-    #[error("the approval is for agent {0}, not this agent")]
-    WrongAgent(AgentId),
-    #[error("the approval is for ticket {approved}, but the script belongs to ticket {script}")]
-    WrongTicket {
-        approved: TicketId,
-        script: TicketId,
-    },
-    #[error("the approval expired at {0}")]
-    Expired(Timestamp),
-    #[error("this approval (nonce {0}) was already used on this agent")]
-    Replayed(Nonce),
-    #[error("interpreter {0} is not allowed on this agent")]
-    InterpreterNotAllowed(Interpreter),
-    #[error("script timeout of {0} s is outside the allowed range")]
-    BadTimeout(u64),
-    #[error("script is {0} bytes; the limit is {MAX_SCRIPT_LEN}")]
-    TooLarge(usize),
-    #[error("this agent has no organisation policy yet, so it trusts no approver")]
-    NoPolicy,
-}
-
-/// What the agent knows when it decides.
-pub struct RunContext<'a> {
-    pub agent_id: AgentId,
-    pub now: Timestamp,
-    pub policy: Option<&'a OrgPolicy>,
-    pub allowed_interpreters: &'a [Interpreter],
-    pub nonce_used: &'a dyn Fn(&Nonce) -> bool,
-}
-
-/// The endpoint's decision. `Ok` means every check passed; the caller must
-/// then record the nonce as used *before* starting the script.
-pub fn verify_run(
-    content: &[u8],
-    script: &SignedScript,
-    approval: &SignedApproval,
-    ctx: &RunContext<'_>,
-) -> Result<(), Refusal> {
-    let m = &script.manifest;
-    let a = &approval.approval;
-    if content.len() > MAX_SCRIPT_LEN {
-        return Err(Refusal::TooLarge(content.len()));
-    }
-    let actual = ScriptDigest::of(content);
-    if actual != m.digest {
-        return Err(Refusal::DigestMismatch {
-            expected: m.digest,
-            actual,
-        });
-    }
-    if !script.signature_valid() {
-        return Err(Refusal::BadAuthorSignature);
-    }
-    let policy = ctx.policy.ok_or(Refusal::NoPolicy)?;
-    if !approval.signature_valid() {
-        return Err(Refusal::BadApprovalSignature);
-    }
-    if !policy.trusts(&a.approver_key) {
-        return Err(Refusal::UntrustedApprover(a.approver_key.to_string()));
-    }
-    if a.approver_key == m.author_key || a.approver == m.author {
-        return Err(Refusal::SelfApproval);
-    }
-    if a.script_id != m.script_id || a.digest != m.digest {
-        return Err(Refusal::WrongScript);
-    }
-    if a.agent_id != ctx.agent_id {
-        return Err(Refusal::WrongAgent(a.agent_id));
-    }
-    if a.ticket_id != m.ticket_id {
-        return Err(Refusal::WrongTicket {
-            approved: a.ticket_id,
-            script: m.ticket_id,
-        });
-    }
-    if ctx.now >= a.expires_at {
-        return Err(Refusal::Expired(a.expires_at));
-    }
-    if (ctx.nonce_used)(&a.nonce) {
-        return Err(Refusal::Replayed(a.nonce));
-    }
-    if !ctx.allowed_interpreters.contains(&m.interpreter) {
-        return Err(Refusal::InterpreterNotAllowed(m.interpreter));
-    }
-    if m.timeout_secs == 0 || m.timeout_secs > MAX_SCRIPT_TIMEOUT.as_secs() {
-        return Err(Refusal::BadTimeout(m.timeout_secs));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
