@@ -81,9 +81,9 @@ pub async fn run_daemon_with(
     let outbox = Outbox::open(state_dir, config.max_outbox_messages)?;
     outbox.sweep_stale_temps(STALE_TEMP_AGE);
     let span = tracing::info_span!("agent", agent_id = %enrollment.agent_id);
-    span.in_scope(|| match endpoint.policy_version() {
-        Some(version) => info!(policy_version = version, "starting"),
-        None => warn!("starting without an approver policy: script runs will be refused"),
+    span.in_scope(|| match endpoint.roster_version() {
+        Some(version) => info!(roster_version = version, "starting"),
+        None => warn!("starting without an organisation roster: script runs will be refused"),
     });
     let queued = Arc::new(Notify::new());
     let monitor = span.in_scope(|| {

@@ -62,6 +62,8 @@ pub async fn enroll(state_dir: &Path, token: &EnrollmentToken) -> Result<AgentId
     let agent_id = outcome?;
 
     dir.pin_org_key(token.org_key.as_ref())?;
+    // The token's minimum roster version: anything older is refused.
+    dir.save_roster_floor(token.min_roster.saturating_sub(1))?;
     dir.save_enrollment(relay, agent_id)?;
     match &token.org_key {
         Some(org) => info!(%agent_id, relay = %relay.addr, org_key = %org, "enrolled"),
@@ -131,6 +133,8 @@ pub(crate) fn response_name(response: &Response) -> &'static str {
         Response::Transfer(_) => "transfer",
         Response::MyTickets(_) => "my_tickets",
         Response::AgentPong { .. } => "agent_pong",
+        Response::RosterDraft(_) => "roster_draft",
+        Response::CurrentRoster(_) => "current_roster",
     }
 }
 
@@ -149,6 +153,7 @@ mod tests {
             },
             secret: TokenSecret::generate(),
             org_key: None,
+            min_roster: 0,
         }
     }
 

@@ -65,7 +65,7 @@ pub use help::{
 };
 pub use outbox::pending_count;
 pub use state::nonces::NONCE_FILE;
-pub use state::trust::{ORG_KEY_FILE, POLICY_FILE};
+pub use state::trust::{ORG_KEY_FILE, ROSTER_FILE, ROSTER_FLOOR_FILE};
 pub use status::{status, AgentStatus};
 
 use std::path::Path;

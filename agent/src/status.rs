@@ -1,7 +1,7 @@
 //! `triage-agent status`: what the state directory says about this agent.
 
 use crate::error::AgentError;
-use crate::state::trust::StoredPolicy;
+use crate::state::trust::StoredRoster;
 use crate::state::StateDir;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -21,12 +21,17 @@ pub struct AgentStatus {
     pub public_key: Option<String>,
     /// The organisation key pinned at enrollment; `None`: no script ever runs.
     pub org_key: Option<String>,
-    /// The version of the installed, verified approver policy.
-    pub policy_version: Option<u64>,
-    /// Names of the approvers that policy trusts.
+    /// The version of the installed, verified roster.
+    pub roster_version: Option<u64>,
+    /// When that roster expires (no script runs after it).
+    pub roster_expires_at: Option<triage_shared::time::Timestamp>,
+    /// The highest roster version ever seen here; older ones are refused.
+    pub roster_floor: u64,
+    /// Names of the authors and of the approvers that roster trusts.
+    pub authors: Vec<String>,
     pub approvers: Vec<String>,
-    /// Why an installed policy file is not trusted, if it is not.
-    pub policy_problem: Option<String>,
+    /// Why an installed roster file is not trusted, if it is not.
+    pub roster_problem: Option<String>,
 }
 
 /// Reads the state directory. Not being enrolled is a status, not an error;
@@ -41,9 +46,12 @@ pub fn status(state_dir: &Path) -> Result<AgentStatus, AgentError> {
         relay_address: None,
         public_key: None,
         org_key: None,
-        policy_version: None,
+        roster_version: None,
+        roster_expires_at: None,
+        roster_floor: 0,
+        authors: Vec::new(),
         approvers: Vec::new(),
-        policy_problem: None,
+        roster_problem: None,
     };
     if dir.agent_id()?.is_none() {
         status.public_key = dir.key()?.map(|k| k.public_key().to_string());
@@ -57,13 +65,17 @@ pub fn status(state_dir: &Path) -> Result<AgentStatus, AgentError> {
     status.public_key = Some(e.key.public_key().to_string());
     let org_key = dir.org_key()?;
     status.org_key = org_key.map(|k| k.to_string());
-    match dir.stored_policy(org_key.as_ref())? {
-        StoredPolicy::Trusted(p) => {
-            status.policy_version = Some(p.policy.version);
-            status.approvers = p.policy.approvers.iter().map(|a| a.name.clone()).collect();
+    status.roster_floor = dir.roster_floor()?;
+    match dir.stored_roster(org_key.as_ref())? {
+        StoredRoster::Trusted(r) => {
+            let entries = &r.roster.entries;
+            status.roster_version = Some(r.roster.version);
+            status.roster_expires_at = Some(r.roster.expires_at);
+            status.authors = entries.iter().filter(|e| e.may_author()).map(|e| e.name.clone()).collect();
+            status.approvers = entries.iter().filter(|e| e.may_approve()).map(|e| e.name.clone()).collect();
         }
-        StoredPolicy::Absent => {}
-        StoredPolicy::Rejected(reason) => status.policy_problem = Some(reason),
+        StoredRoster::Absent => {}
+        StoredRoster::Rejected(reason) => status.roster_problem = Some(reason),
     }
     Ok(status)
 }
@@ -98,12 +110,17 @@ impl AgentStatus {
                 );
             }
         }
-        let policy = match (&self.policy_version, &self.policy_problem) {
+        let roster = match (&self.roster_version, &self.roster_problem) {
             (_, Some(problem)) => format!("NOT TRUSTED: {problem}"),
-            (Some(v), None) => format!("version {v}, approvers: {}", self.approvers.join(", ")),
+            (Some(v), None) => format!(
+                "version {v}, expires {}, authors: {}; approvers: {}",
+                self.roster_expires_at.map(|t| t.to_string()).unwrap_or_default(),
+                self.authors.join(", "),
+                self.approvers.join(", ")
+            ),
             (None, None) => "none installed (script runs are refused)".to_string(),
         };
-        let _ = writeln!(out, "policy      {policy}");
+        let _ = writeln!(out, "roster      {roster}");
         out
     }
 }
@@ -142,15 +159,17 @@ mod tests {
     }
 
     #[test]
-    fn status_shows_the_org_key_and_the_policy_in_force() {
-        use triage_shared::approval::{OrgPolicy, TrustedApprover};
+    fn status_shows_the_org_key_and_the_roster_in_force() {
+        use triage_shared::approval::{Roster, RosterEntry};
+        use triage_shared::roles::Role;
+        use triage_shared::time::Timestamp;
         let tmp = tempfile::tempdir().unwrap();
         let dir = StateDir::new(tmp.path());
         let relay = "triage://relay.corp:4433?fp=0101010101010101010101010101010101010101010101010101010101010101".parse().unwrap();
         dir.write_key(&KeyPair::generate()).unwrap();
         dir.save_enrollment(&relay, AgentId::new_random()).unwrap();
         let s = status(tmp.path()).unwrap();
-        assert_eq!((s.org_key.clone(), s.policy_version), (None, None));
+        assert_eq!((s.org_key.clone(), s.roster_version), (None, None));
         assert!(
             s.render_text().contains("no script will run here"),
             "{}",
@@ -159,24 +178,32 @@ mod tests {
 
         let org = KeyPair::generate();
         dir.pin_org_key(Some(&org.public_key())).unwrap();
-        let policy = OrgPolicy {
-            version: 4,
-            approvers: vec![TrustedApprover {
-                name: "carol".into(),
-                key: KeyPair::generate().public_key(),
-            }],
-            issued_at: triage_shared::time::Timestamp(0),
+        let entry = |name: &str, role| RosterEntry {
+            name: name.into(),
+            roles: vec![role],
+            key: KeyPair::generate().public_key(),
+            expires_at: None,
         };
-        dir.save_policy(&policy.clone().sign(&org)).unwrap();
+        let roster = Roster {
+            version: 4,
+            entries: vec![entry("alice", Role::L2), entry("carol", Role::Approver)],
+            issued_at: Timestamp(0),
+            expires_at: Timestamp(86_400_000),
+        };
+        dir.save_roster(&roster.clone().sign(&org)).unwrap();
         let s = status(tmp.path()).unwrap();
         assert_eq!(s.org_key, Some(org.public_key().to_string()));
-        assert_eq!(s.policy_version, Some(4));
-        assert_eq!(s.approvers, ["carol"]);
-        assert!(s.render_text().contains("version 4, approvers: carol"));
+        assert_eq!(s.roster_version, Some(4));
+        assert_eq!((s.authors.as_slice(), s.approvers.as_slice()), (&["alice".to_string()][..], &["carol".to_string()][..]));
+        assert!(
+            s.render_text().contains("authors: alice; approvers: carol"),
+            "{}",
+            s.render_text()
+        );
 
-        dir.save_policy(&policy.sign(&KeyPair::generate())).unwrap();
+        dir.save_roster(&roster.sign(&KeyPair::generate())).unwrap();
         let s = status(tmp.path()).unwrap();
-        assert_eq!(s.policy_version, None);
+        assert_eq!(s.roster_version, None);
         assert!(
             s.render_text().contains("NOT TRUSTED"),
             "{}",

@@ -1,5 +1,5 @@
 //! The trust chain end to end on the agent's side, over real QUIC from a
-//! stand-in relay: the relay can neither install a policy of its own nor
+//! stand-in relay: the relay can neither install a roster of its own nor
 //! get a script run with an approval it made up.
 // The approved script runs through /bin/sh.
 #![cfg(unix)]
@@ -9,9 +9,10 @@ mod common;
 use common::{command, Seen, StubRelay, GUARD};
 use std::time::Duration;
 use triage_shared::approval::{
-    Approval, Interpreter, Nonce, OrgPolicy, Refusal, ScriptDigest, ScriptId, ScriptManifest,
-    TrustedApprover,
+    Approval, Interpreter, Nonce, Refusal, Roster, RosterEntry, ScriptDigest, ScriptId,
+    ScriptManifest,
 };
+use triage_shared::roles::Role;
 use triage_shared::identity::KeyPair;
 use triage_shared::protocol::ErrorKind;
 use triage_shared::remote::{AgentCommand, AgentReply, OutputStream, RunEvent, RunId, RunOrder};
@@ -19,7 +20,7 @@ use triage_shared::time::Timestamp;
 use triage_shared::TicketId;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_org_signed_policies_and_approved_scripts_are_accepted_over_quic() {
+async fn only_org_signed_rosters_and_approved_scripts_are_accepted_over_quic() {
     let mut relay = StubRelay::start();
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("agent");
@@ -47,31 +48,38 @@ async fn only_org_signed_policies_and_approved_scripts_are_accepted_over_quic() 
     };
 
     let approver = KeyPair::generate();
-    let policy = |signer: &KeyPair| {
-        OrgPolicy {
+    let author = KeyPair::generate();
+    let entry = |name: &str, role, key: &KeyPair| RosterEntry {
+        name: name.into(),
+        roles: vec![role],
+        key: key.public_key(),
+        expires_at: None,
+    };
+    let roster = |signer: &KeyPair| {
+        Roster {
             version: 1,
-            approvers: vec![TrustedApprover {
-                name: "carol".into(),
-                key: approver.public_key(),
-            }],
+            entries: vec![
+                entry("alice", Role::L2, &author),
+                entry("carol", Role::Approver, &approver),
+            ],
             issued_at: Timestamp::now(),
+            expires_at: Timestamp::now().plus(Duration::from_secs(3600)),
         }
         .sign(signer)
     };
-    // The relay cannot install a policy of its own making.
+    // The relay cannot install a roster of its own making.
     let forged = command(
         &conn,
-        &AgentCommand::InstallPolicy(Box::new(policy(&KeyPair::generate()))),
+        &AgentCommand::InstallRoster(Box::new(roster(&KeyPair::generate()))),
     )
     .await;
     assert!(
         matches!(forged.as_slice(), [AgentReply::Error(e)] if e.kind == ErrorKind::Forbidden),
         "{forged:?}"
     );
-    let installed = command(&conn, &AgentCommand::InstallPolicy(Box::new(policy(&org)))).await;
-    assert_eq!(installed, [AgentReply::PolicyInstalled { version: 1 }]);
+    let installed = command(&conn, &AgentCommand::InstallRoster(Box::new(roster(&org)))).await;
+    assert_eq!(installed, [AgentReply::RosterInstalled { version: 1 }]);
 
-    let author = KeyPair::generate();
     let content = b"echo fixed\n".to_vec();
     let script = ScriptManifest {
         script_id: ScriptId::new_random(),
@@ -83,15 +91,16 @@ async fn only_org_signed_policies_and_approved_scripts_are_accepted_over_quic() 
         author_key: author.public_key(),
         description: "fix it".into(),
         created_at: Timestamp::now(),
+        targets: vec![agent],
     }
     .sign(&author);
     let order = |signer: &KeyPair| RunOrder {
         run_id: RunId::new_random(),
         approval: Approval {
+            manifest_hash: script.hash(),
             script_id: script.manifest.script_id,
-            digest: script.manifest.digest,
             ticket_id: script.manifest.ticket_id,
-            agent_id: agent,
+            approved_at: Timestamp::now(),
             expires_at: Timestamp::now().plus(Duration::from_secs(600)),
             nonce: Nonce::generate(),
             approver: "carol".into(),
@@ -106,9 +115,10 @@ async fn only_org_signed_policies_and_approved_scripts_are_accepted_over_quic() 
     let refused = command(&conn, &AgentCommand::RunScript(Box::new(order(&relay_key)))).await;
     assert_eq!(
         refused,
-        [AgentReply::Run(RunEvent::Refused(
-            Refusal::UntrustedApprover(relay_key.public_key().to_string())
-        ))]
+        [AgentReply::Run(RunEvent::Refused(Refusal::UntrustedApprover {
+            name: "carol".into(),
+            key: relay_key.public_key().to_string()
+        }))]
     );
     // A properly approved run streams its output and outcome.
     let ran = command(&conn, &AgentCommand::RunScript(Box::new(order(&approver)))).await;

@@ -111,21 +111,42 @@ pub fn check_token_request(uses: u32, ttl_secs: u64) -> Result<(), RemoteError> 
     Ok(())
 }
 
+/// The organisation key a token carries, and the lowest roster version
+/// its agent may accept. Whoever mints the token pinned the key themselves
+/// (a file, a fingerprint read out, the CLI's own pin): it is never read
+/// from the store, which a hostile relay host can rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinnedOrg {
+    pub key: PublicKey,
+    pub min_roster: u64,
+}
+
+/// What a token is for.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRequest {
+    pub uses: u32,
+    pub ttl: Duration,
+    /// `None`: agents enrolled with it trust no author or approver.
+    pub org: Option<PinnedOrg>,
+}
+
 /// Makes a token for `relay`: the secret goes to the caller, only its hash
-/// to the store. The token names the organisation key once `org init` has
-/// recorded one, so enrolling agents pin it. Returns the token and its
-/// expiry; `actor` is who asked, for the audit log.
+/// to the store. With `org`, the key given must be the one the store holds
+/// (a mismatch means a mistake or a changed store; either way no token).
+/// Returns the token and its expiry; `actor` is who asked, for the audit log.
 pub async fn mint_token(
     store: &Store,
     relay: &RelayLocator,
-    uses: u32,
-    ttl: Duration,
+    request: TokenRequest,
     actor: &str,
     now: Timestamp,
 ) -> Result<(EnrollmentToken, Timestamp), StoreError> {
+    let TokenRequest { uses, ttl, org } = request;
     let result = async {
         check_token_request(uses, ttl.as_secs())?;
-        let org_key = store.org_key().await?;
+        if let Some(org) = &org {
+            crate::org::check_org_key(store.org_key().await?, &org.key)?;
+        }
         let secret = TokenSecret::generate();
         let expires_at = now.plus(Duration::from_secs(ttl.as_secs()));
         store
@@ -134,7 +155,8 @@ pub async fn mint_token(
         let token = EnrollmentToken {
             relay: relay.clone(),
             secret,
-            org_key,
+            org_key: org.map(|o| o.key),
+            min_roster: org.map_or(0, |o| o.min_roster),
         };
         Ok((token, expires_at))
     }
@@ -145,6 +167,7 @@ pub async fn mint_token(
             "expires_at": expires_at.millis(),
             "token_hash": token.secret.hash_hex(),
             "org_key": token.org_key.map(|k| k.to_string()),
+            "min_roster": token.min_roster,
         }),
         Err(_) => json!({ "uses": uses, "ttl_secs": ttl.as_secs() }),
     };

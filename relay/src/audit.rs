@@ -63,6 +63,13 @@ pub fn subject(request: &Request) -> Option<Subject> {
         Request::Diagnose { agent, .. } => ("diag", format!("agent:{agent}")),
         Request::PullLogs { agent, .. } => ("log.pull", format!("agent:{agent}")),
         Request::Screenshot { agent, .. } => ("screenshot", format!("agent:{agent}")),
+        Request::PublishRoster { roster } => {
+            ("roster.publish", format!("roster:{}", roster.roster.version))
+        }
+        Request::PublishRotation { rotation } => (
+            "org.rotate",
+            format!("org-key:{}", rotation.rotation.new_key),
+        ),
         // A note is hidden from the employee, so its entry must not read
         // like a public comment's.
         Request::Comment { id, .. } => ("ticket.comment", format!("ticket:{id}")),

@@ -66,6 +66,16 @@ enum Command {
         /// HOST:PORT to put in the token [default: the address the last `serve` recorded]
         #[arg(long, value_name = "HOST:PORT")]
         public_addr: Option<String>,
+        /// The organisation's public key (`ed25519:…`, as `org init` printed
+        /// it), from your own records, not from this host: agents enrolled
+        /// with the token trust it. Refused if the store holds another key.
+        /// Without it the agent runs no scripts.
+        #[arg(long, value_name = "KEY")]
+        org_key: Option<PublicKey>,
+        /// Lowest roster version the agent may accept [default: the newest
+        /// published roster, if the org key signed it]
+        #[arg(long, value_name = "N")]
+        min_roster: Option<u64>,
     },
     /// Register and list technicians
     #[command(subcommand)]
@@ -122,12 +132,17 @@ enum OrgCommand {
         #[command(flatten)]
         data: DataArgs,
     },
-    /// Sign a new policy naming every technician with the approver role;
-    /// a running relay pushes it to its agents within seconds
-    SignPolicy {
+    /// Export, sign and publish the next roster in one step, here on the
+    /// relay host (for a first setup; otherwise sign off this host with
+    /// `triage roster export | sign | publish`); a running relay pushes it
+    /// to its agents within seconds
+    SignRoster {
         /// The private key file `org init` wrote
         #[arg(long, value_name = "FILE")]
         org_key: PathBuf,
+        /// How long the roster stays valid
+        #[arg(long, value_name = "DURATION", default_value = "90d", value_parser = parse_duration)]
+        valid_for: Duration,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -177,7 +192,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             uses,
             ttl,
             public_addr,
-        } => token(data, uses, ttl, public_addr).await,
+            org_key,
+            min_roster,
+        } => token(data, uses, ttl, public_addr, org_key, min_roster).await,
         Command::Technician(TechnicianCommand::Add {
             name,
             roles,
@@ -220,31 +237,32 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Org(OrgCommand::Init { out, data }) => org_init(&out, &data).await,
-        Command::Org(OrgCommand::SignPolicy { org_key, data }) => {
+        Command::Org(OrgCommand::SignRoster {
+            org_key,
+            valid_for,
+            data,
+        }) => {
             let org = org::read_key_file(&org_key)?;
             let (_, store) = open_offline(&data).await?;
-            let result = org::publish_policy(&store, &org, Timestamp::now()).await;
+            let result =
+                org::sign_and_publish_roster(&store, &org, valid_for, Timestamp::now()).await;
             store.close().await;
-            let policy = result?;
-            let names: Vec<_> = policy
-                .policy
-                .approvers
-                .iter()
-                .map(|a| a.name.as_str())
-                .collect();
+            let signed = result?;
+            let r = &signed.roster;
+            let names = |pick: fn(&triage_shared::approval::RosterEntry) -> bool| {
+                let names: Vec<_> = r.entries.iter().filter(|e| pick(e)).map(|e| e.name.as_str()).collect();
+                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            };
             println!(
-                "Published policy version {} naming {} approver(s): {}.",
-                policy.policy.version,
-                names.len(),
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
+                "Published roster version {} valid until {}; authors: {}; approvers: {}.",
+                r.version,
+                r.expires_at,
+                names(|e| e.may_author()),
+                names(|e| e.may_approve()),
             );
             eprintln!(
                 "A running relay pushes it to connected agents within {} s.",
-                triage_relay::POLICY_REFRESH.as_secs()
+                triage_relay::ROSTER_REFRESH.as_secs()
             );
             Ok(())
         }
@@ -271,8 +289,12 @@ async fn org_init(out: &Path, data: &DataArgs) -> anyhow::Result<()> {
          and keep it safe; anyone holding it decides who may approve scripts.",
         out.display()
     );
-    eprintln!("New enrollment tokens carry the public key; agents enrolled before now need a new token to trust it.");
-    eprintln!("Next: register approvers, then `triage-relay org sign-policy --org-key FILE`.");
+    eprintln!(
+        "Write the public key above down where this host cannot change it: tokens carry it only when \
+         you pass it (`triage-relay token --org-key {public}`, or `triage login … --org-key {public}` \
+         then `triage tokens create`). Agents enrolled before now need a new token to trust it."
+    );
+    eprintln!("Next: register authors and approvers, then sign a roster: `triage roster export | sign | publish` (or `triage-relay org sign-roster --org-key FILE` here).");
     Ok(())
 }
 
@@ -304,6 +326,8 @@ async fn token(
     uses: u32,
     ttl: Duration,
     public_addr: Option<String>,
+    org_key: Option<PublicKey>,
+    min_roster: Option<u64>,
 ) -> anyhow::Result<()> {
     let (dir, store) = open_offline(&data).await?;
     let result = async {
@@ -319,7 +343,20 @@ async fn token(
             })?,
         };
         let relay = RelayLocator { addr, fingerprint };
-        let made = admin::mint_token(&store, &relay, uses, ttl, admin::LOCAL_ADMIN, Timestamp::now()).await?;
+        let org = match org_key {
+            None => None,
+            Some(key) => Some(admin::PinnedOrg {
+                key,
+                min_roster: match min_roster {
+                    Some(n) => n,
+                    None => published_roster_version(&store, &key).await?,
+                },
+            }),
+        };
+        let request = admin::TokenRequest { uses, ttl, org };
+        let made =
+            admin::mint_token(&store, &relay, request, admin::LOCAL_ADMIN, Timestamp::now())
+                .await?;
         anyhow::Ok((made, fingerprint))
     }
     .await;
@@ -329,8 +366,21 @@ async fn token(
     eprintln!(
         "relay fingerprint sha256:{fingerprint}; valid for {uses} enrollment(s) until {expires_at}"
     );
+    if token.org_key.is_none() {
+        eprintln!("warning: the token carries no organisation key (--org-key), so the agent will run no scripts");
+    }
     eprintln!("on the endpoint: triage-agent enroll '{token}'");
     Ok(())
+}
+
+/// The newest published roster's version if `org` signed it, else 0: a
+/// store that lies can only make the floor lower, never trusted higher.
+async fn published_roster_version(store: &Store, org: &PublicKey) -> anyhow::Result<u64> {
+    Ok(store
+        .latest_roster()
+        .await?
+        .filter(|r| r.signed_by(org))
+        .map_or(0, |r| r.roster.version))
 }
 
 async fn open_offline(data: &DataArgs) -> anyhow::Result<(DataDir, Store)> {

@@ -1,10 +1,14 @@
-//! The organisation key and its policies, shared by `triage-relay org …`
-//! and [`crate::RelayHandle`].
+//! The organisation key and its rosters, shared by `triage-relay org …`,
+//! the network requests and [`crate::RelayHandle`].
 //!
 //! The org key is the root of script trust: agents pin its public half at
-//! enrollment (it travels in the token) and install only policies it signed.
-//! The relay records the public half and stores signed policies; the private
-//! half is written once to a file for the admin and never stored here.
+//! enrollment (from the token, put there by whoever minted it from a key
+//! they pinned themselves) and install only rosters it signed. The relay
+//! records the public half, builds the roster to sign next from its
+//! technicians ([`build_roster`]), and stores and pushes signed rosters;
+//! the private half is written once to a file for the admin and never
+//! stored here. Every check made here only refuses mistakes early: agents
+//! and CLIs verify again with the key they pinned.
 
 use crate::audit::{self, LOCAL_ADMIN_ACTOR};
 use crate::error::RelayError;
@@ -13,10 +17,13 @@ use serde_json::json;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use triage_shared::approval::{OrgPolicy, SignedPolicy, TrustedApprover, MAX_APPROVERS};
+use std::time::Duration;
+use triage_shared::approval::roster::{
+    accept_rotation, check_roster, SignedRotation, MAX_ROSTER_ENTRIES, MAX_ROSTER_VALIDITY,
+};
+use triage_shared::approval::{Roster, RosterEntry, SignedRoster};
 use triage_shared::identity::{KeyPair, PublicKey};
 use triage_shared::protocol::{ErrorKind, RemoteError, TechnicianSummary};
-use triage_shared::roles::Role;
 use triage_shared::time::Timestamp;
 
 /// Records `key` as the organisation key (once) and audits it.
@@ -53,7 +60,7 @@ pub async fn init_to_file(
     if let Some(existing) = store.org_key().await? {
         return Err(RelayError::Config(format!(
             "this relay already has an organisation key ({existing}); it is never replaced, \
-             because enrolled agents trust it. Use its key file with `triage-relay org sign-policy`"
+             because enrolled agents trust it. Sign rosters with its key file (`triage roster sign`)"
         )));
     }
     let key = KeyPair::generate();
@@ -65,95 +72,199 @@ pub async fn init_to_file(
     Ok(key.public_key())
 }
 
-/// The policy to sign next: every technician holding the approver role.
-pub fn build_policy(
+/// The roster to sign next: every technician who may author scripts or
+/// approve them, with all their roles, valid for `validity` from `now`.
+pub fn build_roster(
     version: u64,
     technicians: &[TechnicianSummary],
     now: Timestamp,
-) -> Result<OrgPolicy, RemoteError> {
-    let approvers: Vec<TrustedApprover> = technicians
-        .iter()
-        .filter(|t| t.roles.contains(&Role::Approver))
-        .map(|t| TrustedApprover {
-            name: t.name.clone(),
-            key: t.public_key,
-        })
-        .collect();
-    if approvers.len() > MAX_APPROVERS {
+    validity: Duration,
+) -> Result<Roster, RemoteError> {
+    if validity.is_zero() || validity > MAX_ROSTER_VALIDITY {
         return Err(RemoteError::new(
             ErrorKind::InvalidInput,
             format!(
-                "{} technicians hold the approver role; a policy may name at most {MAX_APPROVERS}",
-                approvers.len()
+                "a roster may be valid for 1 s to {} days",
+                MAX_ROSTER_VALIDITY.as_secs() / 86_400
             ),
         ));
     }
-    Ok(OrgPolicy {
+    let entries: Vec<RosterEntry> = technicians
+        .iter()
+        .map(|t| RosterEntry {
+            name: t.name.clone(),
+            roles: t.roles.clone(),
+            key: t.public_key,
+            expires_at: None,
+        })
+        .filter(|e| e.may_author() || e.may_approve())
+        .collect();
+    if entries.len() > MAX_ROSTER_ENTRIES {
+        return Err(RemoteError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{} technicians may author or approve scripts; a roster may name at most {MAX_ROSTER_ENTRIES}",
+                entries.len()
+            ),
+        ));
+    }
+    Ok(Roster {
         version,
-        approvers,
+        entries,
         issued_at: now,
+        expires_at: now.plus(validity),
     })
+}
+
+/// The next roster to sign, from the store's technicians.
+pub async fn export_roster(
+    store: &Store,
+    now: Timestamp,
+    validity: Duration,
+) -> Result<Roster, StoreError> {
+    let version = store.latest_roster_version().await? + 1;
+    // Every technician: the roster must never leave someone out silently.
+    let technicians = store.list_technicians(u32::MAX as usize).await?;
+    Ok(build_roster(version, &technicians, now, validity)?)
 }
 
 /// Refuses a key that is not the recorded organisation key.
 pub fn check_org_key(recorded: Option<PublicKey>, offered: &PublicKey) -> Result<(), RemoteError> {
     match recorded {
-        None => Err(RemoteError::new(
-            ErrorKind::NotFound,
-            "this relay has no organisation key yet; make one with `triage-relay org init --out FILE`",
-        )),
+        None => Err(no_org_key()),
         Some(k) if &k == offered => Ok(()),
         Some(k) => Err(RemoteError::new(
             ErrorKind::Forbidden,
             format!(
-                "the key given is {offered}, but this relay's organisation key is {k}; \
-                 sign with the file `triage-relay org init` wrote"
+                "the key given is {offered}, but this relay's store holds {k} as the organisation key; \
+                 if you are sure of your key, the store was changed: do not mint tokens or sign with it until you know why"
             ),
         )),
     }
 }
 
-/// Signs and stores the next policy version; returns what was stored.
-pub async fn publish_policy(
+/// Stores a roster signed with the org key (checked against the recorded
+/// key and the newest stored version, to refuse mistakes early) and audits
+/// it. `actor` is who published it.
+pub async fn publish_roster(
     store: &Store,
-    org: &KeyPair,
+    signed: &SignedRoster,
+    actor: &str,
     now: Timestamp,
-) -> Result<SignedPolicy, StoreError> {
+) -> Result<(), StoreError> {
     let result = async {
-        check_org_key(store.org_key().await?, &org.public_key())?;
-        let version = store.latest_policy_version().await? + 1;
-        let policy = build_policy(version, &store.approvers().await?, now)?.sign(org);
-        store.insert_policy(&policy).await?;
-        Ok(policy)
+        let Some(org_key) = store.org_key().await? else {
+            return Err(no_org_key().into());
+        };
+        check_roster(&org_key, signed, now).map_err(|e| {
+            RemoteError::new(
+                ErrorKind::InvalidInput,
+                format!("the roster is not acceptable: {e}"),
+            )
+        })?;
+        let latest = store.latest_roster_version().await?;
+        if signed.roster.version <= latest {
+            return Err(RemoteError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "roster version {} is not newer than the published version {latest}; export the roster again and sign that",
+                    signed.roster.version
+                ),
+            )
+            .into());
+        }
+        store.insert_roster(signed).await
     }
     .await;
-    let (outcome, details) = match &result {
-        Ok(p) => (
-            "ok".to_string(),
-            json!({
-                "version": p.policy.version,
-                "approvers": p.policy.approvers.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
-            }),
-        ),
-        Err(e) => (outcome_of(e), json!({})),
-    };
+    let r = &signed.roster;
+    let details = json!({
+        "version": r.version,
+        "expires_at": r.expires_at.millis(),
+        "entries": r.entries.iter().map(|e| json!({
+            "name": e.name,
+            "roles": e.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            "key": e.key.to_string(),
+        })).collect::<Vec<_>>(),
+    });
     audit::record(
         store,
-        LOCAL_ADMIN_ACTOR,
-        "policy.publish",
-        "org-policy",
-        &outcome,
+        actor,
+        "roster.publish",
+        &format!("roster:{}", r.version),
+        &outcome(&result),
         details,
     )
     .await;
-    if let Ok(p) = &result {
+    if result.is_ok() {
         tracing::info!(
-            version = p.policy.version,
-            approvers = p.policy.approvers.len(),
-            "organisation policy published"
+            version = r.version,
+            entries = r.entries.len(),
+            "organisation roster published"
         );
     }
     result
+}
+
+/// Exports, signs with `org` and publishes the next roster in one step:
+/// for the relay host's own `org sign-roster` and the quickstart, where the
+/// signer trusts this relay's technician list.
+pub async fn sign_and_publish_roster(
+    store: &Store,
+    org: &KeyPair,
+    validity: Duration,
+    now: Timestamp,
+) -> Result<SignedRoster, StoreError> {
+    check_org_key(store.org_key().await?, &org.public_key())?;
+    let signed = export_roster(store, now, validity).await?.sign(org);
+    publish_roster(store, &signed, LOCAL_ADMIN_ACTOR, now).await?;
+    Ok(signed)
+}
+
+/// Stores a rotation signed by the recorded org key and makes its new key
+/// the recorded one.
+pub async fn publish_rotation(
+    store: &Store,
+    rotation: &SignedRotation,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let result = async {
+        let Some(current) = store.org_key().await? else {
+            return Err(no_org_key().into());
+        };
+        accept_rotation(&current, rotation).map_err(|e| {
+            RemoteError::new(
+                ErrorKind::InvalidInput,
+                format!("the rotation is not acceptable: {e}"),
+            )
+        })?;
+        store.record_rotation(rotation, now).await
+    }
+    .await;
+    audit::record(
+        store,
+        actor,
+        "org.rotate",
+        &format!("org-key:{}", rotation.rotation.new_key),
+        &outcome(&result),
+        json!({ "old_key": rotation.rotation.old_key.to_string() }),
+    )
+    .await;
+    result
+}
+
+fn no_org_key() -> RemoteError {
+    RemoteError::new(
+        ErrorKind::NotFound,
+        "this relay has no organisation key yet; make one with `triage-relay org init --out FILE`",
+    )
+}
+
+fn outcome<T>(result: &Result<T, StoreError>) -> String {
+    match result {
+        Ok(_) => "ok".to_string(),
+        Err(e) => outcome_of(e),
+    }
 }
 
 fn outcome_of(e: &StoreError) -> String {
@@ -201,6 +312,7 @@ pub fn read_key_file(path: &Path) -> Result<KeyPair, RelayError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use triage_shared::roles::Role;
 
     fn tech(name: &str, roles: &[Role]) -> TechnicianSummary {
         TechnicianSummary {
@@ -212,27 +324,35 @@ mod tests {
     }
 
     #[test]
-    fn policy_names_exactly_the_approvers() {
+    fn the_roster_names_every_author_and_approver_with_their_roles() {
         let techs = [
             tech("alice", &[Role::L2]),
+            tech("bob", &[Role::L1]),
             tech("carol", &[Role::Approver]),
             tech("root", &[Role::Admin]),
             tech("dave", &[Role::L1, Role::Approver]),
         ];
-        let p = build_policy(3, &techs, Timestamp(9)).unwrap();
-        let names: Vec<_> = p.approvers.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, ["carol", "dave"]);
-        assert_eq!(p.approvers[0].key, techs[1].public_key);
-        assert_eq!((p.version, p.issued_at), (3, Timestamp(9)));
+        let r = build_roster(3, &techs, Timestamp(9), Duration::from_secs(60)).unwrap();
+        let names: Vec<_> = r.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["alice", "carol", "root", "dave"]);
+        assert_eq!(r.entries[3].roles, [Role::L1, Role::Approver]);
+        assert_eq!(r.entries[1].key, techs[2].public_key);
+        assert_eq!((r.version, r.issued_at), (3, Timestamp(9)));
+        assert_eq!(r.expires_at, Timestamp(60_009));
     }
 
     #[test]
-    fn too_many_approvers_are_refused() {
-        let techs: Vec<_> = (0..=MAX_APPROVERS)
+    fn roster_size_and_validity_are_bounded() {
+        let techs: Vec<_> = (0..=MAX_ROSTER_ENTRIES)
             .map(|i| tech(&format!("a{i}"), &[Role::Approver]))
             .collect();
-        assert!(build_policy(1, &techs, Timestamp(0)).is_err());
-        assert!(build_policy(1, &techs[1..], Timestamp(0)).is_ok());
+        let day = Duration::from_secs(86_400);
+        assert!(build_roster(1, &techs, Timestamp(0), day).is_err());
+        assert!(build_roster(1, &techs[1..], Timestamp(0), day).is_ok());
+        assert!(build_roster(1, &techs[1..], Timestamp(0), Duration::ZERO).is_err());
+        assert!(build_roster(1, &techs[1..], Timestamp(0), MAX_ROSTER_VALIDITY).is_ok());
+        let too_long = MAX_ROSTER_VALIDITY + Duration::from_secs(1);
+        assert!(build_roster(1, &techs[1..], Timestamp(0), too_long).is_err());
     }
 
     #[test]
@@ -245,6 +365,8 @@ mod tests {
         assert!(err.message.contains(&org.to_string()), "{}", err.message);
         let err = check_org_key(None, &org).unwrap_err();
         assert!(err.message.contains("org init"), "{}", err.message);
+        let err = check_org_key(Some(org), &other).unwrap_err();
+        assert!(err.message.contains("the store was changed"), "{}", err.message);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use std::time::Duration;
 use triage_shared::approval::{
     ScriptDigest, SignedApproval, SignedScript, MAX_APPROVAL_TTL, MAX_SCRIPT_LEN,
-    MAX_SCRIPT_TIMEOUT,
+    MAX_SCRIPT_TARGETS, MAX_SCRIPT_TIMEOUT,
 };
 use triage_shared::identity::PublicKey;
 use triage_shared::limits::MAX_TEXT_LEN;
@@ -39,6 +39,7 @@ fn refuse(kind: ErrorKind, message: impl Into<String>) -> Result<(), RemoteError
 pub fn check_attach(
     script: &SignedScript,
     content: &[u8],
+    ticket_agent: AgentId,
     session: Signer<'_>,
 ) -> Result<(), RemoteError> {
     let m = &script.manifest;
@@ -88,6 +89,24 @@ pub fn check_attach(
         );
     }
     check_text("description", &m.description, MAX_TEXT_LEN, true)?;
+    if m.targets.is_empty() || m.targets.len() > MAX_SCRIPT_TARGETS {
+        return refuse(
+            ErrorKind::InvalidInput,
+            format!(
+                "the script names {} target agents; it must name 1 to {MAX_SCRIPT_TARGETS}",
+                m.targets.len()
+            ),
+        );
+    }
+    if !m.targets.contains(&ticket_agent) {
+        return refuse(
+            ErrorKind::InvalidInput,
+            format!(
+                "the script is signed for other agents than {ticket_agent}, the agent of ticket {}; attach it again",
+                m.ticket_id
+            ),
+        );
+    }
     Ok(())
 }
 
@@ -135,21 +154,31 @@ pub fn check_approval(
             ),
         );
     }
-    if a.script_id != m.script_id || a.digest != m.digest {
+    let stored = target.script.hash();
+    if a.script_id != m.script_id || a.manifest_hash != stored {
         return refuse(
             ErrorKind::InvalidInput,
             format!(
-                "the approval is for script {} ({}), but the stored script is {} ({}); review `triage script show` and approve again",
-                a.script_id, a.digest, m.script_id, m.digest
+                "the approval is for script {} with manifest {}, but the stored script is {} with manifest {}; review `triage script show` and approve again",
+                a.script_id, a.manifest_hash, m.script_id, stored
             ),
         );
     }
-    if a.agent_id != target.agent {
+    if !m.targets.contains(&target.agent) {
         return refuse(
             ErrorKind::InvalidInput,
             format!(
-                "the approval is for agent {}, but ticket {} belongs to agent {}",
-                a.agent_id, target.ticket, target.agent
+                "the script is not signed to run on agent {}, the agent of ticket {}",
+                target.agent, target.ticket
+            ),
+        );
+    }
+    if a.lifetime() > MAX_APPROVAL_TTL {
+        return refuse(
+            ErrorKind::InvalidInput,
+            format!(
+                "the approval is signed to last longer than {} days",
+                MAX_APPROVAL_TTL.as_secs() / 86_400
             ),
         );
     }

@@ -119,7 +119,7 @@ async fn a_wrong_reply_or_a_refusal_from_the_agent_is_reported() {
     let fake = tokio::spawn(async move {
         next_command(&agent)
             .await
-            .answer(&[AgentReply::PolicyInstalled { version: 1 }])
+            .answer(&[AgentReply::RosterInstalled { version: 1 }])
             .await;
         let busy = RemoteError::new(ErrorKind::Unavailable, "the agent is busy with 8 commands");
         next_command(&agent)
@@ -132,7 +132,7 @@ async fn a_wrong_reply_or_a_refusal_from_the_agent_is_reported() {
     let err = tech.request(&ping(id)).await.unwrap_err();
     let e = refusal(&err);
     assert_eq!(e.kind, ErrorKind::Internal);
-    assert!(e.message.contains("policy_installed"), "{}", e.message);
+    assert!(e.message.contains("roster_installed"), "{}", e.message);
     let err = tech.request(&ping(id)).await.unwrap_err();
     assert_eq!(refusal(&err).kind, ErrorKind::Unavailable);
     assert!(refusal(&err).message.contains("busy"), "{err}");

@@ -65,6 +65,8 @@ pub enum Action {
     RegisterTechnician,
     CreateEnrollmentToken,
     ViewAudit,
+    /// Export the roster to sign, publish signed rosters and key rotations.
+    ManageOrg,
 }
 
 /// The permission table. Support tiers are cumulative (an L3 may do what an
@@ -79,7 +81,7 @@ pub fn roles_allowed(action: Action) -> &'static [Role] {
         | RunDiagnostics => &[L1, L2, L3, Admin],
         PullLogs | TakeScreenshot | AttachScript | RunScript => &[L2, L3, Admin],
         ApproveScript => &[Approver, Admin],
-        RegisterTechnician | CreateEnrollmentToken | ViewAudit => &[Admin],
+        RegisterTechnician | CreateEnrollmentToken | ViewAudit | ManageOrg => &[Admin],
     }
 }
 

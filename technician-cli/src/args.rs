@@ -5,6 +5,7 @@
 
 mod logs;
 mod ops;
+mod roster;
 mod script;
 
 pub use logs::{LogsArgs, ScreenshotArgs};
@@ -12,6 +13,7 @@ pub use ops::{
     AuditArgs, AuditCommand, DiagArgs, PingArgs, DEFAULT_AUDIT_LIMIT, DEFAULT_PING_COUNT,
     DEFAULT_PING_INTERVAL_MS, MAX_AUDIT_SHOWN, MAX_PING_COUNT, MAX_PING_INTERVAL_MS,
 };
+pub use roster::RosterCommand;
 pub use script::ScriptCommand;
 
 use clap::{Parser, Subcommand};
@@ -56,7 +58,16 @@ pub enum Command {
         /// A relay locator or enrollment token (`triage://HOST:PORT?fp=...`).
         #[arg(value_name = "RELAY_TOKEN")]
         relay_token: String,
+        /// The organisation's public key (`ed25519:…`), as your organisation
+        /// gave it to you, never as read from the relay. Pinned here: it
+        /// checks rosters before you approve and goes into tokens you make.
+        #[arg(long, value_name = "KEY")]
+        org_key: Option<triage_shared::identity::PublicKey>,
     },
+    /// The organisation's roster of script authors and approvers: export
+    /// it from the relay, sign it where the org key lives, publish it.
+    #[command(subcommand)]
+    Roster(RosterCommand),
     /// Show who the relay says you are.
     Whoami {
         #[arg(long)]
@@ -274,7 +285,10 @@ mod tests {
             Command::Keygen { force: true }
         ));
         match parse(&["login", "triage://h:1?fp=00"]).unwrap().command {
-            Command::Login { relay_token } => assert_eq!(relay_token, "triage://h:1?fp=00"),
+            Command::Login { relay_token, org_key } => {
+                assert_eq!(relay_token, "triage://h:1?fp=00");
+                assert_eq!(org_key, None);
+            }
             other => panic!("{other:?}"),
         }
         assert!(parse(&["login"]).is_err());

@@ -16,7 +16,7 @@ use triage_shared::identity::PublicKey;
 use triage_shared::limits::MAX_TEXT_LEN;
 use triage_shared::ticket::check_text;
 use triage_shared::time::{parse_duration, Timestamp};
-use triage_shared::TicketId;
+use triage_shared::{AgentId, TicketId};
 
 /// How long a script may run when `--timeout` is not given.
 pub const DEFAULT_SCRIPT_TIMEOUT: &str = "5m";
@@ -110,6 +110,8 @@ fn too_large() -> String {
 /// Everything the author's signature covers.
 pub struct Authoring<'a> {
     pub ticket_id: TicketId,
+    /// The endpoint it may run on: the ticket's agent.
+    pub target: AgentId,
     pub interpreter: Interpreter,
     pub timeout: Duration,
     pub description: String,
@@ -130,6 +132,7 @@ pub fn build_manifest(content: &[u8], a: Authoring<'_>) -> ScriptManifest {
         author_key: a.author_key,
         description: a.description,
         created_at: a.now,
+        targets: vec![a.target],
     }
 }
 
@@ -227,11 +230,13 @@ mod tests {
     fn the_manifest_binds_content_ticket_author_and_limits() {
         let key = KeyPair::generate();
         let ticket_id = TicketId::new_random();
+        let target = AgentId::new_random();
         let content = b"#!/bin/sh\necho fixed\n";
         let m = build_manifest(
             content,
             Authoring {
                 ticket_id,
+                target,
                 interpreter: Interpreter::Bash,
                 timeout: Duration::from_secs(300),
                 description: "fix it".into(),
@@ -241,6 +246,7 @@ mod tests {
             },
         );
         assert_eq!(m.digest, ScriptDigest::of(content));
+        assert_eq!(m.targets, [target]);
         assert_eq!(
             (
                 m.ticket_id,

@@ -73,6 +73,9 @@ pub enum CliError {
     ScriptFile { path: PathBuf, problem: String },
     #[error("{0}")]
     WontApprove(#[from] crate::approve::ApproveRefusal),
+    /// Something the relay sent does not verify against what this CLI pinned.
+    #[error("{0}")]
+    Untrusted(String),
     #[error("the agent refused to run the script: {0}")]
     ScriptRefused(String),
     #[error("script exited with code {0}")]

@@ -108,7 +108,7 @@ impl Home {
 
     /// Creates the directory readable by its owner only. An existing
     /// directory is left as it is: it may be one the user chose on purpose.
-    fn ensure_dir(&self) -> Result<(), CliError> {
+    pub(crate) fn ensure_dir(&self) -> Result<(), CliError> {
         if self.dir.is_dir() {
             return Ok(());
         }
@@ -137,7 +137,7 @@ impl Home {
 
 /// Reads a home file; `None` if it does not exist. Refuses files larger than
 /// [`MAX_HOME_FILE_LEN`] rather than reading whatever sits there.
-fn read_small(path: &Path) -> Result<Option<String>, CliError> {
+pub(crate) fn read_small(path: &Path) -> Result<Option<String>, CliError> {
     use std::io::Read;
     let file = match std::fs::File::open(path) {
         Ok(f) => f,

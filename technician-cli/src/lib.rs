@@ -129,6 +129,7 @@ pub mod run_view;
 pub mod selector;
 pub mod text;
 pub mod ticket_ref;
+pub mod trust;
 
 pub use args::{
     AgentsCommand, AuditArgs, AuditCommand, Cli, Command, DiagArgs, LogsArgs, PingArgs,
@@ -186,9 +187,11 @@ async fn dispatch(
     match cli.command {
         Command::Keygen { force } => commands::account::keygen(&home, force, out)?,
         Command::Pubkey => commands::account::pubkey(&home, out)?,
-        Command::Login { relay_token } => {
-            commands::account::login(&home, &relay_token, out).await?
-        }
+        Command::Login {
+            relay_token,
+            org_key,
+        } => commands::account::login(&home, &relay_token, org_key, out).await?,
+        Command::Roster(c) => commands::roster::run(&home, c, out).await?,
         Command::Whoami { json } => commands::account::whoami(&home, json, out).await?,
         Command::Tickets(c) => commands::tickets::run(&home, c, out).await?,
         Command::Agents(c) => commands::admin::agents(&home, c, out).await?,

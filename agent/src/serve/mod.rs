@@ -9,7 +9,8 @@
 //!         read command (within COMMAND_READ_TIMEOUT) ──garbled──► Error(InvalidInput)
 //!              │
 //!              ├─ Ping            ──► Pong
-//!              ├─ InstallPolicy   ──► PolicyInstalled{version} | Error(Forbidden: why)
+//!              ├─ InstallRoster   ──► RosterInstalled{version} | Error(Forbidden: why)
+//!              ├─ RotateOrgKey    ──► OrgKeyRotated{key} | Error(Forbidden: why)
 //!              ├─ Diagnose        ──► Diagnostics(report)
 //!              ├─ RunScript       ──► Run(Refused(why))
 //!              │                    | Run(Started), Run(Output)…, Run(Finished)   (see `run`)
@@ -19,7 +20,7 @@
 //!                                                                                  the user's Get help window asks)
 //! ```
 //!
-//! Nothing the relay sends is trusted because the relay sent it: a policy is
+//! Nothing the relay sends is trusted because the relay sent it: a roster is
 //! installed only if the organisation key pinned at enrollment signed it, and
 //! a script runs only if `verify_run` passes here. [`Endpoint`] holds what
 //! those checks need; [`answer`] works over any byte stream, so all of it is
@@ -37,7 +38,7 @@ use crate::diagnostics::live;
 use crate::diagnostics::warm::WarmCollector;
 use crate::error::AgentError;
 use crate::state::nonces::NonceLog;
-use crate::state::trust::{judge_offer, Offer, StoredPolicy};
+use crate::state::trust::{Offer, Trust};
 use crate::state::StateDir;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,9 +46,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, error, info, warn, Instrument};
-use triage_shared::approval::SignedPolicy;
+use triage_shared::approval::roster::SignedRotation;
+use triage_shared::approval::SignedRoster;
 use triage_shared::codec::{read_frame, write_frame, CodecError};
-use triage_shared::identity::PublicKey;
 use triage_shared::protocol::{ErrorKind, RemoteError};
 use triage_shared::remote::{AgentCommand, AgentReply, Section};
 use triage_shared::time::Timestamp;
@@ -63,10 +64,8 @@ pub const MAX_CONCURRENT_COMMANDS: usize = 8;
 #[derive(Debug)]
 pub struct Endpoint {
     agent_id: AgentId,
-    dir: StateDir,
     config: AgentConfig,
-    org_key: Option<PublicKey>,
-    policy: Mutex<Option<SignedPolicy>>,
+    trust: Mutex<Trust>,
     nonces: Mutex<NonceLog>,
     permits: Arc<Semaphore>,
     /// Kept warm between snapshots so diagnostics need no CPU-sampling sleep.
@@ -82,7 +81,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Endpoint {
-    /// Loads an enrolled agent's state directory. A policy file that does
+    /// Loads an enrolled agent's state directory. A roster file that does
     /// not verify is ignored (every run is then refused) and logged loudly;
     /// a bad `agent.toml` or a damaged nonce log is an error.
     pub fn load(state_dir: &Path) -> Result<Endpoint, AgentError> {
@@ -91,25 +90,18 @@ impl Endpoint {
             dir: state_dir.to_path_buf(),
         })?;
         let config = AgentConfig::load(&dir)?;
-        let org_key = dir.org_key()?;
-        let policy = match dir.stored_policy(org_key.as_ref())? {
-            StoredPolicy::Trusted(p) => Some(*p),
-            StoredPolicy::Absent => None,
-            StoredPolicy::Rejected(reason) => {
-                error!(%reason, "IGNORING the installed approver policy: every script run is refused until the organisation sends a valid one");
-                None
-            }
-        };
-        if org_key.is_none() {
-            warn!("no organisation key was pinned at enrollment: this agent trusts no approver and runs no scripts");
+        let (trust, problem) = Trust::load(&dir)?;
+        if let Some(reason) = problem {
+            error!(%reason, "IGNORING the installed roster: every script run is refused until the organisation sends a valid one");
+        }
+        if trust.org_key().is_none() {
+            warn!("no organisation key was pinned at enrollment: this agent trusts no author or approver and runs no scripts");
         }
         let nonces = NonceLog::load(&dir, Timestamp::now())?;
         Ok(Endpoint {
             agent_id,
-            dir,
             config,
-            org_key,
-            policy: Mutex::new(policy),
+            trust: Mutex::new(trust),
             nonces: Mutex::new(nonces),
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_COMMANDS)),
             diagnostics: WarmCollector::new(),
@@ -133,9 +125,9 @@ impl Endpoint {
         &self.diagnostics
     }
 
-    /// The version of the policy in force, if any.
-    pub fn policy_version(&self) -> Option<u64> {
-        lock(&self.policy).as_ref().map(|p| p.policy.version)
+    /// The version of the roster in force, if any.
+    pub fn roster_version(&self) -> Option<u64> {
+        lock(&self.trust).roster().map(|r| r.version)
     }
 
     /// A slot to serve one command, or `None` when [`MAX_CONCURRENT_COMMANDS`] are running.
@@ -143,32 +135,40 @@ impl Endpoint {
         self.permits.clone().try_acquire_owned().ok()
     }
 
-    /// Installs `offered` if the pinned org key signed it and it is newer.
-    pub fn install_policy(&self, offered: &SignedPolicy) -> AgentReply {
-        let mut installed = lock(&self.policy);
-        let version = offered.policy.version;
-        match judge_offer(self.org_key.as_ref(), installed.as_ref(), offered) {
+    /// Installs `offered` if the pinned org key signed it, it is unexpired
+    /// and it is newer than any roster seen here.
+    pub fn install_roster(&self, offered: &SignedRoster, now: Timestamp) -> AgentReply {
+        let version = offered.roster.version;
+        match lock(&self.trust).offer_roster(offered, now) {
             Ok(Offer::Unchanged) => {
-                debug!(version, "the offered policy is already installed");
-                AgentReply::PolicyInstalled { version }
+                debug!(version, "the offered roster is already installed");
+                AgentReply::RosterInstalled { version }
             }
-            Ok(Offer::Install) => match self.dir.save_policy(offered) {
-                Ok(()) => {
-                    info!(
-                        version,
-                        approvers = offered.policy.approvers.len(),
-                        "installed a new approver policy"
-                    );
-                    *installed = Some(offered.clone());
-                    AgentReply::PolicyInstalled { version }
-                }
-                Err(e) => {
-                    error!(error = %e, "could not save an accepted policy");
-                    AgentReply::Error(RemoteError::new(ErrorKind::Internal, e.to_string()))
-                }
-            },
+            Ok(Offer::Install) => {
+                info!(
+                    version,
+                    entries = offered.roster.entries.len(),
+                    expires_at = %offered.roster.expires_at,
+                    "installed a new organisation roster"
+                );
+                AgentReply::RosterInstalled { version }
+            }
             Err(reason) => {
-                warn!(version, %reason, "refused a policy update");
+                warn!(version, %reason, "refused a roster update");
+                AgentReply::Error(RemoteError::new(ErrorKind::Forbidden, reason))
+            }
+        }
+    }
+
+    /// Follows an org key rotation the pinned key signed.
+    pub fn rotate_org_key(&self, offered: &SignedRotation) -> AgentReply {
+        match lock(&self.trust).offer_rotation(offered) {
+            Ok(key) => {
+                info!(org_key = %key, "now trusting a rotated organisation key; scripts wait for a roster it signed");
+                AgentReply::OrgKeyRotated { key }
+            }
+            Err(reason) => {
+                warn!(%reason, "refused an organisation key rotation");
                 AgentReply::Error(RemoteError::new(ErrorKind::Forbidden, reason))
             }
         }
@@ -230,8 +230,12 @@ where
     let name = command.name();
     match command {
         AgentCommand::Ping => write_frame(send, &AgentReply::Pong).await?,
-        AgentCommand::InstallPolicy(offered) => {
-            write_frame(send, &endpoint.install_policy(&offered)).await?
+        AgentCommand::InstallRoster(offered) => {
+            let reply = endpoint.install_roster(&offered, Timestamp::now());
+            write_frame(send, &reply).await?
+        }
+        AgentCommand::RotateOrgKey(offered) => {
+            write_frame(send, &endpoint.rotate_org_key(&offered)).await?
         }
         AgentCommand::Diagnose { sections } => {
             write_frame(send, &diagnose(&endpoint.diagnostics, &sections).await).await?

@@ -1,7 +1,7 @@
 //! `RunScript`: the endpoint decides, then runs.
 //!
 //! 1. [`Endpoint::authorize`]: `verify_run` with this agent's id, the clock,
-//!    the installed policy, the allowed interpreters and the used nonces.
+//!    the installed roster, the allowed interpreters and the used nonces.
 //!    Refused → one `Run(Refused(reason))` frame, nothing runs.
 //! 2. The interpreter is looked up (missing → an `Unavailable` error; the
 //!    approval is not used up).
@@ -36,14 +36,14 @@ pub(crate) enum Denied {
 impl Endpoint {
     /// Decides on `order` at `now`; on success the nonce is already recorded.
     pub(crate) fn authorize(&self, order: &RunOrder, now: Timestamp) -> Result<RunSpec, Denied> {
-        let policy = lock(&self.policy);
+        let trust = lock(&self.trust);
         let mut nonces = lock(&self.nonces);
         {
             let used = |n: &Nonce| nonces.is_used(n);
             let ctx = RunContext {
                 agent_id: self.agent_id,
                 now,
-                policy: policy.as_ref().map(|p| &p.policy),
+                roster: trust.roster(),
                 allowed_interpreters: &self.config.allowed_interpreters,
                 nonce_used: &used,
             };

@@ -6,7 +6,8 @@
 //! | `relay`     | the relay locator (address + fingerprint) | 0600 |
 //! | `agent-id`  | the id the relay gave at enrollment       | 0600 |
 //! | `org.pub`   | the organisation key pinned at enrollment ([`trust`]) | 0600 |
-//! | `policy.json` | the installed, org-signed approver policy ([`trust`]) | 0600 |
+//! | `roster.json` | the installed, org-signed roster of authors and approvers ([`trust`]) | 0600 |
+//! | `roster-floor` | the highest roster version ever seen here ([`trust`]) | 0600 |
 //! | `used-nonces` | approvals already used here ([`nonces`]) | 0600 |
 //! | `agent.toml` | optional settings, written by an admin ([`crate::config`]) | — |
 //!
@@ -177,7 +178,9 @@ impl StateDir {
             RELAY_FILE,
             KEY_FILE,
             trust::ORG_KEY_FILE,
-            trust::POLICY_FILE,
+            trust::ROSTER_FILE,
+            trust::ROSTER_FLOOR_FILE,
+            trust::LEGACY_POLICY_FILE,
         ] {
             files::remove_if_present(self.file(name))?;
         }

@@ -1,76 +1,179 @@
-//! Whose script approvals this agent trusts: the organisation key pinned at
-//! enrollment (`org.pub`) and the policy it signed (`policy.json`).
+//! Whose scripts this agent runs: the organisation key pinned at enrollment
+//! (`org.pub`), the roster it signed (`roster.json`), and the highest roster
+//! version ever seen here (`roster-floor`).
 //!
 //! The org key comes from the admin with the enrollment token, never from the
-//! relay; only a policy that key signed, with a higher version than the one
-//! installed, replaces the installed one. `policy.json` is re-verified every
-//! time it is loaded: a file edited on disk is treated as no policy (every run
-//! refused) and reported loudly, never trusted.
+//! relay, and changes only through a rotation statement the pinned key
+//! signed. A roster replaces the installed one only if that key signed it,
+//! it is unexpired, and its version is above the floor. The floor is kept
+//! apart from the roster and written first, so deleting or replacing
+//! `roster.json` never lets an older roster back in. `roster.json` is
+//! re-verified every time it is loaded: a file edited on disk or rolled back
+//! below the floor is treated as no roster (every run refused) and reported
+//! loudly, never trusted.
 
 use super::{read_capped, write_atomic, StateDir};
 use crate::error::AgentError;
-use triage_shared::approval::{accept_policy, SignedPolicy};
+use triage_shared::approval::roster::{accept_roster, accept_rotation, SignedRotation};
+use triage_shared::approval::{Roster, SignedRoster};
 use triage_shared::identity::PublicKey;
+use triage_shared::time::Timestamp;
 
 pub const ORG_KEY_FILE: &str = "org.pub";
-pub const POLICY_FILE: &str = "policy.json";
-/// Largest `policy.json` read; [`MAX_APPROVERS`](triage_shared::approval::MAX_APPROVERS)
-/// approvers take well under half of it.
-pub const MAX_POLICY_FILE_LEN: u64 = 256 * 1024;
+pub const ROSTER_FILE: &str = "roster.json";
+pub const ROSTER_FLOOR_FILE: &str = "roster-floor";
+/// The file of the approver-only policy that rosters replaced; removed on sight.
+pub const LEGACY_POLICY_FILE: &str = "policy.json";
+/// Largest `roster.json` read; a full roster of
+/// [`MAX_ROSTER_ENTRIES`](triage_shared::approval::roster::MAX_ROSTER_ENTRIES)
+/// takes about a third of it.
+pub const MAX_ROSTER_FILE_LEN: u64 = 1024 * 1024;
 
-/// What `policy.json` holds, after checking it against the pinned org key.
+/// What `roster.json` holds, after checking it against the pinned org key
+/// and the floor. Expiry is judged at each run, not here, so that an expired
+/// roster can still be shown.
 #[derive(Debug, Clone, PartialEq)]
-pub enum StoredPolicy {
+pub enum StoredRoster {
     Absent,
-    Trusted(Box<SignedPolicy>),
+    Trusted(Box<SignedRoster>),
     /// Present but not acceptable; the reason names the file and the problem.
     Rejected(String),
 }
 
-impl StoredPolicy {
-    pub fn trusted(&self) -> Option<&SignedPolicy> {
-        match self {
-            StoredPolicy::Trusted(p) => Some(p),
-            _ => None,
-        }
-    }
-}
-
-/// The answer to an offered policy.
+/// The answer to an offered roster.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Offer {
-    /// The same policy is already installed; nothing to do.
+    /// The same roster is already installed; nothing to do.
     Unchanged,
-    /// Signed by the org key and newer: install it.
+    /// Signed by the org key, unexpired and newer than any seen: install it.
     Install,
 }
 
-const NO_ORG_KEY: &str = "this agent was enrolled without an organisation key, so it accepts no approver policy; enroll it again with a token that carries `&org=`";
+const NO_ORG_KEY: &str = "this agent was enrolled without an organisation key, so it accepts no roster and runs no scripts; enroll it again with a token that carries `&org=`";
 
-/// Decides on an offered policy. The error text goes back to the relay verbatim.
+/// Decides on an offered roster. The error text goes back to the relay verbatim.
 pub fn judge_offer(
     org_key: Option<&PublicKey>,
-    installed: Option<&SignedPolicy>,
-    offered: &SignedPolicy,
+    installed: Option<&SignedRoster>,
+    floor: u64,
+    offered: &SignedRoster,
+    now: Timestamp,
 ) -> Result<Offer, String> {
     let org_key = org_key.ok_or_else(|| NO_ORG_KEY.to_string())?;
     if installed == Some(offered) {
         return Ok(Offer::Unchanged);
     }
-    accept_policy(org_key, installed.map(|p| &p.policy), offered)
+    accept_roster(org_key, floor, offered, now)
         .map(|_| Offer::Install)
         .map_err(|e| e.to_string())
 }
 
-/// Checks the text of `policy.json` against the pinned org key.
-pub fn check_stored(org_key: Option<&PublicKey>, text: &str) -> Result<SignedPolicy, String> {
-    let policy: SignedPolicy =
-        serde_json::from_str(text).map_err(|e| format!("it is not a signed policy: {e}"))?;
+/// Checks the text of `roster.json` against the pinned org key and the floor.
+pub fn check_stored(
+    org_key: Option<&PublicKey>,
+    floor: u64,
+    text: &str,
+) -> Result<SignedRoster, String> {
+    let roster: SignedRoster =
+        serde_json::from_str(text).map_err(|e| format!("it is not a signed roster: {e}"))?;
     let org_key = org_key.ok_or_else(|| {
         format!("there is no pinned organisation key ({ORG_KEY_FILE}) to check it against")
     })?;
-    accept_policy(org_key, None, &policy).map_err(|e| e.to_string())?;
-    Ok(policy)
+    if !roster.signed_by(org_key) {
+        return Err("it is not signed by the pinned organisation key".into());
+    }
+    roster.roster.validate().map_err(|e| e.to_string())?;
+    if roster.roster.version < floor {
+        return Err(format!(
+            "it is version {}, below version {floor} that this agent has already seen (rolled back)",
+            roster.roster.version
+        ));
+    }
+    Ok(roster)
+}
+
+/// What the endpoint trusts, loaded and kept together so a roster offer,
+/// a rotation and a run always see one consistent state.
+#[derive(Debug)]
+pub struct Trust {
+    dir: StateDir,
+    org_key: Option<PublicKey>,
+    roster: Option<SignedRoster>,
+    floor: u64,
+}
+
+impl Trust {
+    /// Loads the trust files; a roster that does not verify is dropped with
+    /// its reason (returned, for the caller to log loudly).
+    pub fn load(dir: &StateDir) -> Result<(Trust, Option<String>), AgentError> {
+        let org_key = dir.org_key()?;
+        let stored_floor = dir.roster_floor()?;
+        let (roster, problem) = match dir.stored_roster(org_key.as_ref())? {
+            StoredRoster::Trusted(r) => (Some(*r), None),
+            StoredRoster::Absent => (None, None),
+            StoredRoster::Rejected(reason) => (None, Some(reason)),
+        };
+        let floor = stored_floor.max(roster.as_ref().map_or(0, |r| r.roster.version));
+        let trust = Trust {
+            dir: dir.clone(),
+            org_key,
+            roster,
+            floor,
+        };
+        Ok((trust, problem))
+    }
+
+    pub fn org_key(&self) -> Option<&PublicKey> {
+        self.org_key.as_ref()
+    }
+
+    pub fn roster(&self) -> Option<&Roster> {
+        self.roster.as_ref().map(|r| &r.roster)
+    }
+
+    pub fn floor(&self) -> u64 {
+        self.floor
+    }
+
+    /// Installs `offered` if [`judge_offer`] says so; the floor is raised on
+    /// disk before the roster is written.
+    pub fn offer_roster(&mut self, offered: &SignedRoster, now: Timestamp) -> Result<Offer, String> {
+        let offer = judge_offer(
+            self.org_key.as_ref(),
+            self.roster.as_ref(),
+            self.floor,
+            offered,
+            now,
+        )?;
+        if offer == Offer::Install {
+            let version = offered.roster.version;
+            self.dir
+                .save_roster_floor(version)
+                .and_then(|()| self.dir.save_roster(offered))
+                .map_err(|e| format!("the agent could not save the roster: {e}"))?;
+            self.floor = version;
+            self.roster = Some(offered.clone());
+        }
+        Ok(offer)
+    }
+
+    /// Follows a rotation the pinned key signed. The installed roster was
+    /// signed by the old key, so it is dropped: no script runs until a
+    /// roster signed by the new key arrives (its version above the floor).
+    pub fn offer_rotation(&mut self, offered: &SignedRotation) -> Result<PublicKey, String> {
+        let pinned = self.org_key.ok_or_else(|| NO_ORG_KEY.to_string())?;
+        if pinned == offered.rotation.new_key {
+            return Ok(pinned);
+        }
+        let new_key = accept_rotation(&pinned, offered).map_err(|e| e.to_string())?;
+        self.dir
+            .pin_org_key(Some(&new_key))
+            .and_then(|()| super::files::remove_if_present(self.dir.file(ROSTER_FILE)))
+            .map_err(|e| format!("the agent could not save the new organisation key: {e}"))?;
+        self.org_key = Some(new_key);
+        self.roster = None;
+        Ok(new_key)
+    }
 }
 
 impl StateDir {
@@ -97,163 +200,264 @@ impl StateDir {
         }
     }
 
-    /// Loads `policy.json` and verifies it against `org_key`.
-    pub fn stored_policy(&self, org_key: Option<&PublicKey>) -> Result<StoredPolicy, AgentError> {
-        let path = self.file(POLICY_FILE);
-        let text = match read_capped(&path, MAX_POLICY_FILE_LEN) {
-            Ok(None) => return Ok(StoredPolicy::Absent),
+    /// The highest roster version seen here (0: none). A damaged file is an
+    /// error: guessing low would let an old roster back in.
+    pub fn roster_floor(&self) -> Result<u64, AgentError> {
+        match self.read(ROSTER_FLOOR_FILE)? {
+            None => Ok(0),
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| AgentError::CorruptState {
+                    path: self.file(ROSTER_FLOOR_FILE),
+                    problem: format!(
+                        "it should hold one roster version number; write the version of the newest roster this agent had (see `triage roster show`) into it"
+                    ),
+                }),
+        }
+    }
+
+    /// Raises the floor to `version` (never lowers it).
+    pub fn save_roster_floor(&self, version: u64) -> Result<(), AgentError> {
+        let current = self.roster_floor()?;
+        if version > current {
+            self.write_atomic(ROSTER_FLOOR_FILE, &format!("{version}\n"))?;
+        }
+        Ok(())
+    }
+
+    /// Loads `roster.json` and verifies it against `org_key` and the floor.
+    pub fn stored_roster(&self, org_key: Option<&PublicKey>) -> Result<StoredRoster, AgentError> {
+        let _ = super::files::remove_if_present(self.file(LEGACY_POLICY_FILE));
+        let floor = self.roster_floor()?;
+        let path = self.file(ROSTER_FILE);
+        let text = match read_capped(&path, MAX_ROSTER_FILE_LEN) {
+            Ok(None) => return Ok(StoredRoster::Absent),
             Ok(Some(text)) => text,
             Err(AgentError::CorruptState { problem, .. }) => {
-                return Ok(StoredPolicy::Rejected(format!(
+                return Ok(StoredRoster::Rejected(format!(
                     "{} is {problem}",
                     path.display()
                 )))
             }
             Err(e) => return Err(e),
         };
-        Ok(match check_stored(org_key, &text) {
-            Ok(policy) => StoredPolicy::Trusted(Box::new(policy)),
+        Ok(match check_stored(org_key, floor, &text) {
+            Ok(roster) => StoredRoster::Trusted(Box::new(roster)),
             Err(problem) => {
-                StoredPolicy::Rejected(format!("{} is not trusted: {problem}", path.display()))
+                StoredRoster::Rejected(format!("{} is not trusted: {problem}", path.display()))
             }
         })
     }
 
-    /// Writes an accepted policy (atomically; see [`write_atomic`]).
-    pub fn save_policy(&self, policy: &SignedPolicy) -> Result<(), AgentError> {
-        let text = serde_json::to_string_pretty(policy).map_err(|e| AgentError::CorruptState {
-            path: self.file(POLICY_FILE),
-            problem: format!("cannot encode the policy: {e}"),
+    /// Writes an accepted roster (atomically; see [`write_atomic`]).
+    pub fn save_roster(&self, roster: &SignedRoster) -> Result<(), AgentError> {
+        let text = serde_json::to_string_pretty(roster).map_err(|e| AgentError::CorruptState {
+            path: self.file(ROSTER_FILE),
+            problem: format!("cannot encode the roster: {e}"),
         })?;
-        write_atomic(self.path(), POLICY_FILE, &format!("{text}\n"))
+        write_atomic(self.path(), ROSTER_FILE, &format!("{text}\n"))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use triage_shared::approval::{OrgPolicy, PolicyError, TrustedApprover};
+    use std::time::Duration;
+    use triage_shared::approval::roster::{OrgKeyRotation, RosterError};
+    use triage_shared::approval::RosterEntry;
     use triage_shared::identity::KeyPair;
-    use triage_shared::time::Timestamp;
+    use triage_shared::roles::Role;
 
-    fn policy(version: u64, org: &KeyPair) -> SignedPolicy {
-        OrgPolicy {
+    const NOW: Timestamp = Timestamp(1_000_000);
+
+    fn roster(version: u64, org: &KeyPair) -> SignedRoster {
+        Roster {
             version,
-            approvers: vec![TrustedApprover {
+            entries: vec![RosterEntry {
                 name: "carol".into(),
+                roles: vec![Role::Approver],
                 key: KeyPair::generate().public_key(),
+                expires_at: None,
             }],
             issued_at: Timestamp(0),
+            expires_at: NOW.plus(Duration::from_secs(86_400)),
         }
         .sign(org)
     }
 
+    fn dir() -> (tempfile::TempDir, StateDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = StateDir::new(tmp.path());
+        (tmp, dir)
+    }
+
     #[test]
-    fn a_first_policy_signed_by_the_org_key_is_installed() {
+    fn a_first_roster_signed_by_the_org_key_is_installed() {
         let org = KeyPair::generate();
-        let offer = judge_offer(Some(&org.public_key()), None, &policy(1, &org));
+        let offer = judge_offer(Some(&org.public_key()), None, 0, &roster(1, &org), NOW);
         assert_eq!(offer, Ok(Offer::Install));
     }
 
     #[test]
-    fn the_installed_policy_offered_again_is_a_no_op() {
+    fn the_installed_roster_offered_again_is_a_no_op() {
         let org = KeyPair::generate();
-        let v1 = policy(1, &org);
+        let v1 = roster(1, &org);
         assert_eq!(
-            judge_offer(Some(&org.public_key()), Some(&v1), &v1),
+            judge_offer(Some(&org.public_key()), Some(&v1), 1, &v1, NOW),
             Ok(Offer::Unchanged)
         );
     }
 
     #[test]
-    fn a_lower_or_equal_version_is_refused() {
+    fn a_version_at_or_below_the_floor_is_refused_even_with_no_roster_installed() {
         let org = KeyPair::generate();
-        let v2 = policy(2, &org);
-        let err = judge_offer(Some(&org.public_key()), Some(&v2), &policy(1, &org)).unwrap_err();
+        let err = judge_offer(Some(&org.public_key()), None, 2, &roster(2, &org), NOW).unwrap_err();
         assert_eq!(
             err,
-            PolicyError::NotNewer {
-                offered: 1,
-                installed: 2
+            RosterError::NotNewer {
+                offered: 2,
+                seen: 2
             }
             .to_string()
         );
-        let other_v2 = policy(2, &org);
-        assert!(judge_offer(Some(&org.public_key()), Some(&v2), &other_v2).is_err());
     }
 
     #[test]
-    fn a_policy_signed_by_another_key_is_refused() {
+    fn an_expired_roster_is_refused() {
         let org = KeyPair::generate();
-        let err = judge_offer(
-            Some(&org.public_key()),
-            None,
-            &policy(1, &KeyPair::generate()),
-        )
-        .unwrap_err();
-        assert_eq!(err, PolicyError::BadSignature.to_string());
+        let r = roster(1, &org);
+        let end = r.roster.expires_at;
+        let err = judge_offer(Some(&org.public_key()), None, 0, &r, end).unwrap_err();
+        assert!(err.contains("expired"), "{err}");
     }
 
     #[test]
-    fn without_an_org_key_no_policy_is_accepted() {
+    fn without_an_org_key_no_roster_is_accepted() {
         let org = KeyPair::generate();
-        let err = judge_offer(None, None, &policy(1, &org)).unwrap_err();
+        let err = judge_offer(None, None, 0, &roster(1, &org), NOW).unwrap_err();
         assert!(err.contains("enroll it again"), "{err}");
     }
 
     #[test]
-    fn stored_policies_are_checked_against_the_pinned_key() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = StateDir::new(tmp.path());
+    fn the_floor_survives_losing_the_roster_file() {
+        let (tmp, dir) = dir();
         let org = KeyPair::generate();
-        let key = org.public_key();
-        assert_eq!(dir.stored_policy(Some(&key)).unwrap(), StoredPolicy::Absent);
+        dir.pin_org_key(Some(&org.public_key())).unwrap();
+        let (mut trust, _) = Trust::load(&dir).unwrap();
+        assert_eq!(trust.offer_roster(&roster(5, &org), NOW), Ok(Offer::Install));
+        std::fs::remove_file(tmp.path().join(ROSTER_FILE)).unwrap();
 
-        let v3 = policy(3, &org);
-        dir.save_policy(&v3).unwrap();
-        assert_eq!(dir.stored_policy(Some(&key)).unwrap().trusted(), Some(&v3));
-        // Checked against another key (or none), the same file is not trusted.
-        let other = KeyPair::generate().public_key();
-        assert!(matches!(
-            dir.stored_policy(Some(&other)).unwrap(),
-            StoredPolicy::Rejected(_)
-        ));
-        assert!(matches!(
-            dir.stored_policy(None).unwrap(),
-            StoredPolicy::Rejected(_)
-        ));
+        let (mut trust, problem) = Trust::load(&dir).unwrap();
+        assert_eq!((trust.roster(), problem, trust.floor()), (None, None, 5));
+        assert!(trust.offer_roster(&roster(4, &org), NOW).is_err());
+        assert!(trust.offer_roster(&roster(5, &org), NOW).is_err());
+        assert_eq!(trust.offer_roster(&roster(6, &org), NOW), Ok(Offer::Install));
+        assert_eq!(dir.roster_floor().unwrap(), 6);
     }
 
     #[test]
-    fn a_policy_file_edited_on_disk_is_rejected_with_its_path() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = StateDir::new(tmp.path());
+    fn a_roster_file_rolled_back_below_the_floor_is_rejected() {
+        let (_tmp, dir) = dir();
         let org = KeyPair::generate();
-        dir.save_policy(&policy(1, &org)).unwrap();
-        let path = tmp.path().join(POLICY_FILE);
+        let key = org.public_key();
+        dir.save_roster(&roster(2, &org)).unwrap();
+        dir.save_roster_floor(3).unwrap();
+        match dir.stored_roster(Some(&key)).unwrap() {
+            StoredRoster::Rejected(reason) => assert!(reason.contains("rolled back"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_floor_never_goes_down_and_a_damaged_floor_is_an_error() {
+        let (tmp, dir) = dir();
+        dir.save_roster_floor(7).unwrap();
+        dir.save_roster_floor(3).unwrap();
+        assert_eq!(dir.roster_floor().unwrap(), 7);
+        std::fs::write(tmp.path().join(ROSTER_FLOOR_FILE), "seven").unwrap();
+        let err = dir.roster_floor().unwrap_err();
+        assert!(matches!(err, AgentError::CorruptState { .. }), "{err}");
+    }
+
+    #[test]
+    fn stored_rosters_are_checked_against_the_pinned_key() {
+        let (tmp, dir) = dir();
+        let org = KeyPair::generate();
+        let key = org.public_key();
+        assert_eq!(dir.stored_roster(Some(&key)).unwrap(), StoredRoster::Absent);
+
+        let v3 = roster(3, &org);
+        dir.save_roster(&v3).unwrap();
+        assert_eq!(
+            dir.stored_roster(Some(&key)).unwrap(),
+            StoredRoster::Trusted(Box::new(v3))
+        );
+        let other = KeyPair::generate().public_key();
+        assert!(matches!(
+            dir.stored_roster(Some(&other)).unwrap(),
+            StoredRoster::Rejected(_)
+        ));
+        assert!(matches!(
+            dir.stored_roster(None).unwrap(),
+            StoredRoster::Rejected(_)
+        ));
+        let path = tmp.path().join(ROSTER_FILE);
         let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, text.replace("\"version\": 1", "\"version\": 9")).unwrap();
-        match dir.stored_policy(Some(&org.public_key())).unwrap() {
-            StoredPolicy::Rejected(reason) => {
-                assert!(reason.contains("policy.json is not trusted"), "{reason}");
-                assert!(
-                    reason.contains("not signed by the organisation key"),
-                    "{reason}"
-                );
+        std::fs::write(&path, text.replace("\"version\": 3", "\"version\": 9")).unwrap();
+        match dir.stored_roster(Some(&key)).unwrap() {
+            StoredRoster::Rejected(reason) => {
+                assert!(reason.contains("roster.json is not trusted"), "{reason}")
             }
             other => panic!("{other:?}"),
         }
         std::fs::write(&path, "{ not json").unwrap();
         assert!(matches!(
-            dir.stored_policy(Some(&org.public_key())).unwrap(),
-            StoredPolicy::Rejected(_)
+            dir.stored_roster(Some(&key)).unwrap(),
+            StoredRoster::Rejected(_)
         ));
     }
 
     #[test]
+    fn a_rotation_signed_by_the_pinned_key_moves_trust_and_drops_the_old_roster() {
+        let (_tmp, dir) = dir();
+        let old = KeyPair::generate();
+        let new = KeyPair::generate();
+        dir.pin_org_key(Some(&old.public_key())).unwrap();
+        let (mut trust, _) = Trust::load(&dir).unwrap();
+        trust.offer_roster(&roster(1, &old), NOW).unwrap();
+
+        let forged = OrgKeyRotation {
+            old_key: old.public_key(),
+            new_key: new.public_key(),
+            issued_at: NOW,
+        }
+        .sign(&new);
+        assert!(trust.offer_rotation(&forged).is_err());
+        assert_eq!(trust.org_key(), Some(&old.public_key()));
+
+        let real = OrgKeyRotation {
+            old_key: old.public_key(),
+            new_key: new.public_key(),
+            issued_at: NOW,
+        }
+        .sign(&old);
+        assert_eq!(trust.offer_rotation(&real), Ok(new.public_key()));
+        assert_eq!(trust.roster(), None);
+        // Offered again after it took effect: nothing to do.
+        assert_eq!(trust.offer_rotation(&real), Ok(new.public_key()));
+
+        let (mut trust, _) = Trust::load(&dir).unwrap();
+        assert_eq!(trust.org_key(), Some(&new.public_key()));
+        // Only rosters of the new key, above the floor, are taken now.
+        assert!(trust.offer_roster(&roster(2, &old), NOW).is_err());
+        assert!(trust.offer_roster(&roster(1, &new), NOW).is_err());
+        assert_eq!(trust.offer_roster(&roster(2, &new), NOW), Ok(Offer::Install));
+    }
+
+    #[test]
     fn the_org_key_round_trips_and_can_be_unpinned() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = StateDir::new(tmp.path());
+        let (tmp, dir) = dir();
         let key = KeyPair::generate().public_key();
         assert_eq!(dir.org_key().unwrap(), None);
         dir.pin_org_key(Some(&key)).unwrap();

@@ -46,6 +46,11 @@ fn audience(request: &Request) -> Audience {
         // A liveness check that reads nothing on the endpoint: whoever may
         // see an agent listed as online may ask whether it answers.
         PingAgent { .. } => Audience::Technician(Action::ViewAgents),
+        ExportRoster { .. } | PublishRoster { .. } | PublishRotation { .. } => {
+            Audience::Technician(Action::ManageOrg)
+        }
+        // Signed by the org key; every technician's CLI checks it before approving.
+        CurrentRoster => Audience::Technician(Action::ViewTickets),
     }
 }
 

@@ -8,7 +8,7 @@ use super::connection::Responder;
 use super::{diag, failpoint, logs, my_tickets, ping, scripts, updates, Peer, Shared};
 use crate::audit::{self, Subject};
 use crate::store::StoreError;
-use crate::{admin, workflow};
+use crate::{admin, org, workflow};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tracing::{error, info};
@@ -45,6 +45,8 @@ fn records_itself(request: &Request) -> bool {
             | Request::RunScript { .. }
             | Request::PullLogs { .. }
             | Request::Screenshot { .. }
+            | Request::PublishRoster { .. }
+            | Request::PublishRotation { .. }
     )
 }
 
@@ -264,8 +266,15 @@ async fn run(
         Request::CreateEnrollmentToken { uses, ttl_secs } => {
             let ttl = Duration::from_secs(ttl_secs);
             let by = peer.audit_actor();
+            // No org key from here: the store may have been changed. The
+            // technician's CLI adds the key it pinned itself.
+            let request = admin::TokenRequest {
+                uses,
+                ttl,
+                org: None,
+            };
             let (token, expires_at) =
-                admin::mint_token(store, &shared.locator, uses, ttl, &by, now).await?;
+                admin::mint_token(store, &shared.locator, request, &by, now).await?;
             Ok(Response::Token {
                 token: token.to_string(),
                 expires_at,
@@ -311,6 +320,23 @@ async fn run(
             updates::submit(shared, agent, &actor, id, ticket, update, now, note).await
         }
         Request::PingAgent { agent } => ping::ping(shared, agent).await,
+        Request::ExportRoster { validity_secs } => {
+            let validity = Duration::from_secs(validity_secs);
+            let roster = org::export_roster(store, now, validity).await?;
+            Ok(Response::RosterDraft(Box::new(roster)))
+        }
+        Request::PublishRoster { roster } => {
+            org::publish_roster(store, &roster, &peer.audit_actor(), now).await?;
+            shared.roster_published.notify_one();
+            Ok(Response::Ok)
+        }
+        Request::CurrentRoster => Ok(Response::CurrentRoster(
+            store.latest_roster().await?.map(Box::new),
+        )),
+        Request::PublishRotation { rotation } => {
+            org::publish_rotation(store, &rotation, &peer.audit_actor(), now).await?;
+            Ok(Response::Ok)
+        }
     }
 }
 

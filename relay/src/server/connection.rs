@@ -4,7 +4,7 @@
 //! Every await on the client is bounded by a timeout, and every failure ends
 //! only the stream or connection it happened on.
 
-use super::{commands, policy, Peer, Shared};
+use super::{commands, roster, Peer, Shared};
 use crate::audit;
 use crate::store::StoreError;
 use std::sync::Arc;
@@ -78,11 +78,11 @@ pub(super) async fn handle(incoming: quinn::Incoming, shared: Arc<Shared>) {
         }
         info!(identity = ?peer.identity, "connected");
         match peer.identity {
-            // A connecting agent daemon gets the current policy next to its
+            // A connecting agent daemon gets the current roster next to its
             // ordinary traffic; the push ends long before the connection.
             // (Only registered connections: a one-shot process serves nothing.)
             SessionIdentity::Agent { id, .. } if registration.is_some() => {
-                let push = policy::push_current(&shared, id);
+                let push = roster::push_current(&shared, id);
                 tokio::join!(
                     serve_streams(connection, Arc::new(peer), Arc::clone(&shared)),
                     push

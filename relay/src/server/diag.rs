@@ -24,11 +24,12 @@ pub const MAX_REPORT_ITEMS: usize = 20_000;
 pub(super) fn reply_kind(reply: &AgentReply) -> &'static str {
     match reply {
         AgentReply::Pong => "pong",
-        AgentReply::PolicyInstalled { .. } => "policy_installed",
+        AgentReply::RosterInstalled { .. } => "roster_installed",
         AgentReply::Diagnostics(_) => "diagnostics",
         AgentReply::Run(_) => "run",
         AgentReply::Error(_) => "error",
         AgentReply::Transfer(_) => "transfer",
+        AgentReply::OrgKeyRotated { .. } => "org_key_rotated",
     }
 }
 

@@ -8,7 +8,7 @@
 //!   `logs` and `ping` for the requests that reach an agent, through
 //!   `agent_link`; `transfer` splices a streamed body from an agent to a
 //!   technician);
-//! - `policy` delivers the organisation's signed policy to agents;
+//! - `roster` delivers the organisation's signed roster (and key rotations) to agents;
 //! - [`RelayHandle::shutdown`] stops accepting, closes connections, waits
 //!   for their tasks and closes the database pool.
 
@@ -23,7 +23,7 @@ mod login_budget;
 mod logs;
 mod my_tickets;
 mod ping;
-pub mod policy;
+pub mod roster;
 pub mod registry;
 mod scripts;
 mod transfer;
@@ -33,7 +33,7 @@ pub use agent_link::{AGENT_REPLY_TIMEOUT, MAX_COMMANDS_PER_AGENT};
 pub use connection::{HELLO_TIMEOUT, MAX_HELLO_LEN, REQUEST_READ_TIMEOUT};
 pub use diag::{validate_report, DIAG_TIMEOUT};
 pub use ping::PING_TIMEOUT;
-pub use policy::POLICY_REFRESH;
+pub use roster::ROSTER_REFRESH;
 pub use scripts::RUN_GRACE;
 pub use transfer::{
     MAX_ATTACHMENT_LEN, MAX_TRANSFERS_PER_AGENT, SCREENSHOT_FIRST_FRAME_WAIT, STOP_GRACE,
@@ -52,6 +52,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tracing::{info, Instrument};
+use triage_shared::approval::{Roster, SignedRoster};
 use triage_shared::identity::{KeyPair, PublicKey};
 use triage_shared::protocol::{ErrorKind, RemoteError, SessionIdentity, TechnicianSummary};
 use triage_shared::remote::{AgentCommand, AgentReply};
@@ -77,10 +78,10 @@ pub(crate) struct Shared {
     pub inflight: Arc<agent_link::InFlight>,
     /// Logs and screenshots being sent per agent (`MAX_TRANSFERS_PER_AGENT`).
     pub transfers: Arc<agent_link::InFlight>,
-    /// Woken when this process publishes a policy.
-    pub policy_published: Notify,
-    /// The newest policy version pushed to every connected agent.
-    pub policy_pushed: AtomicU64,
+    /// Woken when this process publishes a roster.
+    pub roster_published: Notify,
+    /// The newest roster version pushed to every connected agent.
+    pub roster_pushed: AtomicU64,
     /// Bounds audit entries for refused technician logins.
     pub refused_logins: login_budget::LoginBudget,
 }
@@ -100,7 +101,7 @@ pub struct RelayHandle {
     endpoint: quinn::Endpoint,
     shutdown: watch::Sender<bool>,
     accept_task: tokio::task::JoinHandle<()>,
-    policy_task: tokio::task::JoinHandle<()>,
+    roster_task: tokio::task::JoinHandle<()>,
 }
 
 /// Starts a relay: identity from `config.data_dir` (made on first start),
@@ -132,21 +133,21 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     };
     info!(listen = %local_addr, public = %locator.addr, %fingerprint, backend = ?store.backend(), "relay started");
 
-    // Agents get the current policy when they connect; the refresh loop
+    // Agents get the current roster when they connect; the refresh loop
     // only needs to push versions newer than this.
-    let policy_pushed = AtomicU64::new(store.latest_policy_version().await?);
+    let roster_pushed = AtomicU64::new(store.latest_roster_version().await?);
     let shared = Arc::new(Shared {
         store,
         registry: Arc::new(Registry::default()),
         locator,
         inflight: Arc::new(agent_link::InFlight::default()),
         transfers: Arc::new(agent_link::InFlight::with_limit(MAX_TRANSFERS_PER_AGENT)),
-        policy_published: Notify::new(),
-        policy_pushed,
+        roster_published: Notify::new(),
+        roster_pushed,
         refused_logins: login_budget::LoginBudget::default(),
     });
     let (shutdown, stop) = watch::channel(false);
-    let policy_task = tokio::spawn(policy::refresh_loop(Arc::clone(&shared), stop.clone()));
+    let roster_task = tokio::spawn(roster::refresh_loop(Arc::clone(&shared), stop.clone()));
     let accept_task = tokio::spawn(accept_loop(endpoint.clone(), Arc::clone(&shared), stop));
     Ok(RelayHandle {
         local_addr,
@@ -154,7 +155,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         endpoint,
         shutdown,
         accept_task,
-        policy_task,
+        roster_task,
     })
 }
 
@@ -241,16 +242,37 @@ impl RelayHandle {
         self.shared.registry.is_online(agent)
     }
 
+    /// A token without an organisation key: agents enrolled with it run no
+    /// scripts (see [`RelayHandle::create_token_for_org`]).
     pub async fn create_token(
         &self,
         uses: u32,
         ttl: Duration,
     ) -> Result<EnrollmentToken, RelayError> {
+        self.mint(uses, ttl, None).await
+    }
+
+    /// A token carrying `org`, which the caller pinned themselves; refused
+    /// when the store holds another org key.
+    pub async fn create_token_for_org(
+        &self,
+        uses: u32,
+        ttl: Duration,
+        org: admin::PinnedOrg,
+    ) -> Result<EnrollmentToken, RelayError> {
+        self.mint(uses, ttl, Some(org)).await
+    }
+
+    async fn mint(
+        &self,
+        uses: u32,
+        ttl: Duration,
+        org: Option<admin::PinnedOrg>,
+    ) -> Result<EnrollmentToken, RelayError> {
         let (token, _) = admin::mint_token(
             &self.shared.store,
             &self.shared.locator,
-            uses,
-            ttl,
+            admin::TokenRequest { uses, ttl, org },
             admin::LOCAL_ADMIN,
             Timestamp::now(),
         )
@@ -321,13 +343,33 @@ impl RelayHandle {
         Ok(org)
     }
 
-    /// Signs the next policy with `org` (which must be the recorded
-    /// organisation key), stores it and pushes it to connected agents right
-    /// away. Returns its version.
-    pub async fn publish_policy(&self, org: &KeyPair) -> Result<u64, RelayError> {
-        let policy = org::publish_policy(&self.shared.store, org, Timestamp::now()).await?;
-        self.shared.policy_published.notify_one();
-        Ok(policy.policy.version)
+    /// The next roster to sign, from this relay's technicians.
+    pub async fn export_roster(&self, validity: Duration) -> Result<Roster, RelayError> {
+        Ok(org::export_roster(&self.shared.store, Timestamp::now(), validity).await?)
+    }
+
+    /// Stores a roster signed with the org key and pushes it to connected
+    /// agents right away.
+    pub async fn publish_roster(&self, roster: &SignedRoster) -> Result<u64, RelayError> {
+        org::publish_roster(
+            &self.shared.store,
+            roster,
+            audit::LOCAL_ADMIN_ACTOR,
+            Timestamp::now(),
+        )
+        .await?;
+        self.shared.roster_published.notify_one();
+        Ok(roster.roster.version)
+    }
+
+    /// Exports, signs with `org` and publishes the next roster (valid for
+    /// a day). Returns its version.
+    pub async fn sign_and_publish_roster(&self, org: &KeyPair) -> Result<u64, RelayError> {
+        let day = Duration::from_secs(86_400);
+        let signed =
+            org::sign_and_publish_roster(&self.shared.store, org, day, Timestamp::now()).await?;
+        self.shared.roster_published.notify_one();
+        Ok(signed.roster.version)
     }
 
     /// Recomputes the whole audit chain; returns how many entries it holds,
@@ -346,7 +388,7 @@ impl RelayHandle {
         info!("relay shutting down");
         let _ = self.shutdown.send(true);
         let _ = self.accept_task.await;
-        let _ = self.policy_task.await;
+        let _ = self.roster_task.await;
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
         self.shared.store.close().await;
         info!("relay stopped");

@@ -61,15 +61,16 @@ pub(super) async fn attach(
     let m = &script.manifest;
     record_ticket(m.ticket_id);
     let name = peer.technician_name()?;
+    let agent = ticket_agent(shared, m.ticket_id).await?;
     check_attach(
         &script,
         &content,
+        agent,
         Signer {
             name,
             key: &peer.key,
         },
     )?;
-    ticket_agent(shared, m.ticket_id).await?;
     let (id, digest) = (m.script_id, m.digest);
     note.details = json!({
         "ticket": m.ticket_id.to_string(),

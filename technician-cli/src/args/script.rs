@@ -40,7 +40,9 @@ pub enum ScriptCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Approve someone else's script to run once on the ticket's endpoint.
+    /// Approve someone else's script to run once on the endpoint it was
+    /// signed for: checks the author against the organisation's roster,
+    /// shows the whole script and asks before signing.
     Approve {
         ticket: String,
         script: String,
@@ -51,6 +53,9 @@ pub enum ScriptCommand {
         /// refuse to approve if the script is not that one.
         #[arg(long, value_parser = parse_digest)]
         digest: Option<ScriptDigest>,
+        /// Sign without asking (needs --digest, so you still name what you read).
+        #[arg(long, requires = "digest")]
+        yes: bool,
     },
     /// Run an approved script on the ticket's endpoint and stream its output.
     Run { ticket: String, script: String },

@@ -7,7 +7,8 @@ use crate::home::Home;
 use crate::render;
 use triage_shared::diagnostics::clean;
 use triage_shared::protocol::SessionIdentity;
-use triage_shared::token::RelayLocator;
+use triage_shared::identity::PublicKey;
+use triage_shared::token::{EnrollmentToken, RelayLocator};
 
 /// Makes the key pair. The public key is the last line, so scripts (and
 /// `triage-relay quickstart`) can take it with `tail -n 1`.
@@ -35,8 +36,21 @@ pub fn pubkey(home: &Home, out: Out<'_>) -> Result<(), CliError> {
 
 /// Checks that the relay accepts this key before remembering the relay, so
 /// a wrong token or an unregistered key leaves the old login in place.
-pub async fn login(home: &Home, relay_token: &str, out: Out<'_>) -> Result<(), CliError> {
+pub async fn login(
+    home: &Home,
+    relay_token: &str,
+    org_key: Option<PublicKey>,
+    out: Out<'_>,
+) -> Result<(), CliError> {
     let relay: RelayLocator = relay_token.parse()?;
+    let in_token = relay_token.parse::<EnrollmentToken>().ok().and_then(|t| t.org_key);
+    if let (Some(given), Some(carried)) = (&org_key, &in_token) {
+        if given != carried {
+            return Err(CliError::InvalidInput(format!(
+                "the token carries organisation key {carried}, but you gave {given}; ask your admin which one is right before logging in"
+            )));
+        }
+    }
     let key = home.load_key()?;
     let conn = connect_to(relay, &key).await?;
     let line = format!(
@@ -48,7 +62,17 @@ pub async fn login(home: &Home, relay_token: &str, out: Out<'_>) -> Result<(), C
     let saved = home.save_relay(&conn.relay);
     conn.close().await;
     saved?;
+    if let Some(org) = &org_key {
+        home.pin_org_key(org)?;
+    }
     writeln!(out, "{line}")?;
+    match home.pinned_org_key()? {
+        Some(org) => writeln!(out, "organisation key {org} is pinned")?,
+        None => writeln!(
+            out,
+            "no organisation key is pinned: approving scripts and making tokens that run scripts need it; log in again with --org-key ed25519:… (from your organisation, not from the relay)"
+        )?,
+    }
     Ok(())
 }
 
@@ -70,7 +94,7 @@ pub async fn whoami(home: &Home, json: bool, out: Out<'_>) -> Result<(), CliErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use triage_shared::identity::{KeyPair, PublicKey};
+    use triage_shared::identity::KeyPair;
 
     #[test]
     fn keygen_prints_the_public_key_last_and_pubkey_repeats_it() {
@@ -113,7 +137,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::new(dir.path());
         std::fs::write(home.key_path(), KeyPair::generate().to_file_text()).unwrap();
-        let err = login(&home, "http://relay:1", &mut Vec::new())
+        let err = login(&home, "http://relay:1", None, &mut Vec::new())
             .await
             .unwrap_err();
         assert!(matches!(err, CliError::BadRelayToken(_)), "{err}");
@@ -124,7 +148,7 @@ mod tests {
     async fn login_without_a_key_says_to_run_keygen() {
         let dir = tempfile::tempdir().unwrap();
         let token = format!("triage://127.0.0.1:9?fp={}", "ab".repeat(32));
-        let err = login(&Home::new(dir.path()), &token, &mut Vec::new())
+        let err = login(&Home::new(dir.path()), &token, None, &mut Vec::new())
             .await
             .unwrap_err();
         assert!(matches!(err, CliError::NoIdentity(_)), "{err}");

@@ -10,7 +10,6 @@ use crate::render;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::Path;
-use triage_shared::diagnostics::clean;
 use triage_shared::identity::PublicKey;
 use triage_shared::protocol::{Request, Response};
 use triage_shared::roles::Role;
@@ -152,14 +151,19 @@ pub async fn tokens(home: &Home, command: TokensCommand, out: Out<'_>) -> Result
     };
     let conn = connect(home).await?;
     let result = conn.ask(&request).await;
+    // A roster this CLI can verify raises the token's minimum roster version.
+    let roster = crate::commands::script::current_roster(&conn).await;
     conn.close().await;
+    if let Ok(roster) = &roster {
+        let _ = home.trust_roster(roster.as_ref(), triage_shared::time::Timestamp::now());
+    }
     let issued = match result? {
         Response::Token {
             token,
             expires_at,
             uses,
         } => IssuedToken {
-            token: clean(&token),
+            token: crate::trust::pin_token(home, &token)?,
             expires_at,
             uses,
         },

@@ -13,8 +13,9 @@ use crate::render;
 use crate::run_view::{RunView, RunWriters, Step};
 use crate::selector::ScriptRef;
 use crate::ticket_ref::{short_id, short_uuid, TicketRef};
+use std::io::IsTerminal;
 use std::time::Duration;
-use triage_shared::approval::{Interpreter, ScriptDigest, ScriptId};
+use triage_shared::approval::{Interpreter, ScriptDigest, ScriptId, SignedRoster};
 use triage_shared::client::next_frame;
 use triage_shared::diagnostics::clean;
 use triage_shared::identity::KeyPair;
@@ -47,6 +48,8 @@ pub enum Plan {
         script: ScriptRef,
         expires: Duration,
         reviewed: Option<ScriptDigest>,
+        /// Signed without a prompt (`--yes`, only with `--digest`).
+        confirmed: bool,
     },
     Run {
         ticket: TicketRef,
@@ -93,12 +96,21 @@ pub fn plan(command: ScriptCommand) -> Result<Plan, CliError> {
             script,
             expires,
             digest,
-        } => Plan::Approve {
-            ticket: TicketRef::parse(&ticket)?,
-            script: ScriptRef::parse(&script)?,
-            expires,
-            reviewed: digest,
-        },
+            yes,
+        } => {
+            if yes && digest.is_none() {
+                return Err(CliError::InvalidInput(
+                    "--yes needs --digest: name the digest you reviewed in `triage script show`".into(),
+                ));
+            }
+            Plan::Approve {
+                ticket: TicketRef::parse(&ticket)?,
+                script: ScriptRef::parse(&script)?,
+                expires,
+                reviewed: digest,
+                confirmed: yes,
+            }
+        }
         C::Run { ticket, script } => Plan::Run {
             ticket: TicketRef::parse(&ticket)?,
             script: ScriptRef::parse(&script)?,
@@ -115,14 +127,25 @@ pub async fn run(
     err: Option<Out<'_>>,
 ) -> Result<(), CliError> {
     let plan = plan(command)?;
+    if let Plan::Approve {
+        confirmed: false, ..
+    } = plan
+    {
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::InvalidInput(
+                "nobody is at a terminal to confirm the approval; after reading `triage script show`, pass both --digest sha256:… and --yes".into(),
+            ));
+        }
+    }
     let key = home.load_key()?;
     let conn = connect_to(home.load_relay()?, &key).await?;
-    let result = execute(&conn, &key, plan, out, err).await;
+    let result = execute(home, &conn, &key, plan, out, err).await;
     conn.close().await;
     result
 }
 
 async fn execute(
+    home: &Home,
     conn: &Connected,
     key: &KeyPair,
     plan: Plan,
@@ -138,10 +161,22 @@ async fn execute(
             description,
         } => {
             let ticket_id = conn.resolve_ticket(&ticket).await?;
+            let target = conn
+                .ticket(ticket_id)
+                .await?
+                .ticket
+                .agent_id
+                .ok_or_else(|| {
+                    CliError::InvalidInput(format!(
+                        "ticket {} has no endpoint, so there is nothing to run a script on",
+                        short_id(&ticket_id)
+                    ))
+                })?;
             let manifest = attach::build_manifest(
                 &content,
                 Authoring {
                     ticket_id,
+                    target,
                     interpreter,
                     timeout,
                     description,
@@ -194,7 +229,13 @@ async fn execute(
             script,
             expires,
             reviewed,
+            confirmed,
         } => {
+            // The roster first: nothing the relay says about who may author
+            // counts until the org key this CLI pinned has verified it.
+            let now = Timestamp::now();
+            let roster = current_roster(conn).await?;
+            let roster = home.trust_roster(roster.as_ref(), now)?;
             let (ticket_id, detail) = fetch(conn, &ticket, &script).await?;
             let ticket = conn.ticket(ticket_id).await?.ticket;
             let public = key.public_key();
@@ -202,25 +243,25 @@ async fn execute(
                 name: &conn.name,
                 key: &public,
             };
-            let agent = approve::check(&ticket, &detail, &me, reviewed)?;
-            let expires_at = Timestamp::now().plus(expires);
-            let approval = approve::sign(&detail, agent, expires_at, &conn.name, key);
+            let review = approve::check(&ticket, &detail, roster, &me, reviewed, now)?;
+            let expires_at = now.plus(expires);
+            out.write_all(render::approval_review(&detail, &ticket, &review, expires_at).as_bytes())?;
+            if !confirmed && !ask_yes("Approve this script? Type yes to sign: ")? {
+                return Err(CliError::InvalidInput("not approved; nothing was signed".into()));
+            }
+            let approval = approve::sign(&detail, now, expires_at, &conn.name, key);
             let request = Request::ApproveScript {
                 ticket: ticket_id,
                 approval,
             };
             match conn.ask(&request).await? {
                 Response::Ok => {
-                    let host = ticket
-                        .hostname
-                        .as_deref()
-                        .map(|h| format!(" ({})", clean(h)))
-                        .unwrap_or_default();
                     writeln!(
                         out,
-                        "Script {} approved by {} to run once on agent {agent}{host} until {expires_at}.",
+                        "Script {} approved by {} to run once on agent {} until {expires_at}.",
                         short_uuid(&detail.script.manifest.script_id.0),
                         clean(&conn.name),
+                        review.target,
                     )?;
                     Ok(())
                 }
@@ -239,6 +280,34 @@ async fn execute(
             stream_run(conn, &request, &mut RunWriters { out, err }).await
         }
     }
+}
+
+/// The relay's newest signed roster, not yet verified.
+pub(crate) async fn current_roster(conn: &Connected) -> Result<Option<SignedRoster>, CliError> {
+    let request = Request::CurrentRoster;
+    match conn.ask(&request).await? {
+        Response::CurrentRoster(roster) => Ok(roster.map(|r| *r)),
+        _ => Err(unexpected(&request)),
+    }
+}
+
+/// Reads a yes from the terminal.
+fn ask_yes(prompt: &str) -> Result<bool, CliError> {
+    eprint!("{prompt}");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|source| CliError::File {
+            action: "read an answer from",
+            path: "standard input".into(),
+            source,
+        })?;
+    Ok(is_yes(&answer))
+}
+
+/// Only a typed "yes" signs; "y", enter or anything else does not.
+pub fn is_yes(answer: &str) -> bool {
+    answer.trim().eq_ignore_ascii_case("yes")
 }
 
 async fn list(conn: &Connected, ticket: TicketId) -> Result<Vec<ScriptSummary>, CliError> {
@@ -391,8 +460,32 @@ mod tests {
             Plan::Approve {
                 script: ScriptRef::Full(_),
                 reviewed: None,
+                confirmed: false,
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn approving_without_a_prompt_needs_the_reviewed_digest() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        assert!(matches!(
+            plan_of(&["approve", FULL, FULL, "--digest", &digest, "--yes"]).unwrap(),
+            Plan::Approve {
+                confirmed: true,
+                reviewed: Some(_),
+                ..
+            }
+        ));
+        let cli = Cli::try_parse_from(["triage", "script", "approve", FULL, FULL, "--yes"]);
+        assert!(cli.is_err(), "--yes without --digest parsed");
+    }
+
+    #[test]
+    fn only_a_typed_yes_signs() {
+        assert!(is_yes("yes\n") && is_yes(" YES "));
+        for no in ["", "\n", "y", "no", "yes please"] {
+            assert!(!is_yes(no), "{no:?}");
+        }
     }
 }

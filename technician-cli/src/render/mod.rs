@@ -10,7 +10,9 @@ mod script;
 
 pub use audit::audit_table;
 pub use detail::ticket_detail;
-pub use script::{run_line, script_detail, script_table, ScriptChecks, ScriptShowJson};
+pub use script::{
+    approval_review, run_line, script_detail, script_table, ScriptChecks, ScriptShowJson,
+};
 
 use crate::text::{age, relative, table, truncate};
 use crate::ticket_ref::short_id;

@@ -8,7 +8,10 @@ use crate::text::{age, relative, safe_text, table};
 use crate::ticket_ref::short_uuid;
 use serde::Serialize;
 use std::fmt::Write as _;
-use triage_shared::approval::{ScriptDigest, SignedApproval};
+use crate::approve::Review;
+use triage_shared::approval::{ManifestHash, ScriptDigest, SignedApproval};
+use triage_shared::ticket::Ticket;
+use triage_shared::AgentId;
 use triage_shared::diagnostics::{clean, human_duration};
 use triage_shared::protocol::{ScriptDetail, ScriptSummary};
 use triage_shared::remote::ScriptRunRecord;
@@ -129,6 +132,8 @@ pub fn script_detail(detail: &ScriptDetail, now: Timestamp) -> String {
         &format!("{} ({})", m.created_at, relative(m.created_at, now)),
     );
     field(&mut out, "Digest", &m.digest.to_string());
+    field(&mut out, "Runs on", &targets(&m.targets));
+    field(&mut out, "Manifest", &detail.script.hash().to_string());
     let description = if m.description.is_empty() {
         "-".to_string()
     } else {
@@ -140,8 +145,9 @@ pub fn script_detail(detail: &ScriptDetail, now: Timestamp) -> String {
     if detail.approvals.is_empty() {
         out.push_str("  (none; an approver who is not the author runs `triage script approve TICKET SCRIPT`)\n");
     }
+    let manifest = detail.script.hash();
     for a in &detail.approvals {
-        out.push_str(&approval_line(a, &m.digest, now));
+        out.push_str(&approval_line(a, &manifest, now));
     }
 
     out.push_str("\nRuns\n");
@@ -162,7 +168,75 @@ pub fn script_detail(detail: &ScriptDetail, now: Timestamp) -> String {
     out
 }
 
-fn approval_line(s: &SignedApproval, digest: &ScriptDigest, now: Timestamp) -> String {
+fn targets(agents: &[AgentId]) -> String {
+    match agents {
+        [one] => format!("agent {one}"),
+        many => format!("{} agents", many.len()),
+    }
+}
+
+/// What an approver reads before `triage script approve` signs: the whole
+/// text, everything the signature will cover, and which endpoint it runs on
+/// (from the author's signed manifest; the host name is the relay's word).
+pub fn approval_review(
+    detail: &ScriptDetail,
+    ticket: &Ticket,
+    review: &Review,
+    expires_at: Timestamp,
+) -> String {
+    let m = &detail.script.manifest;
+    let mut out = String::new();
+    let field = |out: &mut String, name: &str, value: &str| {
+        let _ = writeln!(out, "{name:<12} {value}");
+    };
+    out.push_str("You are about to approve this script to run ONCE, as root, on one endpoint.
+
+");
+    field(&mut out, "Ticket", &format!("{} {}", short_uuid(&ticket.id.0), clean(&ticket.title)));
+    let host = match (&ticket.hostname, ticket.agent_id) {
+        (Some(h), Some(a)) if a == review.target => format!(" (the relay calls it {})", clean(h)),
+        _ => " (not the ticket's agent as the relay reports it: check this!)".to_string(),
+    };
+    field(&mut out, "Runs on", &format!("agent {}{host}", review.target));
+    field(
+        &mut out,
+        "Author",
+        &format!(
+            "{} ({}; on roster version {} as {})",
+            clean(&m.author),
+            m.author_key,
+            review.roster_version,
+            review
+                .author
+                .roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    );
+    field(&mut out, "Interpreter", m.interpreter.as_str());
+    field(&mut out, "Timeout", &human_duration(m.timeout_secs));
+    let description = if m.description.is_empty() {
+        "-".to_string()
+    } else {
+        clean(&m.description)
+    };
+    field(&mut out, "Description", &description);
+    field(&mut out, "Digest", &m.digest.to_string());
+    field(&mut out, "Valid until", &expires_at.to_string());
+    let _ = writeln!(out, "
+--- script ({} bytes) ---", detail.content.len());
+    let text = safe_text(&detail.content);
+    out.push_str(&text);
+    if !text.is_empty() && !text.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str("--- end of script ---\n");
+    out
+}
+
+fn approval_line(s: &SignedApproval, manifest: &ManifestHash, now: Timestamp) -> String {
     let a = &s.approval;
     let when = if a.expires_at <= now {
         format!("expired {}", relative(a.expires_at, now))
@@ -173,12 +247,12 @@ fn approval_line(s: &SignedApproval, digest: &ScriptDigest, now: Timestamp) -> S
             relative(a.expires_at, now)
         )
     };
-    let mut line = format!("  {}  {when}  for agent {}", clean(&a.approver), a.agent_id);
+    let mut line = format!("  {}  {when}", clean(&a.approver));
     if !s.signature_valid() {
         line.push_str("  (signature does not verify)");
     }
-    if a.digest != *digest {
-        line.push_str("  (for other content)");
+    if a.manifest_hash != *manifest {
+        line.push_str("  (for another version of the script)");
     }
     line.push('\n');
     line
@@ -217,7 +291,7 @@ mod tests {
     use triage_shared::approval::{Approval, Interpreter, Nonce, ScriptId, ScriptManifest};
     use triage_shared::identity::KeyPair;
     use triage_shared::remote::{RunId, RunOutcome};
-    use triage_shared::{AgentId, TicketId};
+    use triage_shared::TicketId;
 
     const NOW: Timestamp = Timestamp(1_709_210_096_000);
     const HOUR: i64 = 3_600_000;
@@ -235,14 +309,15 @@ mod tests {
             author_key: author.public_key(),
             description: "restart the print spooler".into(),
             created_at: Timestamp(NOW.0 - HOUR),
+            targets: vec![AgentId::new_random()],
         }
         .sign(&author);
         let approver = KeyPair::generate();
         let approval = Approval {
+            manifest_hash: script.hash(),
             script_id: script.manifest.script_id,
-            digest: script.manifest.digest,
             ticket_id: script.manifest.ticket_id,
-            agent_id: AgentId::new_random(),
+            approved_at: NOW,
             expires_at: Timestamp(NOW.0 + 2 * HOUR),
             nonce: Nonce::generate(),
             approver: "carol".into(),
@@ -303,7 +378,7 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("(for other content)") || out.contains("carol"),
+            out.contains("(for another version of the script)") || out.contains("carol"),
             "{out}"
         );
         let checks = ScriptChecks::of(&d);

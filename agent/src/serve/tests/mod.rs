@@ -1,15 +1,16 @@
 //! The dispatcher with fabricated commands and a real state directory.
 //! This file: the harness and the plain commands; [`runs`]: script runs and
-//! every refusal; [`policy`]: policy installs.
+//! every refusal; [`roster`]: roster installs and org key rotations.
 
 use super::*;
 use crate::state::nonces::NONCE_FILE;
-use crate::state::trust::POLICY_FILE;
+use crate::state::trust::ROSTER_FILE;
 use std::path::PathBuf;
 use triage_shared::approval::{
-    Approval, Interpreter, Nonce, OrgPolicy, Refusal, ScriptDigest, ScriptId, ScriptManifest,
-    SignedScript, TrustedApprover, MAX_SCRIPT_LEN,
+    Approval, Interpreter, Nonce, Refusal, Roster, RosterEntry, ScriptDigest, ScriptId,
+    ScriptManifest, SignedRoster, SignedScript, MAX_SCRIPT_LEN,
 };
+use triage_shared::roles::Role;
 use triage_shared::codec::encode;
 use triage_shared::identity::KeyPair;
 use triage_shared::remote::{OutputStream, RunEvent, RunId, RunOrder};
@@ -24,7 +25,7 @@ struct World {
     ticket: TicketId,
 }
 
-/// An enrolled agent with a pinned org key and no policy yet.
+/// An enrolled agent with a pinned org key and no roster yet.
 fn bare_world() -> World {
     let tmp = tempfile::tempdir().unwrap();
     let dir = StateDir::new(tmp.path());
@@ -47,11 +48,20 @@ fn bare_world() -> World {
     }
 }
 
-/// [`bare_world`] with policy version 1 trusting `carol` (the approver).
+/// [`bare_world`] with roster version 1: `alice` (l2) authors, `carol` approves.
 fn world() -> World {
     let w = bare_world();
-    w.dir().save_policy(&w.policy(1, &w.org, &[])).unwrap();
+    w.dir().save_roster(&w.roster(1, &w.org, &[])).unwrap();
     w
+}
+
+fn entry(name: &str, role: Role, key: &KeyPair) -> RosterEntry {
+    RosterEntry {
+        name: name.into(),
+        roles: vec![role],
+        key: key.public_key(),
+        expires_at: None,
+    }
 }
 
 impl World {
@@ -63,19 +73,18 @@ impl World {
         Endpoint::load(self.tmp.path()).expect("the state directory loads")
     }
 
-    fn policy(&self, version: u64, signer: &KeyPair, extra: &[(&str, &KeyPair)]) -> SignedPolicy {
-        let mut approvers = vec![TrustedApprover {
-            name: "carol".into(),
-            key: self.approver.public_key(),
-        }];
-        approvers.extend(extra.iter().map(|(name, key)| TrustedApprover {
-            name: name.to_string(),
-            key: key.public_key(),
-        }));
-        OrgPolicy {
+    /// Alice (author) and carol (approver), plus `extra` entries.
+    fn roster(&self, version: u64, signer: &KeyPair, extra: &[RosterEntry]) -> SignedRoster {
+        let mut entries = vec![
+            entry("alice", Role::L2, &self.author),
+            entry("carol", Role::Approver, &self.approver),
+        ];
+        entries.extend_from_slice(extra);
+        Roster {
             version,
-            approvers,
+            entries,
             issued_at: Timestamp(0),
+            expires_at: Timestamp::now().plus(Duration::from_secs(86_400)),
         }
         .sign(signer)
     }
@@ -100,16 +109,18 @@ impl World {
             author_key: self.author.public_key(),
             description: "print hello".into(),
             created_at: Timestamp(0),
+            targets: vec![self.agent],
         }
     }
 
     fn approval(&self, script: &SignedScript, nonce: Nonce) -> Approval {
+        let now = Timestamp::now();
         Approval {
+            manifest_hash: script.hash(),
             script_id: script.manifest.script_id,
-            digest: script.manifest.digest,
             ticket_id: self.ticket,
-            agent_id: self.agent,
-            expires_at: Timestamp::now().plus(Duration::from_secs(3600)),
+            approved_at: now,
+            expires_at: now.plus(Duration::from_secs(3600)),
             nonce,
             approver: "carol".into(),
             approver_key: self.approver.public_key(),
@@ -187,7 +198,7 @@ async fn refused(w: &World, order: RunOrder) -> Refusal {
     refused_on(w, &w.endpoint(), order).await
 }
 
-mod policy;
+mod roster;
 mod runs;
 mod transfers;
 

@@ -53,7 +53,7 @@ async fn an_approval_edited_after_signing_is_refused() {
 }
 
 #[tokio::test]
-async fn an_approval_by_a_key_the_policy_does_not_trust_is_refused() {
+async fn an_approval_by_a_key_the_roster_does_not_trust_is_refused() {
     let w = world();
     // E.g. a hostile relay signing with its own key.
     let relay_key = KeyPair::generate();
@@ -64,16 +64,41 @@ async fn an_approval_by_a_key_the_policy_does_not_trust_is_refused() {
     );
     assert_eq!(
         refused(&w, order).await,
-        Refusal::UntrustedApprover(relay_key.public_key().to_string())
+        Refusal::UntrustedApprover {
+            name: "carol".into(),
+            key: relay_key.public_key().to_string()
+        }
     );
+}
+
+#[tokio::test]
+async fn a_script_by_an_author_who_is_not_on_the_roster_is_refused() {
+    let w = world();
+    // A technician the relay knows but the organisation never signed for.
+    let mallory = KeyPair::generate();
+    let content = w.content();
+    let mut m = w.manifest(&content);
+    m.author = "mallory".into();
+    m.author_key = mallory.public_key();
+    let script = m.sign(&mallory);
+    let order = RunOrder {
+        run_id: RunId::new_random(),
+        approval: w.approval(&script, Nonce::generate()).sign(&w.approver),
+        script,
+        content,
+    };
+    assert!(matches!(
+        refused(&w, order).await,
+        Refusal::UnknownAuthor { name, .. } if name == "mallory"
+    ));
 }
 
 #[tokio::test]
 async fn an_approval_by_the_author_is_refused_even_if_they_are_an_approver() {
     let w = world();
-    w.dir()
-        .save_policy(&w.policy(1, &w.org, &[("alice", &w.author)]))
-        .unwrap();
+    let mut roster = w.roster(1, &w.org, &[]).roster;
+    roster.entries[0].roles.push(Role::Approver);
+    w.dir().save_roster(&roster.sign(&w.org)).unwrap();
     let order = w.order_with(
         |_| {},
         |a| {
@@ -89,15 +114,17 @@ async fn an_approval_by_the_author_is_refused_even_if_they_are_an_approver() {
 async fn an_approval_for_another_script_is_refused() {
     let w = world();
     let order = w.order_with(|_| {}, |a| a.script_id = ScriptId::new_random(), None);
-    assert_eq!(refused(&w, order).await, Refusal::WrongScript);
+    assert!(matches!(
+        refused(&w, order).await,
+        Refusal::WrongScript { .. }
+    ));
 }
 
 #[tokio::test]
-async fn an_approval_for_another_agent_is_refused() {
+async fn a_script_signed_for_another_agent_is_refused() {
     let w = world();
-    let elsewhere = AgentId::new_random();
-    let order = w.order_with(|_| {}, |a| a.agent_id = elsewhere, None);
-    assert_eq!(refused(&w, order).await, Refusal::WrongAgent(elsewhere));
+    let order = w.order_with(|m| m.targets = vec![AgentId::new_random()], |_| {}, None);
+    assert_eq!(refused(&w, order).await, Refusal::WrongAgent(w.agent));
 }
 
 #[tokio::test]
@@ -204,33 +231,33 @@ async fn a_script_over_the_size_limit_is_refused() {
 }
 
 #[tokio::test]
-async fn without_a_policy_every_run_is_refused() {
+async fn without_a_roster_every_run_is_refused() {
     let w = bare_world();
-    assert_eq!(refused(&w, w.good_order()).await, Refusal::NoPolicy);
+    assert_eq!(refused(&w, w.good_order()).await, Refusal::NoRoster);
 }
 
 #[tokio::test]
 async fn an_agent_enrolled_without_an_org_key_refuses_every_run() {
     let w = world();
     w.dir().pin_org_key(None).unwrap();
-    assert_eq!(refused(&w, w.good_order()).await, Refusal::NoPolicy);
+    assert_eq!(refused(&w, w.good_order()).await, Refusal::NoRoster);
 }
 
 #[tokio::test]
-async fn a_policy_file_tampered_with_on_disk_is_not_trusted() {
+async fn a_roster_file_tampered_with_on_disk_is_not_trusted() {
     let w = world();
     // Someone with file access adds their own key as an approver.
     let mallory = KeyPair::generate();
-    let path = w.tmp.path().join(POLICY_FILE);
-    let mut forged: SignedPolicy =
+    let path = w.tmp.path().join(ROSTER_FILE);
+    let mut forged: SignedRoster =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    forged.policy.approvers.push(TrustedApprover {
-        name: "mallory".into(),
-        key: mallory.public_key(),
-    });
+    forged
+        .roster
+        .entries
+        .push(entry("mallory", Role::Approver, &mallory));
     std::fs::write(&path, serde_json::to_string(&forged).unwrap()).unwrap();
     let endpoint = w.endpoint();
-    assert_eq!(endpoint.policy_version(), None);
+    assert_eq!(endpoint.roster_version(), None);
     let order = w.order_with(
         |_| {},
         |a| {
@@ -239,7 +266,7 @@ async fn a_policy_file_tampered_with_on_disk_is_not_trusted() {
         },
         Some(&mallory),
     );
-    assert_eq!(refused_on(&w, &endpoint, order).await, Refusal::NoPolicy);
+    assert_eq!(refused_on(&w, &endpoint, order).await, Refusal::NoRoster);
 }
 
 #[tokio::test]

@@ -1,10 +1,11 @@
-//! Org key and policies, scripts, approvals, runs and attached diagnostics.
+//! Org key, rosters and rotations, scripts, approvals, runs and attached diagnostics.
 
 use super::*;
 use crate::store::{RunsOf, StoredScript};
+use triage_shared::approval::roster::OrgKeyRotation;
 use triage_shared::approval::{
-    Approval, Interpreter, Nonce, OrgPolicy, ScriptDigest, ScriptId, ScriptManifest,
-    SignedApproval, TrustedApprover,
+    Approval, Interpreter, Nonce, Roster, RosterEntry, ScriptDigest, ScriptId, ScriptManifest,
+    SignedApproval,
 };
 use triage_shared::protocol::AttachedDiagnostics;
 use triage_shared::remote::{DiagnosticsReport, RunId, RunOutcome, ScriptRunRecord};
@@ -41,6 +42,7 @@ impl Fixture {
             author_key: self.author.public_key(),
             description: "clear the spooler".into(),
             created_at: NOW,
+            targets: vec![self.agent.id],
         }
         .sign(&self.author);
         StoredScript {
@@ -51,10 +53,10 @@ impl Fixture {
 
     fn approval(&self, s: &StoredScript, expires_at: Timestamp) -> SignedApproval {
         Approval {
+            manifest_hash: s.script.hash(),
             script_id: s.script.manifest.script_id,
-            digest: s.script.manifest.digest,
             ticket_id: self.ticket,
-            agent_id: self.agent.id,
+            approved_at: NOW,
             expires_at,
             nonce: Nonce::generate(),
             approver: "carol".into(),
@@ -82,11 +84,11 @@ fn run_record(script: ScriptId, at: Timestamp, output: &str) -> ScriptRunRecord 
     }
 }
 
-store_test!(org_key_is_recorded_once_and_policies_by_version);
-async fn org_key_is_recorded_once_and_policies_by_version(store: Store) {
+store_test!(org_key_is_recorded_once_and_rosters_by_version);
+async fn org_key_is_recorded_once_and_rosters_by_version(store: Store) {
     assert_eq!(store.org_key().await.unwrap(), None);
-    assert_eq!(store.latest_policy_version().await.unwrap(), 0);
-    assert_eq!(store.latest_policy().await.unwrap(), None);
+    assert_eq!(store.latest_roster_version().await.unwrap(), 0);
+    assert_eq!(store.latest_roster().await.unwrap(), None);
     let org = KeyPair::generate();
     store.record_org_key(&org.public_key(), NOW).await.unwrap();
     let (kind, message) = refused_kind(
@@ -95,26 +97,56 @@ async fn org_key_is_recorded_once_and_policies_by_version(store: Store) {
             .await,
     );
     assert_eq!(kind, ErrorKind::Conflict);
-    assert!(message.contains("never replaced"), "{message}");
+    assert!(message.contains("only replaced through a rotation"), "{message}");
     assert_eq!(store.org_key().await.unwrap(), Some(org.public_key()));
-    let policy = |version| {
-        OrgPolicy {
+    let roster = |version| {
+        Roster {
             version,
-            approvers: vec![TrustedApprover {
+            entries: vec![RosterEntry {
                 name: "carol".into(),
+                roles: vec![Role::Approver],
                 key: KeyPair::generate().public_key(),
+                expires_at: None,
             }],
             issued_at: NOW,
+            expires_at: Timestamp(NOW.millis() + MIN_MS),
         }
         .sign(&org)
     };
-    store.insert_policy(&policy(1)).await.unwrap();
-    let v2 = policy(2);
-    store.insert_policy(&v2).await.unwrap();
-    let (kind, _) = refused_kind(store.insert_policy(&policy(2)).await);
+    store.insert_roster(&roster(1)).await.unwrap();
+    let v2 = roster(2);
+    store.insert_roster(&v2).await.unwrap();
+    let (kind, _) = refused_kind(store.insert_roster(&roster(2)).await);
     assert_eq!(kind, ErrorKind::Conflict);
-    assert_eq!(store.latest_policy_version().await.unwrap(), 2);
-    assert_eq!(store.latest_policy().await.unwrap(), Some(v2));
+    assert_eq!(store.latest_roster_version().await.unwrap(), 2);
+    assert_eq!(store.latest_roster().await.unwrap(), Some(v2));
+}
+
+store_test!(a_rotation_replaces_the_org_key_only_from_the_current_one);
+async fn a_rotation_replaces_the_org_key_only_from_the_current_one(store: Store) {
+    let old = KeyPair::generate();
+    let new = KeyPair::generate();
+    store.record_org_key(&old.public_key(), NOW).await.unwrap();
+    let rotation = |from: &KeyPair, to: &KeyPair| {
+        OrgKeyRotation {
+            old_key: from.public_key(),
+            new_key: to.public_key(),
+            issued_at: NOW,
+        }
+        .sign(from)
+    };
+    let first = rotation(&old, &new);
+    store.record_rotation(&first, NOW).await.unwrap();
+    assert_eq!(store.org_key().await.unwrap(), Some(new.public_key()));
+    // A second rotation from the key that is no longer current changes nothing.
+    let stale = rotation(&old, &KeyPair::generate());
+    let (kind, _) = refused_kind(store.record_rotation(&stale, NOW).await);
+    assert_eq!(kind, ErrorKind::Conflict);
+    assert_eq!(store.org_key().await.unwrap(), Some(new.public_key()));
+    let newest = KeyPair::generate();
+    let second = rotation(&new, &newest);
+    store.record_rotation(&second, NOW).await.unwrap();
+    assert_eq!(store.rotations().await.unwrap(), [first, second]);
 }
 
 store_test!(only_approvers_are_listed_as_approvers);
