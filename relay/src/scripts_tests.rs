@@ -34,6 +34,7 @@ impl World {
             author_key: self.author.public_key(),
             description: "restart the print spooler".into(),
             created_at: NOW,
+            targets: vec![self.agent],
         }
     }
 
@@ -50,6 +51,7 @@ impl World {
         check_attach(
             script,
             content,
+            self.agent,
             Signer {
                 name: "alice",
                 key: &key,
@@ -60,10 +62,10 @@ impl World {
     fn approval(&self, script: &SignedScript, edit: impl FnOnce(&mut Approval)) -> SignedApproval {
         let m = &script.manifest;
         let mut a = Approval {
+            manifest_hash: script.hash(),
             script_id: m.script_id,
-            digest: m.digest,
             ticket_id: self.ticket,
-            agent_id: self.agent,
+            approved_at: NOW,
             expires_at: NOW.plus(Duration::from_secs(3600)),
             nonce: Nonce::generate(),
             approver: "carol".into(),
@@ -234,13 +236,30 @@ fn approval_signed_as_someone_else_is_refused() {
 }
 
 #[test]
-fn approval_for_another_agent_is_refused() {
+fn a_script_for_another_agent_is_refused_at_attach_and_approval() {
     let w = world();
-    let s = w.script();
-    let a = w.approval(&s, |a| a.agent_id = AgentId::new_random());
+    let mut m = w.manifest();
+    m.targets = vec![AgentId::new_random()];
+    let s = m.sign(&w.author);
+    let (kind, msg) = message(w.attach(&s, &w.content));
+    assert_eq!(kind, ErrorKind::InvalidInput);
+    assert!(msg.contains("signed for other agents"), "{msg}");
+    let a = w.approval(&s, |_| {});
     let (kind, msg) = message(w.approve(&s, &a));
     assert_eq!(kind, ErrorKind::InvalidInput);
-    assert!(msg.contains("belongs to agent"), "{msg}");
+    assert!(msg.contains("not signed to run on agent"), "{msg}");
+}
+
+#[test]
+fn an_approval_longer_than_the_maximum_lifetime_is_refused() {
+    let w = world();
+    let s = w.script();
+    let a = w.approval(&s, |a| {
+        a.approved_at = Timestamp(NOW.millis() - 2 * 86_400_000);
+        a.expires_at = a.approved_at.plus(MAX_APPROVAL_TTL + Duration::from_secs(1));
+    });
+    let (_, msg) = message(w.approve(&s, &a));
+    assert!(msg.contains("longer than 7 days"), "{msg}");
 }
 
 #[test]
@@ -253,10 +272,13 @@ fn approval_for_another_ticket_is_refused() {
 }
 
 #[test]
-fn approval_for_another_digest_is_refused() {
+fn approval_for_another_version_of_the_manifest_is_refused() {
     let w = world();
     let s = w.script();
-    let a = w.approval(&s, |a| a.digest = ScriptDigest::of(b"other"));
+    let mut m = w.manifest();
+    m.timeout_secs = 3600;
+    let reviewed = m.sign(&w.author);
+    let a = w.approval(&reviewed, |_| {});
     let (_, msg) = message(w.approve(&s, &a));
     assert!(msg.contains("approve again"), "{msg}");
 }

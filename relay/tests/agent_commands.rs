@@ -1,5 +1,5 @@
 //! Relay → agent commands over real QUIC, with a test double playing the
-//! agent: the org key and policy delivery, offline and busy agents, and
+//! agent: the org key and roster delivery, offline and busy agents, and
 //! live diagnostics.
 
 mod common;
@@ -7,7 +7,9 @@ mod common;
 use common::{next_command, TestRelay};
 use std::time::Duration;
 use triage_relay::MAX_COMMANDS_PER_AGENT;
-use triage_shared::approval::accept_policy;
+use triage_relay::admin::PinnedOrg;
+use triage_shared::approval::roster::accept_roster;
+use triage_shared::time::Timestamp;
 use triage_shared::identity::KeyPair;
 use triage_shared::protocol::{ErrorKind, Request, Response};
 use triage_shared::remote::{AgentCommand, AgentReply, DiagnosticsReport, Section};
@@ -20,78 +22,99 @@ fn refusal_kind(e: &triage_relay::RelayError) -> Option<ErrorKind> {
 }
 
 #[tokio::test]
-async fn tokens_carry_the_org_key_once_it_exists() {
+async fn tokens_carry_only_an_org_key_the_minter_pinned_and_the_store_agrees_with() {
     let t = TestRelay::start().await;
-    let before = t
-        .relay
-        .create_token(1, Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert_eq!(before.org_key, None);
     let org = t.relay.init_org().await.unwrap();
-    let after = t
+    // The store's own copy never goes into a token by itself.
+    let plain = t
         .relay
         .create_token(1, Duration::from_secs(60))
         .await
         .unwrap();
-    assert_eq!(after.org_key, Some(org.public_key()));
-    // The text form the admin hands over carries it too.
-    let parsed: triage_shared::token::EnrollmentToken = after.to_string().parse().unwrap();
-    assert_eq!(parsed.org_key, Some(org.public_key()));
+    assert_eq!(plain.org_key, None);
+    let pinned = PinnedOrg {
+        key: org.public_key(),
+        min_roster: 3,
+    };
+    let token = t
+        .relay
+        .create_token_for_org(1, Duration::from_secs(60), pinned)
+        .await
+        .unwrap();
+    let parsed: triage_shared::token::EnrollmentToken = token.to_string().parse().unwrap();
+    assert_eq!((parsed.org_key, parsed.min_roster), (Some(org.public_key()), 3));
+    // A key the store does not hold is refused: a mistake, or a changed store.
+    let stranger = PinnedOrg {
+        key: KeyPair::generate().public_key(),
+        min_roster: 0,
+    };
+    let err = t
+        .relay
+        .create_token_for_org(1, Duration::from_secs(60), stranger)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_kind(&err), Some(ErrorKind::Forbidden));
+    assert!(err.to_string().contains("the store was changed"), "{err}");
     // There is only ever one org key.
     let err = t.relay.init_org().await.unwrap_err();
     assert_eq!(refusal_kind(&err), Some(ErrorKind::Conflict));
 }
 
 #[tokio::test]
-async fn sign_policy_refuses_a_key_that_is_not_the_org_key() {
+async fn signing_a_roster_refuses_a_key_that_is_not_the_org_key() {
     let t = TestRelay::start().await;
     let impostor = KeyPair::generate();
-    let err = t.relay.publish_policy(&impostor).await.unwrap_err();
+    let err = t.relay.sign_and_publish_roster(&impostor).await.unwrap_err();
     assert_eq!(refusal_kind(&err), Some(ErrorKind::NotFound));
     t.relay.init_org().await.unwrap();
-    let err = t.relay.publish_policy(&impostor).await.unwrap_err();
+    let err = t.relay.sign_and_publish_roster(&impostor).await.unwrap_err();
     assert_eq!(refusal_kind(&err), Some(ErrorKind::Forbidden));
-    assert!(err.to_string().contains("organisation key"), "{err}");
-    assert_eq!(t.relay.store().latest_policy_version().await.unwrap(), 0);
+    // Nor can a roster signed elsewhere by another key be published.
+    let forged = t
+        .relay
+        .export_roster(Duration::from_secs(600))
+        .await
+        .unwrap()
+        .sign(&impostor);
+    let err = t.relay.publish_roster(&forged).await.unwrap_err();
+    assert_eq!(refusal_kind(&err), Some(ErrorKind::InvalidInput));
+    assert_eq!(t.relay.store().latest_roster_version().await.unwrap(), 0);
 }
 
 #[tokio::test]
-async fn the_policy_is_pushed_on_connect_and_newer_ones_follow() {
+async fn the_roster_is_pushed_on_connect_and_newer_ones_follow() {
     let t = TestRelay::start().await;
     let org = t.relay.init_org().await.unwrap();
     let (carol, _) = t.technician_with_key("carol", &[Role::Approver]).await;
-    t.technician("bob", &[Role::L2]).await;
-    assert_eq!(t.relay.publish_policy(&org).await.unwrap(), 1);
+    let (bob, _) = t.technician_with_key("bob", &[Role::L2]).await;
+    t.technician("lena", &[Role::L1]).await;
+    assert_eq!(t.relay.sign_and_publish_roster(&org).await.unwrap(), 1);
 
     let (_key, _id, agent) = t.agent("pc-1").await;
     let push = next_command(&agent).await;
-    let AgentCommand::InstallPolicy(signed) = &push.command else {
-        panic!("expected InstallPolicy, got {:?}", push.command)
+    let AgentCommand::InstallRoster(signed) = &push.command else {
+        panic!("expected InstallRoster, got {:?}", push.command)
     };
-    let installed = accept_policy(&org.public_key(), None, signed).unwrap();
-    assert_eq!(installed.version, 1);
-    let names: Vec<_> = installed
-        .approvers
-        .iter()
-        .map(|a| a.name.as_str())
-        .collect();
-    assert_eq!(names, ["carol"], "only approvers are trusted");
-    assert_eq!(installed.approvers[0].key, carol.public_key());
-    push.answer(&[AgentReply::PolicyInstalled { version: 1 }])
+    accept_roster(&org.public_key(), 0, signed, Timestamp::now()).unwrap();
+    let r = &signed.roster;
+    assert_eq!(r.version, 1);
+    let names: Vec<_> = r.entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["bob", "carol"], "only authors and approvers are named");
+    assert_eq!(r.entries[0].key, bob.public_key());
+    assert_eq!(r.entries[1].key, carol.public_key());
+    push.answer(&[AgentReply::RosterInstalled { version: 1 }])
         .await;
 
     // A newly published version reaches the connected agent.
     t.technician("dave", &[Role::Approver]).await;
-    assert_eq!(t.relay.publish_policy(&org).await.unwrap(), 2);
+    assert_eq!(t.relay.sign_and_publish_roster(&org).await.unwrap(), 2);
     let push = next_command(&agent).await;
-    let AgentCommand::InstallPolicy(signed) = &push.command else {
-        panic!("expected InstallPolicy, got {:?}", push.command)
+    let AgentCommand::InstallRoster(signed) = &push.command else {
+        panic!("expected InstallRoster, got {:?}", push.command)
     };
-    let newer = accept_policy(&org.public_key(), Some(&installed), signed).unwrap();
-    assert_eq!(newer.version, 2);
-    assert_eq!(newer.approvers.len(), 2);
-    push.answer(&[AgentReply::PolicyInstalled { version: 2 }])
+    accept_roster(&org.public_key(), 1, signed, Timestamp::now()).unwrap();
+    assert_eq!(signed.roster.entries.len(), 3);
+    push.answer(&[AgentReply::RosterInstalled { version: 2 }])
         .await;
 }
 

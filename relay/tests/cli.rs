@@ -178,7 +178,7 @@ async fn serve_records_its_address_serves_and_stops_on_sigterm() {
 }
 
 #[tokio::test]
-async fn org_init_sign_policy_and_audit_verify_work_offline() {
+async fn org_init_sign_roster_and_audit_verify_work_offline() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let org_file = dir.path().join("org.key");
@@ -239,36 +239,52 @@ async fn org_init_sign_policy_and_audit_verify_work_offline() {
         &data,
         &[
             "org",
-            "sign-policy",
+            "sign-roster",
             "--org-key",
             wrong_file.to_str().unwrap(),
         ],
     );
     assert!(!wrong.status.success());
     assert!(
-        stderr(&wrong).contains("organisation key is"),
+        stderr(&wrong).contains("as the organisation key"),
         "{}",
         stderr(&wrong)
     );
 
-    let signed = relay_cmd(&data, &["org", "sign-policy", "--org-key", org_arg]);
+    let signed = relay_cmd(&data, &["org", "sign-roster", "--org-key", org_arg]);
     assert!(signed.status.success(), "{}", stderr(&signed));
     assert!(
-        stdout(&signed).contains("version 1 naming 1 approver(s): carol"),
+        stdout(&signed).contains("Published roster version 1")
+            && stdout(&signed).contains("authors: none; approvers: carol"),
         "{}",
         stdout(&signed)
     );
 
-    let token = relay_cmd(&data, &["token", "--public-addr", "relay.example:4433"]);
+    // Without --org-key a token carries none, and says so.
+    let bare = relay_cmd(&data, &["token", "--public-addr", "relay.example:4433"]);
+    assert!(bare.status.success(), "{}", stderr(&bare));
+    let bare_token: EnrollmentToken = stdout(&bare).trim().parse().unwrap();
+    assert_eq!(bare_token.org_key, None);
+    assert!(stderr(&bare).contains("will run no scripts"), "{}", stderr(&bare));
+    // With the key from the admin's own records, it carries it and the roster floor.
+    let key = org.public_key().to_string();
+    let args = ["token", "--public-addr", "relay.example:4433", "--org-key", &key];
+    let token = relay_cmd(&data, &args);
     assert!(token.status.success(), "{}", stderr(&token));
     let token: EnrollmentToken = stdout(&token).trim().parse().unwrap();
-    assert_eq!(token.org_key, Some(org.public_key()));
+    assert_eq!((token.org_key, token.min_roster), (Some(org.public_key()), 1));
+    // A key the store does not hold mints nothing.
+    let other = KeyPair::generate().public_key().to_string();
+    let args = ["token", "--public-addr", "relay.example:4433", "--org-key", &other];
+    let refused = relay_cmd(&data, &args);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("the store was changed"), "{}", stderr(&refused));
 
     let verified = relay_cmd(&data, &["audit", "verify"]);
     assert!(verified.status.success(), "{}", stderr(&verified));
-    // org init, technician add, the refused and the good sign-policy, the token.
+    // org init, technician add, the refused and the good sign-roster, three tokens.
     assert!(
-        stdout(&verified).contains("5 entries"),
+        stdout(&verified).contains("7 entries"),
         "{}",
         stdout(&verified)
     );

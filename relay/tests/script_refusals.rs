@@ -9,7 +9,6 @@ use common::script_world::{world, CONTENT};
 use triage_shared::identity::KeyPair;
 use triage_shared::protocol::{ErrorKind, Request};
 use triage_shared::roles::Role;
-use triage_shared::AgentId;
 
 #[tokio::test]
 async fn a_run_without_an_approval_is_refused() {
@@ -66,9 +65,9 @@ async fn the_relay_refuses_early_what_the_agent_would_refuse() {
         .unwrap_err();
     assert_eq!(err.remote_kind(), Some(ErrorKind::Forbidden));
 
-    // An approval for another agent.
+    // An approval for another version of the script.
     let mut elsewhere = w.approval(&script, &w.carol.0, "carol");
-    elsewhere.approval.agent_id = AgentId::new_random();
+    elsewhere.approval.manifest_hash = triage_shared::approval::ManifestHash([7; 32]);
     let elsewhere = elsewhere.approval.sign(&w.carol.0);
     let err = w
         .carol

@@ -146,7 +146,10 @@ async fn a_refusal_from_the_agent_reaches_the_technician_the_ticket_and_the_log(
     let script = w.attach().await;
     w.approve(&script).await;
     let run = w.start_run(&script).await;
-    let refusal = Refusal::UntrustedApprover("carol".into());
+    let refusal = Refusal::UntrustedApprover {
+        name: "carol".into(),
+        key: "ed25519:00".into(),
+    };
     next_command(&w.agent)
         .await
         .answer(&[AgentReply::Run(RunEvent::Refused(refusal.clone()))])

@@ -12,9 +12,10 @@ use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
 use triage_cli::CliError;
 use triage_shared::approval::{
-    verify_run, Interpreter, OrgPolicy, RunContext, SignedApproval, SignedScript, TrustedApprover,
+    verify_run, Interpreter, Roster, RosterEntry, RunContext, SignedApproval, SignedRoster,
+    SignedScript,
 };
-use triage_shared::identity::PublicKey;
+use triage_shared::identity::{KeyPair, PublicKey};
 use triage_shared::protocol::{
     ErrorKind, RemoteError, Request, Response, ScriptDetail, ScriptSummary, TicketDetail,
 };
@@ -33,6 +34,10 @@ struct Store {
     used_nonces: Vec<triage_shared::approval::Nonce>,
     /// When set, the relay serves this content instead of what was attached.
     swap_content: Option<Vec<u8>>,
+    /// When set, the relay serves this script instead of what was attached.
+    swap_script: Option<SignedScript>,
+    /// What the relay answers `CurrentRoster` with.
+    roster: Option<SignedRoster>,
 }
 
 fn ticket() -> Ticket {
@@ -56,8 +61,8 @@ fn ticket() -> Ticket {
 }
 
 /// A relay that stores scripts and approvals, and runs a script only when
-/// the endpoint's check passes with `approver` as the one trusted key.
-fn script_relay(store: Arc<Mutex<Store>>, approver: PublicKey) -> Handler {
+/// the endpoint's check passes against `trusted`, the roster the endpoint holds.
+fn script_relay(store: Arc<Mutex<Store>>, trusted: Roster) -> Handler {
     Arc::new(move |request: &Request| {
         let mut s = store.lock().unwrap();
         let one = |r| vec![r];
@@ -107,8 +112,9 @@ fn script_relay(store: Arc<Mutex<Store>>, approver: PublicKey) -> Handler {
                     )));
                 };
                 let content = s.swap_content.clone().unwrap_or_else(|| content.clone());
+                let script = s.swap_script.clone().unwrap_or_else(|| sc.clone());
                 one(Response::Script(Box::new(ScriptDetail {
-                    script: sc.clone(),
+                    script,
                     content,
                     approvals: s.approvals.clone(),
                     runs: vec![],
@@ -136,20 +142,12 @@ fn script_relay(store: Arc<Mutex<Store>>, approver: PublicKey) -> Handler {
                         "this script has no live approval; ask an approver",
                     )));
                 };
-                let policy = OrgPolicy {
-                    version: 1,
-                    approvers: vec![TrustedApprover {
-                        name: "carol".into(),
-                        key: approver,
-                    }],
-                    issued_at: Timestamp(0),
-                };
                 let used = s.used_nonces.clone();
                 let is_used = |n: &triage_shared::approval::Nonce| used.contains(n);
                 let ctx = RunContext {
                     agent_id: AGENT.parse().unwrap(),
                     now: Timestamp::now(),
-                    policy: Some(&policy),
+                    roster: Some(&trusted),
                     allowed_interpreters: &Interpreter::ALL,
                     nonce_used: &is_used,
                 };
@@ -180,14 +178,25 @@ fn script_relay(store: Arc<Mutex<Store>>, approver: PublicKey) -> Handler {
                     })),
                 ]
             }
+            Request::CurrentRoster => one(Response::CurrentRoster(s.roster.clone().map(Box::new))),
             _ => one(Response::Ok),
         }
     })
 }
 
+fn entry(name: &str, role: Role, key: PublicKey) -> RosterEntry {
+    RosterEntry {
+        name: name.into(),
+        roles: vec![role],
+        key,
+        expires_at: None,
+    }
+}
+
 struct Team {
     alice: TempDir,
     carol: TempDir,
+    alice_key: PublicKey,
     store: Arc<Mutex<Store>>,
     relay: FakeRelay,
 }
@@ -196,7 +205,20 @@ struct Team {
 async fn team() -> Team {
     let (alice, alice_key) = keyed_home().await;
     let (carol, carol_key) = keyed_home().await;
-    let store = Arc::new(Mutex::new(Store::default()));
+    let org = KeyPair::generate();
+    let roster = Roster {
+        version: 3,
+        entries: vec![
+            entry("alice", Role::L2, alice_key),
+            entry("carol", Role::Approver, carol_key),
+        ],
+        issued_at: Timestamp::now(),
+        expires_at: Timestamp::now().plus(std::time::Duration::from_secs(3600)),
+    };
+    let store = Arc::new(Mutex::new(Store {
+        roster: Some(roster.clone().sign(&org)),
+        ..Store::default()
+    }));
     let relay = FakeRelay::start(
         vec![
             Known {
@@ -210,16 +232,19 @@ async fn team() -> Team {
                 roles: vec![Role::Approver],
             },
         ],
-        script_relay(store.clone(), carol_key),
+        script_relay(store.clone(), roster),
     );
+    let org_key = org.public_key().to_string();
     for home in [&alice, &carol] {
-        triage(home.path(), &["login", &relay.locator.to_string()])
+        let locator = relay.locator.to_string();
+        triage(home.path(), &["login", &locator, "--org-key", &org_key])
             .await
             .unwrap();
     }
     Team {
         alice,
         carol,
+        alice_key,
         store,
         relay,
     }
@@ -272,10 +297,14 @@ async fn attach_approve_and_run_end_to_end_with_the_endpoints_own_check() {
         .unwrap_err();
     assert!(err.to_string().contains("no live approval"), "{err}");
 
+    let digest = t.store.lock().unwrap().scripts[0].0.manifest.digest.to_string();
     // The author may not approve; nothing is signed or sent.
-    let err = triage(t.alice.path(), &["script", "approve", "1234abcd", &id])
-        .await
-        .unwrap_err();
+    let err = triage(
+        t.alice.path(),
+        &["script", "approve", "1234abcd", &id, "--digest", &digest, "--yes"],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "you wrote this script; another approver must approve it"
@@ -293,17 +322,32 @@ async fn attach_approve_and_run_end_to_end_with_the_endpoints_own_check() {
         shown.contains("systemctl restart cups") && !shown.contains("WARNING"),
         "{shown}"
     );
+    // Off a terminal, nobody can confirm: both --digest and --yes are needed.
+    let err = triage(t.carol.path(), &["script", "approve", "1234abcd", &id[..8]])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("--digest sha256:… and --yes"), "{err}");
     let approved = triage(
         t.carol.path(),
-        &["script", "approve", "1234abcd", &id[..8], "--expires", "1h"],
+        &[
+            "script", "approve", "1234abcd", &id[..8], "--expires", "1h", "--digest", &digest,
+            "--yes",
+        ],
     )
     .await
     .unwrap();
-    assert!(
-        approved.contains("approved by carol to run once on agent 9999ffff")
-            && approved.contains("(laptop-7)"),
-        "{approved}"
-    );
+    // The approver saw the whole script and where it runs before signing.
+    for shown in [
+        "systemctl restart cups",
+        "Runs on      agent 9999ffff-1111-4000-8000-000000000003 (the relay calls it laptop-7)",
+        "Interpreter  sh",
+        "Timeout      2m",
+        "on roster version 3 as l2",
+        "Ticket       1234abcd Print spooler stuck",
+        "approved by carol to run once on agent 9999ffff",
+    ] {
+        assert!(approved.contains(shown), "missing {shown:?} in {approved}");
+    }
 
     let out = triage(t.alice.path(), &["script", "run", "1234abcd", &id])
         .await
@@ -342,14 +386,70 @@ async fn an_approver_refuses_content_the_relay_swapped_and_signs_nothing() {
         (v["digest_ok"].as_bool(), v["author_signature_ok"].as_bool()),
         (Some(false), Some(true))
     );
-    let err = triage(t.carol.path(), &["script", "approve", "1234abcd", &id])
-        .await
-        .unwrap_err();
+    let digest = t.store.lock().unwrap().scripts[0].0.manifest.digest.to_string();
+    let err = approve(&t, &id, &digest).await;
     assert!(
         err.to_string()
             .contains("does not match the digest its author signed"),
         "{err}"
     );
+    assert!(t.store.lock().unwrap().approvals.is_empty());
+}
+
+async fn approve(t: &Team, id: &str, digest: &str) -> CliError {
+    triage(
+        t.carol.path(),
+        &["script", "approve", "1234abcd", id, "--digest", digest, "--yes"],
+    )
+    .await
+    .unwrap_err()
+}
+
+#[tokio::test]
+async fn an_approver_refuses_a_script_re_signed_under_the_authors_name_by_another_key() {
+    let t = team().await;
+    let id = attach(t.alice.path(), "echo harmless\n").await;
+    let evil = b"id > /tmp/pwned\n".to_vec();
+    let forger = KeyPair::generate();
+    let mut manifest = t.store.lock().unwrap().scripts[0].0.manifest.clone();
+    assert_eq!(manifest.author_key, t.alice_key);
+    manifest.digest = triage_shared::approval::ScriptDigest::of(&evil);
+    manifest.author_key = forger.public_key();
+    let forged = manifest.sign(&forger);
+    let digest = forged.manifest.digest.to_string();
+    {
+        let mut s = t.store.lock().unwrap();
+        s.swap_script = Some(forged);
+        s.swap_content = Some(evil);
+    }
+    let err = approve(&t, &id, &digest).await;
+    assert!(
+        err.to_string().contains("not an author on the organisation's roster"),
+        "{err}"
+    );
+    assert!(t.store.lock().unwrap().approvals.is_empty());
+}
+
+#[tokio::test]
+async fn an_approver_trusts_no_roster_the_pinned_org_key_did_not_sign() {
+    let t = team().await;
+    let id = attach(t.alice.path(), "echo harmless\n").await;
+    let digest = t.store.lock().unwrap().scripts[0].0.manifest.digest.to_string();
+    // The relay offers a roster of its own making, naming a key of its own.
+    let relay_key = KeyPair::generate();
+    let forged = Roster {
+        version: 9,
+        entries: vec![entry("alice", Role::L2, relay_key.public_key())],
+        issued_at: Timestamp::now(),
+        expires_at: Timestamp::now().plus(std::time::Duration::from_secs(60)),
+    }
+    .sign(&relay_key);
+    t.store.lock().unwrap().roster = Some(forged);
+    let err = approve(&t, &id, &digest).await;
+    assert!(err.to_string().contains("not signed by the organisation key"), "{err}");
+    t.store.lock().unwrap().roster = None;
+    let err = approve(&t, &id, &digest).await;
+    assert!(err.to_string().contains("no signed roster yet"), "{err}");
     assert!(t.store.lock().unwrap().approvals.is_empty());
 }
 

@@ -16,11 +16,16 @@ use triage_shared::AgentId;
 
 pub use triage_cli::CliError;
 
+pub mod scripts;
+
 /// A relay with an admin technician ready.
 pub struct Deployment {
     pub relay: Option<RelayHandle>,
     pub dir: TempDir,
     pub admin: Technician,
+    /// The organisation key, once [`Deployment::init_org`] made it; held by
+    /// the test as an admin would hold it, off the relay.
+    org: std::sync::OnceLock<KeyPair>,
 }
 
 /// A technician's home directory, logged in to the deployment's relay.
@@ -54,6 +59,7 @@ impl Deployment {
                 home: PathBuf::new(),
             },
             dir,
+            org: std::sync::OnceLock::new(),
         };
         d.admin = d
             .technician("admin", &[Role::L1, Role::L2, Role::L3, Role::Admin])
@@ -80,6 +86,32 @@ impl Deployment {
         self.relay = Some(relay);
     }
 
+    /// Makes the organisation key (the relay records its public half). From
+    /// then on technicians log in with it pinned and agents enroll with
+    /// tokens that carry it.
+    pub async fn init_org(&self) -> &KeyPair {
+        let org = self.relay().init_org().await.expect("org init");
+        let key = org.public_key().to_string();
+        self.org.set(org).expect("init_org is called once");
+        cli(&self.admin.home, &["login", &self.relay().locator().to_string(), "--org-key", &key])
+            .await
+            .expect("admin pins the org key");
+        self.org()
+    }
+
+    pub fn org(&self) -> &KeyPair {
+        self.org.get().expect("init_org was called")
+    }
+
+    /// Exports the roster from the relay's technicians, signs it with the
+    /// org key and publishes it; returns its version.
+    pub async fn sign_roster(&self) -> u64 {
+        self.relay()
+            .sign_and_publish_roster(self.org())
+            .await
+            .expect("roster published")
+    }
+
     /// Makes a key with `triage keygen`, registers it with `roles`, and logs in.
     pub async fn technician(&self, name: &str, roles: &[Role]) -> Technician {
         let home = self.dir.path().join(format!("tech-{name}"));
@@ -95,7 +127,12 @@ impl Deployment {
             .await
             .expect("technician registered");
         let locator = self.relay().locator().to_string();
-        cli(&home, &["login", &locator]).await.expect("login");
+        let mut login = vec!["login".to_string(), locator];
+        if let Some(org) = self.org.get() {
+            login.extend(["--org-key".to_string(), org.public_key().to_string()]);
+        }
+        let login: Vec<&str> = login.iter().map(String::as_str).collect();
+        cli(&home, &login).await.expect("login");
         Technician {
             name: name.to_string(),
             home,
@@ -105,11 +142,18 @@ impl Deployment {
     /// Enrolls a new agent with a fresh single-use token.
     pub async fn enroll_agent(&self, name: &str) -> Agent {
         let state_dir = self.dir.path().join(format!("agent-{name}"));
-        let token = self
-            .relay()
-            .create_token(1, Duration::from_secs(600))
-            .await
-            .expect("token");
+        let ttl = Duration::from_secs(600);
+        let token = match self.org.get() {
+            Some(org) => {
+                let pinned = triage_relay::admin::PinnedOrg {
+                    key: org.public_key(),
+                    min_roster: 0,
+                };
+                self.relay().create_token_for_org(1, ttl, pinned).await
+            }
+            None => self.relay().create_token(1, ttl).await,
+        }
+        .expect("token");
         let id = triage_agent::enroll(&state_dir, &token)
             .await
             .expect("enroll");
@@ -152,8 +196,8 @@ impl Technician {
 }
 
 impl Agent {
-    /// Waits until the agent has installed an organisation policy of at least `version`.
-    pub async fn wait_for_policy(&self, version: u64) -> bool {
+    /// Waits until the agent has installed an organisation roster of at least `version`.
+    pub async fn wait_for_roster(&self, version: u64) -> bool {
         let dir = self.state_dir.clone();
         eventually(Duration::from_secs(30), || {
             let dir = dir.clone();
@@ -161,7 +205,7 @@ impl Agent {
                 triage_agent::status(&dir)
                     .ok()
                     .and_then(|s| serde_json::to_value(s).ok())
-                    .and_then(|v| v["policy_version"].as_u64())
+                    .and_then(|v| v["roster_version"].as_u64())
                     .is_some_and(|v| v >= version)
             }
         })

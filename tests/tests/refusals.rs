@@ -63,6 +63,7 @@ async fn enrollment_tokens_that_are_expired_used_or_unknown_are_refused() {
         relay: d.relay().locator(),
         secret: TokenSecret::generate(),
         org_key: None,
+        min_roster: 0,
     };
     let err = triage_agent::enroll(&dir.join("guess"), &unknown)
         .await
@@ -122,6 +123,7 @@ async fn a_relay_with_another_fingerprint_is_not_trusted() {
         relay: wrong,
         secret: token.secret.clone(),
         org_key: token.org_key,
+        min_roster: 0,
     };
     let err = triage_agent::enroll(&d.dir.path().join("agent"), &forged)
         .await

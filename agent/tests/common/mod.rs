@@ -98,6 +98,7 @@ impl StubRelay {
             relay: self.locator.clone(),
             secret: self.token.clone(),
             org_key: None,
+            min_roster: 0,
         }
     }
 

@@ -274,13 +274,14 @@ mod tests {
             author_key: key.public_key(),
             description: String::new(),
             created_at: Timestamp(0),
+            targets: vec![AgentId::new_random()],
         }
         .sign(&key);
         let approval = Approval {
+            manifest_hash: script.hash(),
             script_id: script.manifest.script_id,
-            digest: script.manifest.digest,
             ticket_id: ticket,
-            agent_id: AgentId::new_random(),
+            approved_at: Timestamp(0),
             expires_at: Timestamp(1),
             nonce: Nonce::generate(),
             approver: "carol".into(),

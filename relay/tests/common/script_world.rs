@@ -73,16 +73,17 @@ impl World {
             author_key: self.alice.0.public_key(),
             description: "clear the print queue".into(),
             created_at: Timestamp::now(),
+            targets: vec![self.agent_id],
         }
         .sign(&self.alice.0)
     }
 
     pub fn approval(&self, script: &SignedScript, signer: &KeyPair, name: &str) -> SignedApproval {
         Approval {
+            manifest_hash: script.hash(),
             script_id: script.manifest.script_id,
-            digest: script.manifest.digest,
             ticket_id: self.ticket,
-            agent_id: self.agent_id,
+            approved_at: Timestamp::now(),
             expires_at: Timestamp::now().plus(Duration::from_secs(3600)),
             nonce: Nonce::generate(),
             approver: name.into(),
