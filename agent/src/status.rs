@@ -71,8 +71,16 @@ pub fn status(state_dir: &Path) -> Result<AgentStatus, AgentError> {
             let entries = &r.roster.entries;
             status.roster_version = Some(r.roster.version);
             status.roster_expires_at = Some(r.roster.expires_at);
-            status.authors = entries.iter().filter(|e| e.may_author()).map(|e| e.name.clone()).collect();
-            status.approvers = entries.iter().filter(|e| e.may_approve()).map(|e| e.name.clone()).collect();
+            status.authors = entries
+                .iter()
+                .filter(|e| e.may_author())
+                .map(|e| e.name.clone())
+                .collect();
+            status.approvers = entries
+                .iter()
+                .filter(|e| e.may_approve())
+                .map(|e| e.name.clone())
+                .collect();
         }
         StoredRoster::Absent => {}
         StoredRoster::Rejected(reason) => status.roster_problem = Some(reason),
@@ -114,7 +122,9 @@ impl AgentStatus {
             (_, Some(problem)) => format!("NOT TRUSTED: {problem}"),
             (Some(v), None) => format!(
                 "version {v}, expires {}, authors: {}; approvers: {}",
-                self.roster_expires_at.map(|t| t.to_string()).unwrap_or_default(),
+                self.roster_expires_at
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
                 self.authors.join(", "),
                 self.approvers.join(", ")
             ),
@@ -194,7 +204,10 @@ mod tests {
         let s = status(tmp.path()).unwrap();
         assert_eq!(s.org_key, Some(org.public_key().to_string()));
         assert_eq!(s.roster_version, Some(4));
-        assert_eq!((s.authors.as_slice(), s.approvers.as_slice()), (&["alice".to_string()][..], &["carol".to_string()][..]));
+        assert_eq!(
+            (s.authors.as_slice(), s.approvers.as_slice()),
+            (&["alice".to_string()][..], &["carol".to_string()][..])
+        );
         assert!(
             s.render_text().contains("authors: alice; approvers: carol"),
             "{}",

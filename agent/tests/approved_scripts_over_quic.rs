@@ -12,10 +12,10 @@ use triage_shared::approval::{
     Approval, Interpreter, Nonce, Refusal, Roster, RosterEntry, ScriptDigest, ScriptId,
     ScriptManifest,
 };
-use triage_shared::roles::Role;
 use triage_shared::identity::KeyPair;
 use triage_shared::protocol::ErrorKind;
 use triage_shared::remote::{AgentCommand, AgentReply, OutputStream, RunEvent, RunId, RunOrder};
+use triage_shared::roles::Role;
 use triage_shared::time::Timestamp;
 use triage_shared::TicketId;
 
@@ -115,10 +115,12 @@ async fn only_org_signed_rosters_and_approved_scripts_are_accepted_over_quic() {
     let refused = command(&conn, &AgentCommand::RunScript(Box::new(order(&relay_key)))).await;
     assert_eq!(
         refused,
-        [AgentReply::Run(RunEvent::Refused(Refusal::UntrustedApprover {
-            name: "carol".into(),
-            key: relay_key.public_key().to_string()
-        }))]
+        [AgentReply::Run(RunEvent::Refused(
+            Refusal::UntrustedApprover {
+                name: "carol".into(),
+                key: relay_key.public_key().to_string()
+            }
+        ))]
     );
     // A properly approved run streams its output and outcome.
     let ran = command(&conn, &AgentCommand::RunScript(Box::new(order(&approver)))).await;

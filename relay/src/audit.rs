@@ -63,9 +63,10 @@ pub fn subject(request: &Request) -> Option<Subject> {
         Request::Diagnose { agent, .. } => ("diag", format!("agent:{agent}")),
         Request::PullLogs { agent, .. } => ("log.pull", format!("agent:{agent}")),
         Request::Screenshot { agent, .. } => ("screenshot", format!("agent:{agent}")),
-        Request::PublishRoster { roster } => {
-            ("roster.publish", format!("roster:{}", roster.roster.version))
-        }
+        Request::PublishRoster { roster } => (
+            "roster.publish",
+            format!("roster:{}", roster.roster.version),
+        ),
         Request::PublishRotation { rotation } => (
             "org.rotate",
             format!("org-key:{}", rotation.rotation.new_key),

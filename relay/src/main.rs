@@ -250,8 +250,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let signed = result?;
             let r = &signed.roster;
             let names = |pick: fn(&triage_shared::approval::RosterEntry) -> bool| {
-                let names: Vec<_> = r.entries.iter().filter(|e| pick(e)).map(|e| e.name.as_str()).collect();
-                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                let names: Vec<_> = r
+                    .entries
+                    .iter()
+                    .filter(|e| pick(e))
+                    .map(|e| e.name.as_str())
+                    .collect();
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
             };
             println!(
                 "Published roster version {} valid until {}; authors: {}; approvers: {}.",

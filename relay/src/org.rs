@@ -214,7 +214,20 @@ pub async fn sign_and_publish_roster(
     validity: Duration,
     now: Timestamp,
 ) -> Result<SignedRoster, StoreError> {
-    check_org_key(store.org_key().await?, &org.public_key())?;
+    if let Err(refusal) = check_org_key(store.org_key().await?, &org.public_key()) {
+        let outcome = audit::refused(&refusal);
+        let target = format!("org-key:{}", org.public_key());
+        audit::record(
+            store,
+            LOCAL_ADMIN_ACTOR,
+            "roster.publish",
+            &target,
+            &outcome,
+            json!({}),
+        )
+        .await;
+        return Err(refusal.into());
+    }
     let signed = export_roster(store, now, validity).await?.sign(org);
     publish_roster(store, &signed, LOCAL_ADMIN_ACTOR, now).await?;
     Ok(signed)
@@ -366,7 +379,11 @@ mod tests {
         let err = check_org_key(None, &org).unwrap_err();
         assert!(err.message.contains("org init"), "{}", err.message);
         let err = check_org_key(Some(org), &other).unwrap_err();
-        assert!(err.message.contains("the store was changed"), "{}", err.message);
+        assert!(
+            err.message.contains("the store was changed"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -256,7 +256,9 @@ fn an_approval_longer_than_the_maximum_lifetime_is_refused() {
     let s = w.script();
     let a = w.approval(&s, |a| {
         a.approved_at = Timestamp(NOW.millis() - 2 * 86_400_000);
-        a.expires_at = a.approved_at.plus(MAX_APPROVAL_TTL + Duration::from_secs(1));
+        a.expires_at = a
+            .approved_at
+            .plus(MAX_APPROVAL_TTL + Duration::from_secs(1));
     });
     let (_, msg) = message(w.approve(&s, &a));
     assert!(msg.contains("longer than 7 days"), "{msg}");
@@ -298,10 +300,18 @@ fn expired_approval_is_refused_at_the_boundary() {
 fn approval_expiring_too_far_ahead_is_refused_at_the_boundary() {
     let w = world();
     let s = w.script();
+    // Dated ahead by the skew allowed, so only the distance from now counts.
+    let approved_at = NOW.plus(CLOCK_SKEW_ALLOWANCE);
     let limit = NOW.plus(MAX_APPROVAL_TTL + CLOCK_SKEW_ALLOWANCE);
-    let at_limit = w.approval(&s, |a| a.expires_at = limit);
+    let at_limit = w.approval(&s, |a| {
+        a.approved_at = approved_at;
+        a.expires_at = limit
+    });
     assert_eq!(w.approve(&s, &at_limit), Ok(()));
-    let beyond = w.approval(&s, |a| a.expires_at = Timestamp(limit.0 + 1));
+    let beyond = w.approval(&s, |a| {
+        a.approved_at = approved_at;
+        a.expires_at = Timestamp(limit.0 + 1)
+    });
     let (_, msg) = message(w.approve(&s, &beyond));
     assert!(msg.contains("at most 7 days"), "{msg}");
 }

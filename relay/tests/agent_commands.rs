@@ -6,15 +6,15 @@ mod common;
 
 use common::{next_command, TestRelay};
 use std::time::Duration;
-use triage_relay::MAX_COMMANDS_PER_AGENT;
 use triage_relay::admin::PinnedOrg;
+use triage_relay::MAX_COMMANDS_PER_AGENT;
 use triage_shared::approval::roster::accept_roster;
-use triage_shared::time::Timestamp;
 use triage_shared::identity::KeyPair;
 use triage_shared::protocol::{ErrorKind, Request, Response};
 use triage_shared::remote::{AgentCommand, AgentReply, DiagnosticsReport, Section};
 use triage_shared::roles::Role;
 use triage_shared::ticket::{Category, NewTicket, Priority, Source};
+use triage_shared::time::Timestamp;
 use triage_shared::TicketId;
 
 fn refusal_kind(e: &triage_relay::RelayError) -> Option<ErrorKind> {
@@ -42,7 +42,10 @@ async fn tokens_carry_only_an_org_key_the_minter_pinned_and_the_store_agrees_wit
         .await
         .unwrap();
     let parsed: triage_shared::token::EnrollmentToken = token.to_string().parse().unwrap();
-    assert_eq!((parsed.org_key, parsed.min_roster), (Some(org.public_key()), 3));
+    assert_eq!(
+        (parsed.org_key, parsed.min_roster),
+        (Some(org.public_key()), 3)
+    );
     // A key the store does not hold is refused: a mistake, or a changed store.
     let stranger = PinnedOrg {
         key: KeyPair::generate().public_key(),
@@ -64,10 +67,18 @@ async fn tokens_carry_only_an_org_key_the_minter_pinned_and_the_store_agrees_wit
 async fn signing_a_roster_refuses_a_key_that_is_not_the_org_key() {
     let t = TestRelay::start().await;
     let impostor = KeyPair::generate();
-    let err = t.relay.sign_and_publish_roster(&impostor).await.unwrap_err();
+    let err = t
+        .relay
+        .sign_and_publish_roster(&impostor)
+        .await
+        .unwrap_err();
     assert_eq!(refusal_kind(&err), Some(ErrorKind::NotFound));
     t.relay.init_org().await.unwrap();
-    let err = t.relay.sign_and_publish_roster(&impostor).await.unwrap_err();
+    let err = t
+        .relay
+        .sign_and_publish_roster(&impostor)
+        .await
+        .unwrap_err();
     assert_eq!(refusal_kind(&err), Some(ErrorKind::Forbidden));
     // Nor can a roster signed elsewhere by another key be published.
     let forged = t
@@ -99,7 +110,11 @@ async fn the_roster_is_pushed_on_connect_and_newer_ones_follow() {
     let r = &signed.roster;
     assert_eq!(r.version, 1);
     let names: Vec<_> = r.entries.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(names, ["bob", "carol"], "only authors and approvers are named");
+    assert_eq!(
+        names,
+        ["bob", "carol"],
+        "only authors and approvers are named"
+    );
     assert_eq!(r.entries[0].key, bob.public_key());
     assert_eq!(r.entries[1].key, carol.public_key());
     push.answer(&[AgentReply::RosterInstalled { version: 1 }])

@@ -265,20 +265,43 @@ async fn org_init_sign_roster_and_audit_verify_work_offline() {
     assert!(bare.status.success(), "{}", stderr(&bare));
     let bare_token: EnrollmentToken = stdout(&bare).trim().parse().unwrap();
     assert_eq!(bare_token.org_key, None);
-    assert!(stderr(&bare).contains("will run no scripts"), "{}", stderr(&bare));
+    assert!(
+        stderr(&bare).contains("will run no scripts"),
+        "{}",
+        stderr(&bare)
+    );
     // With the key from the admin's own records, it carries it and the roster floor.
     let key = org.public_key().to_string();
-    let args = ["token", "--public-addr", "relay.example:4433", "--org-key", &key];
+    let args = [
+        "token",
+        "--public-addr",
+        "relay.example:4433",
+        "--org-key",
+        &key,
+    ];
     let token = relay_cmd(&data, &args);
     assert!(token.status.success(), "{}", stderr(&token));
     let token: EnrollmentToken = stdout(&token).trim().parse().unwrap();
-    assert_eq!((token.org_key, token.min_roster), (Some(org.public_key()), 1));
+    assert_eq!(
+        (token.org_key, token.min_roster),
+        (Some(org.public_key()), 1)
+    );
     // A key the store does not hold mints nothing.
     let other = KeyPair::generate().public_key().to_string();
-    let args = ["token", "--public-addr", "relay.example:4433", "--org-key", &other];
+    let args = [
+        "token",
+        "--public-addr",
+        "relay.example:4433",
+        "--org-key",
+        &other,
+    ];
     let refused = relay_cmd(&data, &args);
     assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("the store was changed"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("the store was changed"),
+        "{}",
+        stderr(&refused)
+    );
 
     let verified = relay_cmd(&data, &["audit", "verify"]);
     assert!(verified.status.success(), "{}", stderr(&verified));

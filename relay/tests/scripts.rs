@@ -168,7 +168,7 @@ async fn a_refusal_from_the_agent_reaches_the_technician_the_ticket_and_the_log(
     let entries = w.audit().await;
     let run_entry = entries.iter().find(|e| e.action == "script.run").unwrap();
     assert!(
-        run_entry.outcome.contains("not a trusted approver"),
+        run_entry.outcome.contains("not an approver"),
         "{run_entry:?}"
     );
 }

@@ -91,13 +91,17 @@ pub struct RunOrder {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AgentReply {
     Pong,
-    RosterInstalled { version: u64 },
+    RosterInstalled {
+        version: u64,
+    },
     Diagnostics(Box<DiagnosticsReport>),
     Run(RunEvent),
     Error(RemoteError),
     Transfer(TransferFrame),
     /// The agent now trusts this organisation key.
-    OrgKeyRotated { key: crate::identity::PublicKey },
+    OrgKeyRotated {
+        key: crate::identity::PublicKey,
+    },
 }
 
 /// The frames of a script run, in order: `Refused`, or `Started`, any

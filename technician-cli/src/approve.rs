@@ -54,7 +54,9 @@ pub enum ApproveRefusal {
     },
     #[error("you wrote this script; another approver must approve it")]
     OwnScript,
-    #[error("the script is signed to run on {0} agents; approve scripts for one endpoint at a time")]
+    #[error(
+        "the script is signed to run on {0} agents; approve scripts for one endpoint at a time"
+    )]
     NotOneTarget(usize),
 }
 
@@ -312,7 +314,10 @@ mod tests {
         m.author_key = fresh.public_key();
         w.detail.script = m.sign(&fresh);
         let err = w.check().unwrap_err();
-        assert!(matches!(err, ApproveRefusal::AuthorNotOnRoster { .. }), "{err}");
+        assert!(
+            matches!(err, ApproveRefusal::AuthorNotOnRoster { .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("may be forged"), "{err}");
     }
 

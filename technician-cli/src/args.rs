@@ -285,7 +285,10 @@ mod tests {
             Command::Keygen { force: true }
         ));
         match parse(&["login", "triage://h:1?fp=00"]).unwrap().command {
-            Command::Login { relay_token, org_key } => {
+            Command::Login {
+                relay_token,
+                org_key,
+            } => {
                 assert_eq!(relay_token, "triage://h:1?fp=00");
                 assert_eq!(org_key, None);
             }

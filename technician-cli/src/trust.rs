@@ -65,12 +65,14 @@ impl Home {
         let path = self.org_key_path();
         match read_small(&path)? {
             None => Ok(None),
-            Some(text) => text.trim().parse().map(Some).map_err(|e: triage_shared::identity::IdentityError| {
-                CliError::InvalidInput(format!(
+            Some(text) => text.trim().parse().map(Some).map_err(
+                |e: triage_shared::identity::IdentityError| {
+                    CliError::InvalidInput(format!(
                     "{} is damaged ({e}); run `triage login RELAY_TOKEN --org-key ed25519:…` again",
                     path.display()
                 ))
-            }),
+                },
+            ),
         }
     }
 

@@ -297,11 +297,17 @@ async fn attach_approve_and_run_end_to_end_with_the_endpoints_own_check() {
         .unwrap_err();
     assert!(err.to_string().contains("no live approval"), "{err}");
 
-    let digest = t.store.lock().unwrap().scripts[0].0.manifest.digest.to_string();
+    let digest = t.store.lock().unwrap().scripts[0]
+        .0
+        .manifest
+        .digest
+        .to_string();
     // The author may not approve; nothing is signed or sent.
     let err = triage(
         t.alice.path(),
-        &["script", "approve", "1234abcd", &id, "--digest", &digest, "--yes"],
+        &[
+            "script", "approve", "1234abcd", &id, "--digest", &digest, "--yes",
+        ],
     )
     .await
     .unwrap_err();
@@ -326,11 +332,21 @@ async fn attach_approve_and_run_end_to_end_with_the_endpoints_own_check() {
     let err = triage(t.carol.path(), &["script", "approve", "1234abcd", &id[..8]])
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("--digest sha256:… and --yes"), "{err}");
+    assert!(
+        err.to_string().contains("--digest sha256:… and --yes"),
+        "{err}"
+    );
     let approved = triage(
         t.carol.path(),
         &[
-            "script", "approve", "1234abcd", &id[..8], "--expires", "1h", "--digest", &digest,
+            "script",
+            "approve",
+            "1234abcd",
+            &id[..8],
+            "--expires",
+            "1h",
+            "--digest",
+            &digest,
             "--yes",
         ],
     )
@@ -386,7 +402,11 @@ async fn an_approver_refuses_content_the_relay_swapped_and_signs_nothing() {
         (v["digest_ok"].as_bool(), v["author_signature_ok"].as_bool()),
         (Some(false), Some(true))
     );
-    let digest = t.store.lock().unwrap().scripts[0].0.manifest.digest.to_string();
+    let digest = t.store.lock().unwrap().scripts[0]
+        .0
+        .manifest
+        .digest
+        .to_string();
     let err = approve(&t, &id, &digest).await;
     assert!(
         err.to_string()
@@ -399,7 +419,9 @@ async fn an_approver_refuses_content_the_relay_swapped_and_signs_nothing() {
 async fn approve(t: &Team, id: &str, digest: &str) -> CliError {
     triage(
         t.carol.path(),
-        &["script", "approve", "1234abcd", id, "--digest", digest, "--yes"],
+        &[
+            "script", "approve", "1234abcd", id, "--digest", digest, "--yes",
+        ],
     )
     .await
     .unwrap_err()
@@ -424,7 +446,8 @@ async fn an_approver_refuses_a_script_re_signed_under_the_authors_name_by_anothe
     }
     let err = approve(&t, &id, &digest).await;
     assert!(
-        err.to_string().contains("not an author on the organisation's roster"),
+        err.to_string()
+            .contains("not an author on the organisation's roster"),
         "{err}"
     );
     assert!(t.store.lock().unwrap().approvals.is_empty());
@@ -434,7 +457,11 @@ async fn an_approver_refuses_a_script_re_signed_under_the_authors_name_by_anothe
 async fn an_approver_trusts_no_roster_the_pinned_org_key_did_not_sign() {
     let t = team().await;
     let id = attach(t.alice.path(), "echo harmless\n").await;
-    let digest = t.store.lock().unwrap().scripts[0].0.manifest.digest.to_string();
+    let digest = t.store.lock().unwrap().scripts[0]
+        .0
+        .manifest
+        .digest
+        .to_string();
     // The relay offers a roster of its own making, naming a key of its own.
     let relay_key = KeyPair::generate();
     let forged = Roster {
@@ -446,7 +473,11 @@ async fn an_approver_trusts_no_roster_the_pinned_org_key_did_not_sign() {
     .sign(&relay_key);
     t.store.lock().unwrap().roster = Some(forged);
     let err = approve(&t, &id, &digest).await;
-    assert!(err.to_string().contains("not signed by the organisation key"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("not signed by the organisation key"),
+        "{err}"
+    );
     t.store.lock().unwrap().roster = None;
     let err = approve(&t, &id, &digest).await;
     assert!(err.to_string().contains("no signed roster yet"), "{err}");

@@ -93,9 +93,17 @@ impl Deployment {
         let org = self.relay().init_org().await.expect("org init");
         let key = org.public_key().to_string();
         self.org.set(org).expect("init_org is called once");
-        cli(&self.admin.home, &["login", &self.relay().locator().to_string(), "--org-key", &key])
-            .await
-            .expect("admin pins the org key");
+        cli(
+            &self.admin.home,
+            &[
+                "login",
+                &self.relay().locator().to_string(),
+                "--org-key",
+                &key,
+            ],
+        )
+        .await
+        .expect("admin pins the org key");
         self.org()
     }
 

@@ -150,7 +150,15 @@ impl Setup {
     /// `triage script approve` as carol, after reading the script.
     pub async fn approve(&self, script: &str, extra: &[&str]) -> Result<String, crate::CliError> {
         let digest = self.reviewed_digest(&self.carol, script).await;
-        let mut args = vec!["script", "approve", &self.ticket, script, "--digest", &digest, "--yes"];
+        let mut args = vec![
+            "script",
+            "approve",
+            &self.ticket,
+            script,
+            "--digest",
+            &digest,
+            "--yes",
+        ];
         args.extend_from_slice(extra);
         self.carol.run(&args).await
     }

@@ -15,7 +15,10 @@ fn script_id_from(out: &str) -> String {
 }
 
 async fn attach(s: &Setup, body: &str, extra: &[&str]) -> String {
-    let file = s.d.dir.path().join(format!("script-{}.sh", Nonce::generate()));
+    let file =
+        s.d.dir
+            .path()
+            .join(format!("script-{}.sh", Nonce::generate()));
     std::fs::write(&file, body).unwrap();
     let path = file.display().to_string();
     let mut args = vec!["script", "attach", &s.ticket, &path];
@@ -44,11 +47,15 @@ async fn approved_script_runs_and_its_output_and_exit_code_land_on_the_ticket() 
     let digest = s.reviewed_digest(&s.alice, &script).await;
     let err = s
         .alice
-        .refused(&["script", "approve", &s.ticket, &script, "--digest", &digest, "--yes"])
+        .refused(&[
+            "script", "approve", &s.ticket, &script, "--digest", &digest, "--yes",
+        ])
         .await;
     assert!(err.contains("approv"), "{err}");
 
-    s.approve(&script, &["--expires", "1h"]).await.expect("approve");
+    s.approve(&script, &["--expires", "1h"])
+        .await
+        .expect("approve");
     let out = s
         .alice
         .run(&["script", "run", &s.ticket, &script])

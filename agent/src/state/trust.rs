@@ -137,7 +137,11 @@ impl Trust {
 
     /// Installs `offered` if [`judge_offer`] says so; the floor is raised on
     /// disk before the roster is written.
-    pub fn offer_roster(&mut self, offered: &SignedRoster, now: Timestamp) -> Result<Offer, String> {
+    pub fn offer_roster(
+        &mut self,
+        offered: &SignedRoster,
+        now: Timestamp,
+    ) -> Result<Offer, String> {
         let offer = judge_offer(
             self.org_key.as_ref(),
             self.roster.as_ref(),
@@ -345,14 +349,20 @@ mod tests {
         let org = KeyPair::generate();
         dir.pin_org_key(Some(&org.public_key())).unwrap();
         let (mut trust, _) = Trust::load(&dir).unwrap();
-        assert_eq!(trust.offer_roster(&roster(5, &org), NOW), Ok(Offer::Install));
+        assert_eq!(
+            trust.offer_roster(&roster(5, &org), NOW),
+            Ok(Offer::Install)
+        );
         std::fs::remove_file(tmp.path().join(ROSTER_FILE)).unwrap();
 
         let (mut trust, problem) = Trust::load(&dir).unwrap();
         assert_eq!((trust.roster(), problem, trust.floor()), (None, None, 5));
         assert!(trust.offer_roster(&roster(4, &org), NOW).is_err());
         assert!(trust.offer_roster(&roster(5, &org), NOW).is_err());
-        assert_eq!(trust.offer_roster(&roster(6, &org), NOW), Ok(Offer::Install));
+        assert_eq!(
+            trust.offer_roster(&roster(6, &org), NOW),
+            Ok(Offer::Install)
+        );
         assert_eq!(dir.roster_floor().unwrap(), 6);
     }
 
@@ -452,7 +462,10 @@ mod tests {
         // Only rosters of the new key, above the floor, are taken now.
         assert!(trust.offer_roster(&roster(2, &old), NOW).is_err());
         assert!(trust.offer_roster(&roster(1, &new), NOW).is_err());
-        assert_eq!(trust.offer_roster(&roster(2, &new), NOW), Ok(Offer::Install));
+        assert_eq!(
+            trust.offer_roster(&roster(2, &new), NOW),
+            Ok(Offer::Install)
+        );
     }
 
     #[test]

@@ -5,13 +5,20 @@
 //! step is skipped when an earlier run already did it, so re-running in the
 //! same directory picks up where it left off:
 //!
-//! 1. `triage --home DIR/technician keygen` (skipped if `DIR/technician.pub` exists)
-//! 2. register that key as technician `admin` with every role
-//! 3. `triage --home DIR/technician login LOCATOR` (every run: the address may change)
-//! 4. `triage-agent enroll TOKEN --state-dir DIR/agent` with a one-use token
-//!    (skipped if `DIR/agent-enrolled` names this relay's current locator;
-//!    an agent enrolled under another address is removed and enrolled afresh)
-//! 5. spawn `triage-agent run --state-dir DIR/agent`, logging to `DIR/agent.log`
+//! 1. the organisation key in `DIR/org.key` (made once; in a real
+//!    deployment it lives off the relay host)
+//! 2. `triage --home DIR/technician keygen` (skipped if `DIR/technician.pub` exists),
+//!    registered as technician `admin` with every role; the same for
+//!    `DIR/approver` as `approver` with the approver role, so that one person
+//!    can try the two-person script flow
+//! 3. `triage --home … login LOCATOR --org-key KEY` for both (every run: the
+//!    address may change)
+//! 4. a roster naming both, signed with the org key and published
+//! 5. `triage-agent enroll TOKEN --state-dir DIR/agent` with a one-use token
+//!    carrying the org key (skipped if `DIR/agent-enrolled` names this relay's
+//!    current locator; an agent enrolled under another address is removed and
+//!    enrolled afresh)
+//! 6. spawn `triage-agent run --state-dir DIR/agent`, logging to `DIR/agent.log`
 
 use crate::error::RelayError;
 use crate::RelayHandle;
@@ -20,7 +27,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-use triage_shared::identity::PublicKey;
+use triage_shared::identity::{KeyPair, PublicKey};
 use triage_shared::roles::Role;
 use triage_shared::token::RelayLocator;
 
@@ -31,6 +38,14 @@ use tools::{describe, run_tool};
 
 pub const TECHNICIAN_NAME: &str = "admin";
 pub const TECHNICIAN_DIR: &str = "technician";
+/// The second person of the two-person script flow.
+pub const APPROVER_NAME: &str = "approver";
+pub const APPROVER_DIR: &str = "approver";
+pub const APPROVER_KEY_FILE: &str = "approver.pub";
+/// The organisation's private key, for local use only.
+pub const ORG_KEY_FILE: &str = "org.key";
+/// How long the roster the quickstart signs stays valid.
+pub const ROSTER_VALIDITY: Duration = Duration::from_secs(90 * 24 * 3600);
 pub const AGENT_DIR: &str = "agent";
 /// The technician's public key, saved after keygen.
 pub const TECHNICIAN_KEY_FILE: &str = "technician.pub";
@@ -126,48 +141,36 @@ pub async fn set_up(
     bins: &Binaries,
 ) -> Result<Deployment, QuickstartError> {
     let progress = Progress::detect(dir);
-    let tech_home = dir.join(TECHNICIAN_DIR);
-    let agent_dir = dir.join(AGENT_DIR);
-    let home_args = |rest: &[OsString]| -> Vec<OsString> {
-        let mut args = vec![OsString::from("--home"), tech_home.clone().into_os_string()];
-        args.extend_from_slice(rest);
-        args
-    };
-
-    let technician_key = match progress.technician_key {
-        Some(key) => key,
-        None => {
-            let key = match run_tool(&bins.triage, &home_args(&["keygen".into()])).await {
-                Ok(stdout) => parse_keygen_output(&stdout)?,
-                // A key made by an interrupted earlier run: ask for it instead.
-                Err(QuickstartError::Failed { .. }) if tech_home.is_dir() => parse_keygen_output(
-                    &run_tool(&bins.triage, &home_args(&["pubkey".into()])).await?,
-                )?,
-                Err(e) => return Err(e),
-            };
-            write(&dir.join(TECHNICIAN_KEY_FILE), &format!("{key}\n"))?;
-            key
-        }
-    };
-
-    match relay.technician(TECHNICIAN_NAME).await? {
-        Some(existing) if existing.public_key == technician_key => {}
-        Some(_) => {
-            return Err(QuickstartError::Mismatch(format!(
-                "{} already has a technician `{TECHNICIAN_NAME}` with another key; remove the directory to start afresh",
-                dir.display()
-            )))
-        }
-        None => relay.add_technician(TECHNICIAN_NAME, &Role::ALL, technician_key).await?,
-    }
-
+    let org = org_key(relay, &dir.join(ORG_KEY_FILE)).await?;
+    let org_public = org.public_key();
     let locator = relay.locator();
-    run_tool(
-        &bins.triage,
-        &home_args(&["login".into(), locator.to_string().into()]),
+    let technician_key = technician(
+        relay,
+        bins,
+        &dir.join(TECHNICIAN_DIR),
+        &dir.join(TECHNICIAN_KEY_FILE),
+        (TECHNICIAN_NAME, &Role::ALL),
+        &org_public,
     )
     .await?;
-
+    technician(
+        relay,
+        bins,
+        &dir.join(APPROVER_DIR),
+        &dir.join(APPROVER_KEY_FILE),
+        (APPROVER_NAME, &[Role::Approver]),
+        &org_public,
+    )
+    .await?;
+    crate::org::sign_and_publish_roster(
+        relay.store(),
+        &org,
+        ROSTER_VALIDITY,
+        triage_shared::time::Timestamp::now(),
+    )
+    .await
+    .map_err(RelayError::from)?;
+    let agent_dir = dir.join(AGENT_DIR);
     if !progress.agent_enrolled_with(&locator) {
         if agent_dir.exists() {
             tracing::info!(dir = %agent_dir.display(), "the agent was enrolled with another relay address; enrolling it afresh");
@@ -177,7 +180,17 @@ pub async fn set_up(
                 source,
             })?;
         }
-        let token = relay.create_token(1, AGENT_TOKEN_TTL).await?;
+        let pinned = crate::admin::PinnedOrg {
+            key: org_public,
+            min_roster: relay
+                .store()
+                .latest_roster_version()
+                .await
+                .map_err(RelayError::from)?,
+        };
+        let token = relay
+            .create_token_for_org(1, AGENT_TOKEN_TTL, pinned)
+            .await?;
         let args = [
             OsString::from("enroll"),
             token.to_string().into(),
@@ -225,9 +238,80 @@ pub async fn set_up(
     })
 }
 
+/// The org key in `path`, made and recorded on the first run.
+async fn org_key(relay: &RelayHandle, path: &Path) -> Result<KeyPair, QuickstartError> {
+    if path.exists() {
+        let key = crate::org::read_key_file(path)?;
+        crate::org::check_org_key(
+            relay.store().org_key().await.map_err(RelayError::from)?,
+            &key.public_key(),
+        )
+        .map_err(|e| QuickstartError::Mismatch(format!("{}: {}", path.display(), e.message)))?;
+        return Ok(key);
+    }
+    crate::org::init_to_file(relay.store(), path, triage_shared::time::Timestamp::now())
+        .await
+        .map_err(QuickstartError::Relay)?;
+    Ok(crate::org::read_key_file(path)?)
+}
+
+/// A technician home with its own key, registered with `roles` and logged
+/// in with the org key pinned. Returns its public key.
+async fn technician(
+    relay: &RelayHandle,
+    bins: &Binaries,
+    home: &Path,
+    key_file: &Path,
+    (name, roles): (&str, &[Role]),
+    org: &PublicKey,
+) -> Result<PublicKey, QuickstartError> {
+    let home_args = |rest: &[OsString]| -> Vec<OsString> {
+        let mut args = vec![OsString::from("--home"), home.as_os_str().to_owned()];
+        args.extend_from_slice(rest);
+        args
+    };
+    let saved = fs::read_to_string(key_file)
+        .ok()
+        .and_then(|text| parse_keygen_output(&text).ok());
+    let key = match saved {
+        Some(key) => key,
+        None => {
+            let key = match run_tool(&bins.triage, &home_args(&["keygen".into()])).await {
+                Ok(stdout) => parse_keygen_output(&stdout)?,
+                // A key made by an interrupted earlier run: ask for it instead.
+                Err(QuickstartError::Failed { .. }) if home.is_dir() => parse_keygen_output(
+                    &run_tool(&bins.triage, &home_args(&["pubkey".into()])).await?,
+                )?,
+                Err(e) => return Err(e),
+            };
+            write(key_file, &format!("{key}\n"))?;
+            key
+        }
+    };
+    match relay.technician(name).await? {
+        Some(existing) if existing.public_key == key => {}
+        Some(_) => {
+            return Err(QuickstartError::Mismatch(format!(
+                "the relay already has a technician `{name}` with another key; remove {} to start afresh",
+                home.parent().unwrap_or(home).display()
+            )))
+        }
+        None => relay.add_technician(name, roles, key).await?,
+    }
+    let login = [
+        OsString::from("login"),
+        relay.locator().to_string().into(),
+        "--org-key".into(),
+        org.to_string().into(),
+    ];
+    run_tool(&bins.triage, &home_args(&login)).await?;
+    Ok(key)
+}
+
 /// The text shown once everything runs.
 pub fn next_steps(dir: &Path, locator: &RelayLocator, agent_log: &Path) -> String {
     let tech = shell_quote(&dir.join(TECHNICIAN_DIR).display().to_string());
+    let approver = shell_quote(&dir.join(APPROVER_DIR).display().to_string());
     let agent = shell_quote(&dir.join(AGENT_DIR).display().to_string());
     format!(
         "Triage is running locally.\n\
@@ -240,7 +324,14 @@ pub fn next_steps(dir: &Path, locator: &RelayLocator, agent_log: &Path) -> Strin
          \n  triage-agent gui --state-dir {agent}    # the Get help window, in a desktop session\
          \n  triage tickets list\
          \n  triage agents list\
-         \n\nPress Ctrl-C to stop the agent and the relay.",
+         \n\nA script, two people (the approver has its own home):\
+         \n  echo 'echo hello from a script' > fix.sh\
+         \n  triage script attach TICKET fix.sh\
+         \n  triage --home {approver} script approve TICKET SCRIPT\
+         \n  triage script run TICKET SCRIPT\
+         \n\nThe organisation key is in {org}; in a real deployment it lives off the relay host.\
+         \nPress Ctrl-C to stop the agent and the relay.",
+        org = shell_quote(&dir.join(ORG_KEY_FILE).display().to_string()),
         log = shell_quote(&agent_log.display().to_string()),
     )
 }
@@ -268,7 +359,7 @@ fn write(path: &Path, text: &str) -> Result<(), QuickstartError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use triage_shared::identity::{CertFingerprint, KeyPair};
+    use triage_shared::identity::CertFingerprint;
 
     #[test]
     fn keygen_output_is_read_from_its_last_line() {
@@ -330,6 +421,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(&locator.to_string()), "{text}");
+        assert!(
+            text.contains("triage --home '/tmp/my dir/approver' script approve TICKET SCRIPT"),
+            "{text}"
+        );
         assert_eq!(shell_quote("/plain/path"), "/plain/path");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }

@@ -98,11 +98,12 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE org_key SET public_key = $1 WHERE id = 1 AND public_key = $2")
-            .bind(rotation.rotation.new_key.to_string())
-            .bind(rotation.rotation.old_key.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let updated =
+            sqlx::query("UPDATE org_key SET public_key = $1 WHERE id = 1 AND public_key = $2")
+                .bind(rotation.rotation.new_key.to_string())
+                .bind(rotation.rotation.old_key.to_string())
+                .execute(&mut *tx)
+                .await?;
         if updated.rows_affected() != 1 {
             return Err(StoreError::refused(
                 ErrorKind::Conflict,

@@ -50,7 +50,6 @@ const SCRIPT_DOMAIN: &[u8] = b"triage/script-manifest/v2\0";
 const MANIFEST_HASH_DOMAIN: &[u8] = b"triage/signed-manifest-hash/v2\0";
 const APPROVAL_DOMAIN: &[u8] = b"triage/script-approval/v2\0";
 
-
 /// SHA-256 of a script's exact bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
@@ -162,7 +161,6 @@ impl FromStr for Interpreter {
             })
     }
 }
-
 
 /// What the author signs. Every field reaches the endpoint as signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

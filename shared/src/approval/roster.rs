@@ -289,7 +289,10 @@ mod tests {
     fn roster(version: u64) -> Roster {
         Roster {
             version,
-            entries: vec![entry("alice", &[Role::L2]), entry("carol", &[Role::Approver])],
+            entries: vec![
+                entry("alice", &[Role::L2]),
+                entry("carol", &[Role::Approver]),
+            ],
             issued_at: Timestamp(0),
             expires_at: Timestamp(0).plus(DAY),
         }
@@ -299,7 +302,10 @@ mod tests {
     fn a_newer_roster_signed_by_the_org_key_is_accepted() {
         let org = KeyPair::generate();
         let r = roster(3).sign(&org);
-        assert_eq!(accept_roster(&org.public_key(), 2, &r, Timestamp(1)), Ok(()));
+        assert_eq!(
+            accept_roster(&org.public_key(), 2, &r, Timestamp(1)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -421,7 +427,9 @@ mod tests {
         after.entries.remove(1);
         let changes = diff(&before, &after);
         assert_eq!(changes.len(), 3);
-        assert!(matches!(&changes[0], RosterChange::Changed { after, .. } if after.roles == [Role::L3]));
+        assert!(
+            matches!(&changes[0], RosterChange::Changed { after, .. } if after.roles == [Role::L3])
+        );
         assert_eq!(changes[1], RosterChange::Added(dave));
         assert!(matches!(&changes[2], RosterChange::Removed(e) if e.name == "carol"));
         assert!(diff(&before, &before).is_empty());

@@ -147,7 +147,10 @@ fn manifest_edited_by_the_relay_fails_the_author_signature() {
     let mut script = w.script();
     script.manifest.timeout_secs = 3600;
     let approval = w.approval_with(&w.approver, |_| {});
-    assert_eq!(w.check(&script, &approval), Err(Refusal::BadAuthorSignature));
+    assert_eq!(
+        w.check(&script, &approval),
+        Err(Refusal::BadAuthorSignature)
+    );
 }
 
 #[test]
@@ -159,8 +162,13 @@ fn a_manifest_re_signed_by_a_fresh_key_under_an_authors_name_is_refused() {
     let forged = m.sign(&fresh);
     let approval = w.approval_of(&forged, &w.approver, |_| {});
     let err = w.check(&forged, &approval).unwrap_err();
-    assert!(matches!(err, Refusal::UnknownAuthor { ref name, .. } if name == "alice"), "{err}");
-    assert!(err.to_string().contains("not an author on this agent's organisation roster"));
+    assert!(
+        matches!(err, Refusal::UnknownAuthor { ref name, .. } if name == "alice"),
+        "{err}"
+    );
+    assert!(err
+        .to_string()
+        .contains("not an author on this agent's organisation roster"));
 }
 
 #[test]
@@ -293,7 +301,9 @@ fn a_script_for_another_agent_or_an_approval_for_another_ticket_is_refused() {
 fn target_lists_are_bounded() {
     let w = world();
     let mut m = w.manifest();
-    m.targets = (0..MAX_SCRIPT_TARGETS).map(|_| AgentId::new_random()).collect();
+    m.targets = (0..MAX_SCRIPT_TARGETS)
+        .map(|_| AgentId::new_random())
+        .collect();
     m.targets[0] = w.agent;
     let at_limit = m.clone().sign(&w.author);
     assert_eq!(

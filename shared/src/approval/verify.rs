@@ -25,7 +25,9 @@ pub enum Refusal {
     BadApprovalSignature,
     #[error("author `{name}` (key {key}) is not an author on this agent's organisation roster")]
     UnknownAuthor { name: String, key: String },
-    #[error("approver `{name}` (key {key}) is not an approver on this agent's organisation roster")]
+    #[error(
+        "approver `{name}` (key {key}) is not an approver on this agent's organisation roster"
+    )]
     UntrustedApprover { name: String, key: String },
     #[error("the script's author may not approve their own script")]
     SelfApproval,

@@ -6,8 +6,8 @@ use crate::error::CliError;
 use crate::home::Home;
 use crate::render;
 use triage_shared::diagnostics::clean;
-use triage_shared::protocol::SessionIdentity;
 use triage_shared::identity::PublicKey;
+use triage_shared::protocol::SessionIdentity;
 use triage_shared::token::{EnrollmentToken, RelayLocator};
 
 /// Makes the key pair. The public key is the last line, so scripts (and
@@ -43,7 +43,10 @@ pub async fn login(
     out: Out<'_>,
 ) -> Result<(), CliError> {
     let relay: RelayLocator = relay_token.parse()?;
-    let in_token = relay_token.parse::<EnrollmentToken>().ok().and_then(|t| t.org_key);
+    let in_token = relay_token
+        .parse::<EnrollmentToken>()
+        .ok()
+        .and_then(|t| t.org_key);
     if let (Some(given), Some(carried)) = (&org_key, &in_token) {
         if given != carried {
             return Err(CliError::InvalidInput(format!(

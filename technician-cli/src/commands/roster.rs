@@ -64,10 +64,14 @@ pub async fn run(home: &Home, command: RosterCommand, out: Out<'_>) -> Result<()
             if !yes {
                 if !std::io::stdin().is_terminal() {
                     return Err(CliError::InvalidInput(
-                        "nobody is at a terminal to confirm; read the changes and pass --yes".into(),
+                        "nobody is at a terminal to confirm; read the changes and pass --yes"
+                            .into(),
                     ));
                 }
-                eprint!("{summary}Sign roster version {}? Type yes to sign: ", draft.version);
+                eprint!(
+                    "{summary}Sign roster version {}? Type yes to sign: ",
+                    draft.version
+                );
                 let mut answer = String::new();
                 let _ = std::io::stdin().read_line(&mut answer);
                 if !super::script::is_yes(&answer) {
@@ -216,8 +220,9 @@ fn read_org_key(path: &Path) -> Result<KeyPair, CliError> {
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, CliError> {
     let text = read_text(path)?;
-    serde_json::from_str(&text)
-        .map_err(|e| CliError::InvalidInput(format!("{} is not what was expected: {e}", path.display())))
+    serde_json::from_str(&text).map_err(|e| {
+        CliError::InvalidInput(format!("{} is not what was expected: {e}", path.display()))
+    })
 }
 
 fn read_text(path: &Path) -> Result<String, CliError> {
@@ -280,7 +285,8 @@ mod tests {
         let mut v2 = v1.clone();
         v2.version = 2;
         v2.entries.remove(0);
-        v2.entries.push(roster(0, &[("mallory", Role::Approver)]).entries[0].clone());
+        v2.entries
+            .push(roster(0, &[("mallory", Role::Approver)]).entries[0].clone());
         let summary = sign_summary(&v2, Some(&v1.clone().sign(&org)), &org).unwrap();
         assert!(summary.contains("+ mallory [approver]"), "{summary}");
         assert!(summary.contains("- alice [l2]"), "{summary}");
@@ -295,9 +301,15 @@ mod tests {
         assert!(err.to_string().contains("not newer"), "{err}");
         let other = KeyPair::generate();
         let err = sign_summary(&roster(3, &[]), Some(&v2.sign(&other)), &org).unwrap_err();
-        assert!(err.to_string().contains("not signed by this org key"), "{err}");
+        assert!(
+            err.to_string().contains("not signed by this org key"),
+            "{err}"
+        );
         let all = sign_summary(&roster(1, &[("alice", Role::L2)]), None, &org).unwrap();
-        assert!(all.contains("every entry") && all.contains("+ alice"), "{all}");
+        assert!(
+            all.contains("every entry") && all.contains("+ alice"),
+            "{all}"
+        );
     }
 
     #[test]

@@ -100,7 +100,8 @@ pub fn plan(command: ScriptCommand) -> Result<Plan, CliError> {
         } => {
             if yes && digest.is_none() {
                 return Err(CliError::InvalidInput(
-                    "--yes needs --digest: name the digest you reviewed in `triage script show`".into(),
+                    "--yes needs --digest: name the digest you reviewed in `triage script show`"
+                        .into(),
                 ));
             }
             Plan::Approve {
@@ -245,9 +246,13 @@ async fn execute(
             };
             let review = approve::check(&ticket, &detail, roster, &me, reviewed, now)?;
             let expires_at = now.plus(expires);
-            out.write_all(render::approval_review(&detail, &ticket, &review, expires_at).as_bytes())?;
+            out.write_all(
+                render::approval_review(&detail, &ticket, &review, expires_at).as_bytes(),
+            )?;
             if !confirmed && !ask_yes("Approve this script? Type yes to sign: ")? {
-                return Err(CliError::InvalidInput("not approved; nothing was signed".into()));
+                return Err(CliError::InvalidInput(
+                    "not approved; nothing was signed".into(),
+                ));
             }
             let approval = approve::sign(&detail, now, expires_at, &conn.name, key);
             let request = Request::ApproveScript {

@@ -3,19 +3,19 @@
 //! signature) and puts a loud warning first when either fails, because an
 //! approver reads this view to decide.
 
+use crate::approve::Review;
 use crate::run_view::seconds;
 use crate::text::{age, relative, safe_text, table};
 use crate::ticket_ref::short_uuid;
 use serde::Serialize;
 use std::fmt::Write as _;
-use crate::approve::Review;
 use triage_shared::approval::{ManifestHash, ScriptDigest, SignedApproval};
-use triage_shared::ticket::Ticket;
-use triage_shared::AgentId;
 use triage_shared::diagnostics::{clean, human_duration};
 use triage_shared::protocol::{ScriptDetail, ScriptSummary};
 use triage_shared::remote::ScriptRunRecord;
+use triage_shared::ticket::Ticket;
 use triage_shared::time::Timestamp;
+use triage_shared::AgentId;
 
 /// What `script show` checked locally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -189,15 +189,25 @@ pub fn approval_review(
     let field = |out: &mut String, name: &str, value: &str| {
         let _ = writeln!(out, "{name:<12} {value}");
     };
-    out.push_str("You are about to approve this script to run ONCE, as root, on one endpoint.
+    out.push_str(
+        "You are about to approve this script to run ONCE, as root, on one endpoint.
 
-");
-    field(&mut out, "Ticket", &format!("{} {}", short_uuid(&ticket.id.0), clean(&ticket.title)));
+",
+    );
+    field(
+        &mut out,
+        "Ticket",
+        &format!("{} {}", short_uuid(&ticket.id.0), clean(&ticket.title)),
+    );
     let host = match (&ticket.hostname, ticket.agent_id) {
         (Some(h), Some(a)) if a == review.target => format!(" (the relay calls it {})", clean(h)),
         _ => " (not the ticket's agent as the relay reports it: check this!)".to_string(),
     };
-    field(&mut out, "Runs on", &format!("agent {}{host}", review.target));
+    field(
+        &mut out,
+        "Runs on",
+        &format!("agent {}{host}", review.target),
+    );
     field(
         &mut out,
         "Author",
@@ -225,8 +235,12 @@ pub fn approval_review(
     field(&mut out, "Description", &description);
     field(&mut out, "Digest", &m.digest.to_string());
     field(&mut out, "Valid until", &expires_at.to_string());
-    let _ = writeln!(out, "
---- script ({} bytes) ---", detail.content.len());
+    let _ = writeln!(
+        out,
+        "
+--- script ({} bytes) ---",
+        detail.content.len()
+    );
     let text = safe_text(&detail.content);
     out.push_str(&text);
     if !text.is_empty() && !text.ends_with('\n') {

@@ -10,10 +10,10 @@ use triage_shared::approval::{
     Approval, Interpreter, Nonce, Refusal, Roster, RosterEntry, ScriptDigest, ScriptId,
     ScriptManifest, SignedRoster, SignedScript, MAX_SCRIPT_LEN,
 };
-use triage_shared::roles::Role;
 use triage_shared::codec::encode;
 use triage_shared::identity::KeyPair;
 use triage_shared::remote::{OutputStream, RunEvent, RunId, RunOrder};
+use triage_shared::roles::Role;
 use triage_shared::TicketId;
 
 struct World {
@@ -83,7 +83,7 @@ impl World {
         Roster {
             version,
             entries,
-            issued_at: Timestamp(0),
+            issued_at: Timestamp::now(),
             expires_at: Timestamp::now().plus(Duration::from_secs(86_400)),
         }
         .sign(signer)

@@ -54,7 +54,11 @@ async fn a_newer_roster_adds_approvers() {
     let endpoint = w.endpoint();
     let dave = KeyPair::generate();
     assert_eq!(
-        install(&endpoint, &w.roster(2, &w.org, &[entry("dave", Role::Approver, &dave)])).await,
+        install(
+            &endpoint,
+            &w.roster(2, &w.org, &[entry("dave", Role::Approver, &dave)])
+        )
+        .await,
         AgentReply::RosterInstalled { version: 2 }
     );
     let order = w.order_with(
@@ -155,7 +159,9 @@ async fn an_author_dropped_from_the_next_roster_no_longer_counts() {
     let replies = run(&endpoint, w.good_order()).await;
     assert!(matches!(
         replies.as_slice(),
-        [AgentReply::Run(RunEvent::Refused(Refusal::UnknownAuthor { .. }))]
+        [AgentReply::Run(RunEvent::Refused(
+            Refusal::UnknownAuthor { .. }
+        ))]
     ));
 }
 

@@ -97,7 +97,10 @@ async fn org_key_is_recorded_once_and_rosters_by_version(store: Store) {
             .await,
     );
     assert_eq!(kind, ErrorKind::Conflict);
-    assert!(message.contains("only replaced through a rotation"), "{message}");
+    assert!(
+        message.contains("only replaced through a rotation"),
+        "{message}"
+    );
     assert_eq!(store.org_key().await.unwrap(), Some(org.public_key()));
     let roster = |version| {
         Roster {
