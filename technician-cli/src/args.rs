@@ -13,6 +13,7 @@ pub use ops::{
     DEFAULT_PING_INTERVAL_MS, MAX_AUDIT_SHOWN, MAX_PING_COUNT, MAX_PING_INTERVAL_MS,
 };
 pub use script::ScriptCommand;
+pub use ops::AuditExportArgs;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
