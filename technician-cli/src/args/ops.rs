@@ -139,12 +139,12 @@ mod tests {
     #[test]
     fn audit_export_takes_since_and_output() {
         let a = audit(&["export", "--since", "7d", "-o", "audit.jsonl"]);
+        assert!(!a.wants_verify());
         let Some(AuditCommand::Export(e)) = a.command else {
             panic!("{a:?}")
         };
         assert_eq!(e.since, Some(Duration::from_secs(7 * 86_400)));
         assert_eq!(e.output, Some(PathBuf::from("audit.jsonl")));
-        assert!(!a.wants_verify());
         let a = audit(&["export"]);
         assert!(matches!(a.command, Some(AuditCommand::Export(AuditExportArgs { since: None, output: None }))));
         assert!(parse(&["audit", "export", "--since", "soon"]).is_err());
