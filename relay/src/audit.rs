@@ -282,6 +282,16 @@ mod tests {
         assert_eq!(s.action, "diag");
         assert!(s.target.starts_with("agent:"));
         assert_eq!(subject(&Request::ListAgents), None);
+        let ticket = triage_shared::TicketId::new_random();
+        let fetch = subject(&Request::FetchAttachment {
+            ticket,
+            attachment: triage_shared::transfer::AttachmentId::new_random(),
+        })
+        .unwrap();
+        assert_eq!(
+            (fetch.action, fetch.target),
+            ("attachment.fetch", format!("ticket:{ticket}"))
+        );
         let id = triage_shared::TicketId::new_random();
         let text = "x".to_string();
         let comment = subject(&Request::Comment {

@@ -221,3 +221,36 @@ async fn a_technician_flood_is_rate_limited_and_the_connection_keeps_working() {
     assert!(tech.request(&Request::WhoAmI).await.is_ok());
     t.relay.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_flood_of_unenrolled_hellos_from_one_box_leaves_room_for_known_peers() {
+    // The finding: one box opened thousands of connections with throwaway
+    // keys, each sending one unenrolled hello, and locked everyone out.
+    let t = TestRelay::start().await;
+    let (agent_key, agent_id, agent) = t.agent("pc-1").await;
+    agent.close().await;
+    wait_unenrolled(&t, 0).await;
+    let mut held = Vec::new();
+    let mut refusals = 0;
+    for _ in 0..triage_relay::MAX_UNENROLLED_PER_ADDRESS * 4 {
+        match stranger(&t).await {
+            Ok(s) => held.push(s),
+            Err(ClientError::Refused(e)) => {
+                assert_eq!(e.kind, ErrorKind::Unavailable);
+                refusals += 1;
+            }
+            Err(other) => panic!("expected a session or a refusal, got {other}"),
+        }
+    }
+    assert_eq!(held.len(), triage_relay::MAX_UNENROLLED_PER_ADDRESS);
+    assert_eq!(refusals, triage_relay::MAX_UNENROLLED_PER_ADDRESS * 3);
+    // The refused ones hold nothing.
+    assert_eq!(t.relay.connection_counts().1, held.len());
+    let tech = t.technician("carol", &[Role::L1]).await;
+    assert!(tech.request(&Request::WhoAmI).await.is_ok());
+    let back = Session::connect(&t.locator(), &agent_key, PeerKind::Agent)
+        .await
+        .unwrap();
+    assert!(matches!(back.identity(), SessionIdentity::Agent { id, .. } if *id == agent_id));
+    t.relay.shutdown().await;
+}
