@@ -71,7 +71,8 @@ async fn strangers_past_the_unenrolled_cap_are_refused_and_nobody_else_is() {
         let err = refused(stranger(&t).await);
         assert_eq!(err.kind, ErrorKind::Unavailable);
         assert!(
-            err.message.contains("limit of 3 connections from agents that are not enrolled"),
+            err.message
+                .contains("limit of 3 connections from agents that are not enrolled"),
             "{}",
             err.message
         );
@@ -159,7 +160,11 @@ async fn an_unenrolled_peer_may_only_ask_who_it_is_or_enroll() {
         },
     ] {
         let err = s.request(&request).await.unwrap_err();
-        assert_eq!(err.remote_kind(), Some(ErrorKind::Unauthenticated), "{request:?}");
+        assert_eq!(
+            err.remote_kind(),
+            Some(ErrorKind::Unauthenticated),
+            "{request:?}"
+        );
     }
     t.relay.shutdown().await;
 }
@@ -212,7 +217,11 @@ async fn a_technician_flood_is_rate_limited_and_the_connection_keeps_working() {
         other => panic!("expected a refusal, got {other}"),
     };
     assert_eq!(first.kind, ErrorKind::Unavailable);
-    assert!(first.message.starts_with("rate limited"), "{}", first.message);
+    assert!(
+        first.message.starts_with("rate limited"),
+        "{}",
+        first.message
+    );
     assert!(first.message.contains("retry in"), "{}", first.message);
     // Another technician has a bucket of their own.
     assert!(other.request(&Request::WhoAmI).await.is_ok());

@@ -21,7 +21,12 @@ use triage_shared::transfer::{LogQuery, TransferFrame};
 use triage_shared::TicketId;
 
 async fn audit_of(t: &TestRelay, action: &str) -> Vec<AuditEntry> {
-    let all = t.relay.store().audit_entries(0, None, 10_000).await.unwrap();
+    let all = t
+        .relay
+        .store()
+        .audit_entries(0, None, 10_000)
+        .await
+        .unwrap();
     all.into_iter().filter(|e| e.action == action).collect()
 }
 
@@ -48,7 +53,8 @@ async fn repair_audit_appends(pool: &sqlx::SqlitePool) {
 
 /// The agent is asked nothing within a moment.
 async fn never_asked(agent: &Session) {
-    let asked = tokio::time::timeout(Duration::from_millis(700), agent.connection().accept_bi()).await;
+    let asked =
+        tokio::time::timeout(Duration::from_millis(700), agent.connection().accept_bi()).await;
     assert!(asked.is_err(), "the agent was sent a command");
 }
 
@@ -130,8 +136,10 @@ async fn a_script_run_is_on_record_before_the_agent_is_asked() {
     };
     assert_eq!(intent.outcome, "started");
     assert_eq!(intent.actor, "technician:alice");
-    cmd.answer(&[AgentReply::Run(RunEvent::Finished(common::script_world::outcome()))])
-        .await;
+    cmd.answer(&[AgentReply::Run(RunEvent::Finished(
+        common::script_world::outcome(),
+    ))])
+    .await;
     read_all(run).await;
     let runs = audit_of(&w.t, "script.run").await;
     assert_eq!(runs.len(), 2, "{runs:?}");
@@ -226,11 +234,13 @@ async fn a_stranger_with_bad_tokens_gets_only_a_bounded_number_of_audit_entries(
         assert!(err.remote_kind().is_some(), "{err}");
     }
     // Requests only enrolled agents may send count against the same budget.
-    let _ = stranger.request(&Request::Diagnose {
-        agent: triage_shared::AgentId::new_random(),
-        sections: vec![],
-        attach: None,
-    }).await;
+    let _ = stranger
+        .request(&Request::Diagnose {
+            agent: triage_shared::AgentId::new_random(),
+            sections: vec![],
+            attach: None,
+        })
+        .await;
     let enrolls = audit_of(&t, "enroll").await;
     assert_eq!(enrolls.len(), budget, "at most the budget is recorded");
     assert!(enrolls.iter().all(|e| e.outcome.starts_with("refused")));

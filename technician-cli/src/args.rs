@@ -8,12 +8,12 @@ mod ops;
 mod script;
 
 pub use logs::{LogsArgs, ScreenshotArgs};
+pub use ops::AuditExportArgs;
 pub use ops::{
     AuditArgs, AuditCommand, DiagArgs, PingArgs, DEFAULT_AUDIT_LIMIT, DEFAULT_PING_COUNT,
     DEFAULT_PING_INTERVAL_MS, MAX_AUDIT_SHOWN, MAX_PING_COUNT, MAX_PING_INTERVAL_MS,
 };
 pub use script::ScriptCommand;
-pub use ops::AuditExportArgs;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -200,19 +200,15 @@ impl HeadTracker {
         if let Some(r) = &self.remembered {
             check_head(r, self.found.as_ref(), self.newest.as_ref())?;
         }
-        let moved = match (&self.remembered, &self.newest) {
-            (_, None) => false,
-            (None, Some(_)) => true,
-            (Some(r), Some(n)) => n.seq > r.seq,
-        };
-        Ok(moved
-            .then(|| self.newest.as_ref())
-            .flatten()
-            .map(|n| SeenHead {
-                relay: self.relay.clone(),
-                seq: n.seq,
-                hash: n.hash.clone(),
-            }))
+        let newer = self
+            .newest
+            .as_ref()
+            .filter(|n| self.remembered.as_ref().is_none_or(|r| n.seq > r.seq));
+        Ok(newer.map(|n| SeenHead {
+            relay: self.relay.clone(),
+            seq: n.seq,
+            hash: n.hash.clone(),
+        }))
     }
 }
 
@@ -391,7 +387,11 @@ mod tests {
     }
 
     /// Reads `log` with a tracker the way the commands do, probing when needed.
-    fn track(log: &[AuditEntry], remembered: Option<SeenHead>, since: Option<Timestamp>) -> Result<Option<SeenHead>, CliError> {
+    fn track(
+        log: &[AuditEntry],
+        remembered: Option<SeenHead>,
+        since: Option<Timestamp>,
+    ) -> Result<Option<SeenHead>, CliError> {
         let (read, _) = page_through(log, since, 3);
         let mut t = HeadTracker::new("fp".into(), remembered);
         t.observe(&read);
@@ -420,7 +420,10 @@ mod tests {
         let log = log(7);
         let seen = head(&log, 7);
         let err = track(&log[..5], Some(seen.clone()), None).unwrap_err();
-        assert!(matches!(err, CliError::AuditRewound { seq: 7, .. }), "{err}");
+        assert!(
+            matches!(err, CliError::AuditRewound { seq: 7, .. }),
+            "{err}"
+        );
         let text = err.to_string();
         assert!(text.contains("entry 7 had hash"), "{text}");
         assert!(text.contains("now ends at entry 5"), "{text}");

@@ -4,11 +4,11 @@
 //! (temporary file, then rename) so an interrupted command never leaves a
 //! half-written key; the key is readable by its owner only.
 
+use crate::audit_log::SeenHead;
 use crate::error::CliError;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use triage_shared::identity::KeyPair;
-use crate::audit_log::SeenHead;
 use triage_shared::token::RelayLocator;
 
 pub const KEY_FILE: &str = "identity.key";
@@ -76,11 +76,10 @@ impl Home {
         let Some(text) = read_small(&path)? else {
             return Ok(None);
         };
-        let head: SeenHead =
-            serde_json::from_str(&text).map_err(|e| CliError::BadAuditHead {
-                path,
-                detail: e.to_string(),
-            })?;
+        let head: SeenHead = serde_json::from_str(&text).map_err(|e| CliError::BadAuditHead {
+            path,
+            detail: e.to_string(),
+        })?;
         Ok((head.relay == relay.to_string()).then_some(head))
     }
 
@@ -380,8 +379,14 @@ mod tests {
         home.save_audit_head(&head).unwrap();
         assert_eq!(home.load_audit_head(&relay).unwrap(), Some(head));
         // Another relay's head says nothing about this one.
-        assert_eq!(home.load_audit_head(&CertFingerprint([1; 32])).unwrap(), None);
-        let mode = std::fs::metadata(home.audit_head_path()).unwrap().permissions().mode();
+        assert_eq!(
+            home.load_audit_head(&CertFingerprint([1; 32])).unwrap(),
+            None
+        );
+        let mode = std::fs::metadata(home.audit_head_path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         std::fs::write(home.audit_head_path(), "{").unwrap();
         let err = home.load_audit_head(&relay).unwrap_err();

@@ -71,7 +71,10 @@ async fn a_cut_tail_fails_verification_naming_the_entry_last_seen() {
     assert!(d.relay().verify_audit().await.is_ok());
     for _ in 0..2 {
         let err = d.admin.run(&["audit", "verify"]).await.unwrap_err();
-        assert!(matches!(err, CliError::AuditRewound { seq, .. } if seq == newest), "{err}");
+        assert!(
+            matches!(err, CliError::AuditRewound { seq, .. } if seq == newest),
+            "{err}"
+        );
         let text = err.to_string();
         assert!(text.contains(&format!("entry {newest} had hash")), "{text}");
         // The relay now ends a little after what was kept: this run's own

@@ -199,8 +199,14 @@ impl Refusal {
 /// Whether one more connection from `addr` fits in `stage`.
 pub fn admit(stage: Stage, addr: IpAddr, counts: &Counts, limits: &Limits) -> Result<(), Refusal> {
     let (limit, per_address) = match stage {
-        Stage::Handshaking => (limits.max_handshaking, Some(limits.max_handshaking_per_address)),
-        Stage::Unenrolled => (limits.max_unenrolled, Some(limits.max_unenrolled_per_address)),
+        Stage::Handshaking => (
+            limits.max_handshaking,
+            Some(limits.max_handshaking_per_address),
+        ),
+        Stage::Unenrolled => (
+            limits.max_unenrolled,
+            Some(limits.max_unenrolled_per_address),
+        ),
         // Many agents may share one NAT address; only the total is bounded.
         Stage::Authenticated => (limits.max_connections, None),
     };
@@ -396,10 +402,16 @@ mod tests {
         let limits = Limits::default();
         let mut c = Counts::default();
         for i in 0..limits.max_unenrolled {
-            c.enter(Stage::Unenrolled, IpAddr::from([10, 0, (i / 250) as u8, (i % 250) as u8]));
+            c.enter(
+                Stage::Unenrolled,
+                IpAddr::from([10, 0, (i / 250) as u8, (i % 250) as u8]),
+            );
         }
         for i in 0..limits.max_handshaking {
-            c.enter(Stage::Handshaking, IpAddr::from([10, 1, (i / 250) as u8, (i % 250) as u8]));
+            c.enter(
+                Stage::Handshaking,
+                IpAddr::from([10, 1, (i / 250) as u8, (i % 250) as u8]),
+            );
         }
         assert!(admit(Stage::Unenrolled, ip(9), &c, &limits).is_err());
         assert!(admit(Stage::Handshaking, ip(9), &c, &limits).is_err());
@@ -457,7 +469,10 @@ mod tests {
         first.promote(Stage::Unenrolled).unwrap();
         let snapshot = admission.snapshot();
         assert_eq!(
-            (snapshot.total(Stage::Handshaking), snapshot.total(Stage::Unenrolled)),
+            (
+                snapshot.total(Stage::Handshaking),
+                snapshot.total(Stage::Unenrolled)
+            ),
             (0, 1)
         );
         let mut second = admission.enter(ip(2)).unwrap();

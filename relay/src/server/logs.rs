@@ -175,9 +175,14 @@ async fn serve(
     // the pull does not happen.
     let actor = audit::technician_actor(&name);
     let target = format!("agent:{}", pull.agent);
-    let intent =
-        audit::record_intent(&shared.store, &actor, action(pull.kind), &target, pull.details.clone())
-            .await;
+    let intent = audit::record_intent(
+        &shared.store,
+        &actor,
+        action(pull.kind),
+        &target,
+        pull.details.clone(),
+    )
+    .await;
     match intent {
         Ok(seq) => {
             if let Value::Object(map) = &mut pull.details {
@@ -367,8 +372,15 @@ pub(super) async fn fetch_attachment(
         let actor = peer.audit_actor();
         async move {
             let target = format!("ticket:{ticket}");
-            audit::record(&shared.store, &actor, "attachment.fetch", &target, &outcome, details)
-                .await;
+            audit::record(
+                &shared.store,
+                &actor,
+                "attachment.fetch",
+                &target,
+                &outcome,
+                details,
+            )
+            .await;
         }
     };
     let found = match shared.store.attachment(ticket, attachment).await {

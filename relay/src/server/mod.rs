@@ -38,9 +38,9 @@ pub use admission::{
     TECHNICIAN_REQUESTS_PER_SECOND, TECHNICIAN_REQUEST_BURST, UNENROLLED_LIFETIME,
 };
 pub use agent_link::{AGENT_REPLY_TIMEOUT, MAX_COMMANDS_PER_AGENT};
-pub use login_budget::REFUSED_ENROLLMENTS_PER_WINDOW;
 pub use connection::{HELLO_TIMEOUT, MAX_HELLO_LEN, REQUEST_READ_TIMEOUT};
 pub use diag::{validate_report, DIAG_TIMEOUT};
+pub use login_budget::REFUSED_ENROLLMENTS_PER_WINDOW;
 pub use ping::PING_TIMEOUT;
 pub use policy::POLICY_REFRESH;
 pub use scripts::RUN_GRACE;
@@ -395,4 +395,3 @@ impl RelayHandle {
         info!("relay stopped");
     }
 }
-

@@ -96,7 +96,11 @@ impl RateLimiter {
 }
 
 /// What a technician over the rate is told.
-pub fn rate_limited(who: &str, per_second: u32, wait: Duration) -> triage_shared::protocol::RemoteError {
+pub fn rate_limited(
+    who: &str,
+    per_second: u32,
+    wait: Duration,
+) -> triage_shared::protocol::RemoteError {
     let wait_ms = wait.as_millis().max(1);
     triage_shared::protocol::RemoteError::new(
         triage_shared::protocol::ErrorKind::Unavailable,

@@ -146,7 +146,13 @@ mod tests {
         assert_eq!(e.since, Some(Duration::from_secs(7 * 86_400)));
         assert_eq!(e.output, Some(PathBuf::from("audit.jsonl")));
         let a = audit(&["export"]);
-        assert!(matches!(a.command, Some(AuditCommand::Export(AuditExportArgs { since: None, output: None }))));
+        assert!(matches!(
+            a.command,
+            Some(AuditCommand::Export(AuditExportArgs {
+                since: None,
+                output: None
+            }))
+        ));
         assert!(parse(&["audit", "export", "--since", "soon"]).is_err());
     }
 
