@@ -263,3 +263,55 @@ async fn a_flood_of_unenrolled_hellos_from_one_box_leaves_room_for_known_peers()
     assert!(matches!(back.identity(), SessionIdentity::Agent { id, .. } if *id == agent_id));
     t.relay.shutdown().await;
 }
+
+/// A bare QUIC connection from another loopback address (127.0.0.2), that
+/// finishes TLS and then says nothing.
+async fn silent_from_elsewhere(t: &TestRelay) -> Result<Silent, quinn::ConnectionError> {
+    let mut endpoint = quinn::Endpoint::client("127.0.0.2:0".parse().unwrap()).unwrap();
+    let config =
+        triage_shared::tls::client_config(&KeyPair::generate(), t.locator().fingerprint).unwrap();
+    endpoint.set_default_client_config(config);
+    let addr = t.locator().addr.parse().unwrap();
+    let connection = endpoint
+        .connect(addr, triage_shared::tls::SERVER_NAME)
+        .unwrap()
+        .await?;
+    // Over the address's cap the relay refuses the attempt, and connecting
+    // fails above; otherwise one byte starts a hello that never completes.
+    let (mut send, recv) = connection.open_bi().await?;
+    send.write_all(&[0])
+        .await
+        .map_err(|_| quinn::ConnectionError::LocallyClosed)?;
+    // Kept open: a dropped stream would end the hello early.
+    Ok((endpoint, connection, send, recv))
+}
+
+type Silent = (
+    quinn::Endpoint,
+    quinn::Connection,
+    quinn::SendStream,
+    quinn::RecvStream,
+);
+
+#[tokio::test]
+async fn handshakes_from_one_address_are_capped_and_other_addresses_still_connect() {
+    let t = relay_with(Limits {
+        max_handshaking_per_address: 2,
+        ..Limits::default()
+    })
+    .await;
+    let _a = silent_from_elsewhere(&t).await.unwrap();
+    let _b = silent_from_elsewhere(&t).await.unwrap();
+    let counts = t.relay.connection_counts();
+    assert_eq!(counts.0, 2, "{counts:?}");
+    assert!(
+        silent_from_elsewhere(&t).await.is_err(),
+        "a third silent connection from 127.0.0.2 is refused"
+    );
+    // 127.0.0.1 is another address: a technician and an enrolling agent get in.
+    let tech = t.technician("carol", &[Role::L1]).await;
+    assert!(tech.request(&Request::WhoAmI).await.is_ok());
+    let (_, _, agent) = t.agent("pc-1").await;
+    assert!(agent.request(&Request::Heartbeat).await.is_ok());
+    t.relay.shutdown().await;
+}
