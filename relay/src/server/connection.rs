@@ -171,7 +171,13 @@ async fn welcome(
         match slot.promote(stage) {
             Ok(()) => Ok(identity),
             Err(full) => {
-                warn!(refusal = ?full, "connection limit reached; refusing");
+                // Strangers past their caps are routine under a flood and
+                // would flood the log too; known peers turned away are not.
+                if stage == Stage::Authenticated {
+                    warn!(refusal = ?full, "connection limit reached; refusing");
+                } else {
+                    debug!(refusal = ?full, "unenrolled connection limit reached; refusing");
+                }
                 Err(full.to_remote())
             }
         }

@@ -204,7 +204,8 @@ async fn accept_loop(
                 let slot = match shared.admission.enter(peer.ip()) {
                     Ok(slot) => slot,
                     Err(full) => {
-                        tracing::warn!(%peer, refusal = ?full, "handshake limit reached; refusing");
+                        // Routine under a flood; logging each would flood the log.
+                        tracing::debug!(%peer, refusal = ?full, "handshake limit reached; refusing");
                         incoming.refuse();
                         continue;
                     }
