@@ -30,7 +30,16 @@ pub struct Deployment {
 impl Deployment {
     pub async fn start() -> Result<Deployment> {
         let dir = tempfile::tempdir().context("temp dir")?;
-        let relay = triage_relay::start(RelayConfig::new(dir.path().join("relay"), loopback()))
+        let mut config = RelayConfig::new(dir.path().join("relay"), loopback());
+        // Every simulated peer comes from 127.0.0.1 and one technician
+        // drives the offered load: per-address and per-technician caps
+        // would measure themselves, not the relay.
+        let limits = &mut config.limits;
+        limits.max_handshaking_per_address = limits.max_handshaking;
+        limits.max_unenrolled_per_address = limits.max_unenrolled;
+        limits.technician_requests_per_second = u32::MAX;
+        limits.technician_request_burst = u32::MAX;
+        let relay = triage_relay::start(config)
             .await
             .context("starting the relay")?;
         Ok(Deployment { relay, dir })

@@ -1,9 +1,13 @@
 //! What the relay writes to its audit log, and how the chain is checked.
 //!
-//! Entries are appended through [`record`], which never fails the act it
-//! describes: a storage error is logged loudly instead (the act's own writes
-//! would normally have failed first). Checking is [`verify`]: it walks the
-//! whole table in pages and names the first entry that does not chain.
+//! Acts on an endpoint (script runs, log pulls, screenshots, diagnostics)
+//! first write an intent entry through [`record_intent`], which fails: an
+//! act whose intent cannot be written is refused ([`audit_unavailable`])
+//! before the agent is asked, so a relay killed mid-act still left its
+//! trace. Outcomes (and everything else) are appended through [`record`],
+//! which never fails the act it describes: a storage error is logged loudly
+//! instead. Checking is [`verify`]: it walks the whole table in pages and
+//! names the first entry that does not chain.
 
 use crate::store::{Store, StoreError};
 use serde_json::Value;
@@ -71,6 +75,7 @@ pub fn subject(request: &Request) -> Option<Subject> {
             "org.rotate",
             format!("org-key:{}", rotation.rotation.new_key),
         ),
+        Request::FetchAttachment { ticket, .. } => ("attachment.fetch", format!("ticket:{ticket}")),
         // A note is hidden from the employee, so its entry must not read
         // like a public comment's.
         Request::Comment { id, .. } => ("ticket.comment", format!("ticket:{id}")),
@@ -106,16 +111,11 @@ pub fn bounded(text: &str) -> String {
     s
 }
 
-/// Appends one entry. A failure to append is logged, not returned.
-pub async fn record(
-    store: &Store,
-    actor: &str,
-    action: &str,
-    target: &str,
-    outcome: &str,
-    details: Value,
-) {
-    let entry = AuditEntry {
+/// The outcome of an intent entry, written before the act.
+pub const INTENT: &str = "started";
+
+fn new_entry(actor: &str, action: &str, target: &str, outcome: &str, details: Value) -> AuditEntry {
+    AuditEntry {
         seq: 0,
         at: Timestamp::now(),
         actor: bounded(actor),
@@ -125,7 +125,50 @@ pub async fn record(
         details: details.to_string(),
         prev_hash: String::new(),
         hash: String::new(),
-    };
+    }
+}
+
+/// Appends the intent entry of an act (outcome [`INTENT`]) and returns its
+/// `seq`, which the outcome entry names as `intent_seq`. The caller must
+/// not go ahead when this fails.
+pub async fn record_intent(
+    store: &Store,
+    actor: &str,
+    action: &str,
+    target: &str,
+    details: Value,
+) -> Result<u64, StoreError> {
+    let entry = new_entry(actor, action, target, INTENT, details);
+    match store.append_audit(entry).await {
+        Ok(stored) => Ok(stored.seq),
+        Err(e) => {
+            tracing::error!(error = %e, action, target, "could not append the intent to the audit log; the act is refused");
+            Err(e)
+        }
+    }
+}
+
+/// What the technician hears when the intent entry could not be written.
+pub fn audit_unavailable(act: &str) -> RemoteError {
+    RemoteError::new(
+        triage_shared::protocol::ErrorKind::Unavailable,
+        format!(
+            "the relay's audit log is unavailable, so it refused to {act}; nothing was sent to the agent. \
+             Tell the relay admin (check the relay's database and its disk), then try again"
+        ),
+    )
+}
+
+/// Appends one entry. A failure to append is logged, not returned.
+pub async fn record(
+    store: &Store,
+    actor: &str,
+    action: &str,
+    target: &str,
+    outcome: &str,
+    details: Value,
+) {
+    let entry = new_entry(actor, action, target, outcome, details);
     if let Err(e) = store.append_audit(entry).await {
         tracing::error!(error = %e, action, target, outcome, "could not append to the audit log");
     }
@@ -247,6 +290,16 @@ mod tests {
         assert_eq!(s.action, "diag");
         assert!(s.target.starts_with("agent:"));
         assert_eq!(subject(&Request::ListAgents), None);
+        let ticket = triage_shared::TicketId::new_random();
+        let fetch = subject(&Request::FetchAttachment {
+            ticket,
+            attachment: triage_shared::transfer::AttachmentId::new_random(),
+        })
+        .unwrap();
+        assert_eq!(
+            (fetch.action, fetch.target),
+            ("attachment.fetch", format!("ticket:{ticket}"))
+        );
         let id = triage_shared::TicketId::new_random();
         let text = "x".to_string();
         let comment = subject(&Request::Comment {

@@ -24,6 +24,8 @@ pub struct RelayConfig {
     pub database_url: Option<String>,
     /// `host:port` written into tokens; `None` => the address actually bound.
     pub public_addr: Option<String>,
+    /// Connection and request limits (`server::admission`).
+    pub limits: crate::server::Limits,
 }
 
 impl RelayConfig {
@@ -33,6 +35,7 @@ impl RelayConfig {
             listen,
             database_url: None,
             public_addr: None,
+            limits: crate::server::Limits::default(),
         }
     }
 }

@@ -320,6 +320,7 @@ async fn serve(
         listen,
         database_url: data.database_url,
         public_addr,
+        limits: triage_relay::Limits::default(),
     };
     let relay = triage_relay::start(config)
         .await

@@ -96,8 +96,11 @@ async fn attach_approve_run_streams_output_and_records_it_everywhere() {
         .collect();
     assert_eq!(acts[0], ("script.attach", "ok"));
     assert_eq!(acts[1], ("script.approve", "ok"));
-    assert_eq!(acts[2], ("script.run", "exit 0"));
-    assert!(acts[3].1.starts_with("refused: "), "{acts:?}");
+    // Each run is on record before the agent is asked, then its outcome.
+    assert_eq!(acts[2], ("script.run", "started"));
+    assert_eq!(acts[3], ("script.run", "exit 0"));
+    assert_eq!(acts[4], ("script.run", "started"));
+    assert!(acts[5].1.starts_with("refused: "), "{acts:?}");
     assert!(entries
         .iter()
         .any(|e| e.action == "enroll" && e.outcome == "ok"));
@@ -166,7 +169,7 @@ async fn a_refusal_from_the_agent_reaches_the_technician_the_ticket_and_the_log(
         script.manifest.script_id
     )));
     let entries = w.audit().await;
-    let run_entry = entries.iter().find(|e| e.action == "script.run").unwrap();
+    let run_entry = entries.iter().rfind(|e| e.action == "script.run").unwrap();
     assert!(
         run_entry.outcome.contains("not an approver"),
         "{run_entry:?}"

@@ -9,6 +9,7 @@ mod roster;
 mod script;
 
 pub use logs::{LogsArgs, ScreenshotArgs};
+pub use ops::AuditExportArgs;
 pub use ops::{
     AuditArgs, AuditCommand, DiagArgs, PingArgs, DEFAULT_AUDIT_LIMIT, DEFAULT_PING_COUNT,
     DEFAULT_PING_INTERVAL_MS, MAX_AUDIT_SHOWN, MAX_PING_COUNT, MAX_PING_INTERVAL_MS,

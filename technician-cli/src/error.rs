@@ -94,6 +94,15 @@ pub enum CliError {
     AuditBroken(triage_shared::audit::ChainBreak),
     #[error("the relay's audit log pages are inconsistent ({0}); the log cannot be verified")]
     AuditPaging(String),
+    /// The relay's chain no longer extends the head this CLI remembered.
+    #[error("the relay's audit log no longer extends the one you saw: entry {seq} had hash {hash} when this CLI last read the log, but {relay_has}; entries were cut off its end or rewritten. Treat the relay as compromised: keep a copy (`triage audit export -o FILE`), compare with other technicians and report it")]
+    AuditRewound {
+        seq: u64,
+        hash: String,
+        relay_has: String,
+    },
+    #[error("{} is damaged: {detail}; restore it, or delete it to trust the relay's audit log as it is now", .path.display())]
+    BadAuditHead { path: PathBuf, detail: String },
     #[error(
         "the relay did not answer {what} within {secs} s; the endpoint may be busy, try again"
     )]

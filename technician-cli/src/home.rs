@@ -1,8 +1,10 @@
 //! The technician's home directory: the private key, its public half for
-//! handing to an admin, and the relay logged in to. Every write is atomic
+//! handing to an admin, the relay logged in to, and the newest audit entry
+//! seen of that relay's log (`audit-head`, see `crate::audit_log`). Every write is atomic
 //! (temporary file, then rename) so an interrupted command never leaves a
 //! half-written key; the key is readable by its owner only.
 
+use crate::audit_log::SeenHead;
 use crate::error::CliError;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,7 @@ use triage_shared::token::RelayLocator;
 pub const KEY_FILE: &str = "identity.key";
 pub const PUBLIC_KEY_FILE: &str = "identity.pub";
 pub const RELAY_FILE: &str = "relay";
+pub const AUDIT_HEAD_FILE: &str = "audit-head";
 /// Where the home lives under `$HOME` when neither `--home` nor `$TRIAGE_HOME` is set.
 pub const DEFAULT_SUBDIR: &str = ".config/triage";
 /// Largest key or relay file read; the real ones are well under 200 bytes.
@@ -57,6 +60,35 @@ impl Home {
 
     pub fn relay_path(&self) -> PathBuf {
         self.dir.join(RELAY_FILE)
+    }
+
+    pub fn audit_head_path(&self) -> PathBuf {
+        self.dir.join(AUDIT_HEAD_FILE)
+    }
+
+    /// The audit head remembered for the relay with this fingerprint; `None`
+    /// when none was seen yet, or it was another relay's.
+    pub fn load_audit_head(
+        &self,
+        relay: &triage_shared::identity::CertFingerprint,
+    ) -> Result<Option<SeenHead>, CliError> {
+        let path = self.audit_head_path();
+        let Some(text) = read_small(&path)? else {
+            return Ok(None);
+        };
+        let head: SeenHead = serde_json::from_str(&text).map_err(|e| CliError::BadAuditHead {
+            path,
+            detail: e.to_string(),
+        })?;
+        Ok((head.relay == relay.to_string()).then_some(head))
+    }
+
+    /// Remembers `head` (atomically, readable by the owner only).
+    pub fn save_audit_head(&self, head: &SeenHead) -> Result<(), CliError> {
+        self.ensure_dir()?;
+        let mut text = serde_json::to_string(head)?;
+        text.push('\n');
+        write_atomic(&self.audit_head_path(), text.as_bytes(), PRIVATE_FILE_MODE)
     }
 
     pub fn load_key(&self) -> Result<KeyPair, CliError> {
@@ -329,6 +361,36 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("triage login"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_audit_head_is_kept_per_relay_and_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path().join("h"));
+        let relay = CertFingerprint([9; 32]);
+        assert_eq!(home.load_audit_head(&relay).unwrap(), None);
+        let head = SeenHead {
+            relay: relay.to_string(),
+            seq: 7,
+            hash: "ab".repeat(32),
+        };
+        home.save_audit_head(&head).unwrap();
+        assert_eq!(home.load_audit_head(&relay).unwrap(), Some(head));
+        // Another relay's head says nothing about this one.
+        assert_eq!(
+            home.load_audit_head(&CertFingerprint([1; 32])).unwrap(),
+            None
+        );
+        let mode = std::fs::metadata(home.audit_head_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(home.audit_head_path(), "{").unwrap();
+        let err = home.load_audit_head(&relay).unwrap_err();
+        assert!(matches!(err, CliError::BadAuditHead { .. }), "{err}");
     }
 
     #[test]

@@ -18,8 +18,9 @@
 //!   the ticket has an agent) and the approval itself.
 //! - [`run_view`]: a script run's frames (output, finish, refusal,
 //!   disconnect) turned into what the technician sees and the exit status.
-//! - [`audit_log`]: paging through the audit log and verifying its hash
-//!   chain locally.
+//! - [`audit_log`]: paging through the audit log, verifying its hash
+//!   chain locally, and the head this CLI remembers (`audit-head` in the
+//!   home) that every later read must still find unchanged.
 //! - [`render`] and [`text`]: everything a human reads, pure and tested.
 //!   Everything that came from the network is cleaned of control characters.
 //! - [`commands`]: check input, connect with `triage_shared::client::Session`,
@@ -102,6 +103,7 @@
 //!   `author_signature_ok` (booleans, checked here, not by the relay).
 //! - `audit`: `Vec<AuditEntry>`, oldest first: `seq`, `at`, `actor`,
 //!   `action`, `target`, `outcome`, `details` (JSON text), `prev_hash`, `hash`.
+//!   `audit export` writes the same objects, one a line (JSON lines).
 //! - `diag`: `DiagnosticsReport`: `{"snapshot": Snapshot, "software":
 //!   [{"name", "version"}] or null, "services": [{"name", "state",
 //!   "description"}] or null}`.

@@ -62,7 +62,7 @@ impl PartialFile {
         &self.target
     }
 
-    fn write(&mut self, data: &[u8]) -> Result<(), CliError> {
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<(), CliError> {
         let partial = &self.partial;
         let file = self.file.as_mut().ok_or_else(|| CliError::File {
             action: "write",
@@ -77,7 +77,7 @@ impl PartialFile {
     }
 
     /// Flushes, syncs and renames `FILE.partial` to `FILE`.
-    fn commit(mut self) -> Result<PathBuf, CliError> {
+    pub(crate) fn commit(mut self) -> Result<PathBuf, CliError> {
         let fail = |action, path: &Path, source| CliError::File {
             action,
             path: path.to_path_buf(),

@@ -770,6 +770,8 @@ async fn screenshot_requests_are_refused_without_consent_and_audited() {
             .expect("audit --json is an array")
             .iter()
             .filter(|e| e["action"] == "screenshot")
+            // Outcomes only; each act also has its intent entry before it.
+            .filter(|e| e["outcome"] != "started")
             .filter(|e| e["actor"].as_str().is_some_and(|a| a.contains(who)))
             .cloned()
             .collect()

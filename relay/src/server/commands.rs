@@ -47,7 +47,27 @@ fn records_itself(request: &Request) -> bool {
             | Request::Screenshot { .. }
             | Request::PublishRoster { .. }
             | Request::PublishRotation { .. }
+            | Request::FetchAttachment { .. }
     )
+}
+
+/// Whether a refusal of an unenrolled peer gets its own audit entry: at
+/// most `REFUSED_ENROLLMENTS_PER_WINDOW` a minute, the next one recorded
+/// saying how many were skipped (anyone with a key can be refused, so
+/// every refusal recorded would let a stranger grow the log without end).
+fn within_refusal_budget(shared: &Shared, peer: &Peer, refused: bool, details: &mut Value) -> bool {
+    if !refused || !matches!(peer.identity, SessionIdentity::Unenrolled) {
+        return true;
+    }
+    match shared.refused_enrollments.admit(std::time::Instant::now()) {
+        super::login_budget::Admission::Record { suppressed } => {
+            if suppressed > 0 {
+                details["refused_unenrolled_not_recorded_before_this"] = suppressed.into();
+            }
+            true
+        }
+        super::login_budget::Admission::Suppress => false,
+    }
 }
 
 /// `recv` is the rest of the request stream: a followed log pull reads its
@@ -65,7 +85,10 @@ pub(super) async fn execute(
         info!(reason = %refusal, "request refused");
         if let Some(Subject { action, target }) = &subject {
             let outcome = audit::refused(&refusal);
-            audit::record(&shared.store, &actor, action, target, &outcome, json!({})).await;
+            let mut details = json!({});
+            if within_refusal_budget(shared, peer, true, &mut details) {
+                audit::record(&shared.store, &actor, action, target, &outcome, details).await;
+            }
         }
         out.send(&Response::Error(refusal)).await;
         return;
@@ -90,7 +113,7 @@ pub(super) async fn execute(
             return;
         }
         Request::FetchAttachment { ticket, attachment } => {
-            logs::fetch_attachment(shared, ticket, attachment, out).await;
+            logs::fetch_attachment(shared, peer, ticket, attachment, out).await;
             return;
         }
         other => run(shared, peer, other, &mut note).await,
@@ -102,12 +125,14 @@ pub(super) async fn execute(
             (Ok(_), Some(outcome)) => outcome,
             (Ok(_), None) => "ok".into(),
         };
-        let details = if note.details.is_null() {
+        let mut details = if note.details.is_null() {
             json!({})
         } else {
             note.details
         };
-        audit::record(&shared.store, &actor, action, target, &outcome, details).await;
+        if within_refusal_budget(shared, peer, response.is_err(), &mut details) {
+            audit::record(&shared.store, &actor, action, target, &outcome, details).await;
+        }
     }
     let response = match response {
         Ok(r) => r,

@@ -3,8 +3,15 @@
 //! connection → hello → (welcome | refusal) → one task per request stream.
 //! Every await on the client is bounded by a timeout, and every failure ends
 //! only the stream or connection it happened on.
+//!
+//! The connection holds an `admission::Slot` from the accept loop on: it
+//! moves from handshaking to authenticated or unenrolled when the hello is
+//! decided (or is refused there, when that stage is full), and is given
+//! back when the task ends. An unenrolled connection lives at most
+//! `unenrolled_lifetime`; a technician's requests pass the rate limit first.
 
-use super::{commands, roster, Peer, Shared};
+use super::admission::{Slot, Stage};
+use super::{commands, rate_limit, roster, Peer, Shared};
 use crate::audit;
 use crate::store::StoreError;
 use std::sync::Arc;
@@ -43,8 +50,10 @@ pub const MAX_HELLO_LEN: usize = 4096;
 /// QUIC application close codes the relay uses.
 pub const CLOSE_REFUSED: u32 = 1;
 pub const CLOSE_PROTOCOL: u32 = 2;
+/// An unenrolled connection reached the end of its lifetime.
+pub const CLOSE_EXPIRED: u32 = 3;
 
-pub(super) async fn handle(incoming: quinn::Incoming, shared: Arc<Shared>) {
+pub(super) async fn handle(incoming: quinn::Incoming, mut slot: Slot, shared: Arc<Shared>) {
     let span = info_span!(
         "connection",
         peer = %incoming.remote_address(),
@@ -54,7 +63,7 @@ pub(super) async fn handle(incoming: quinn::Incoming, shared: Arc<Shared>) {
     async move {
         // `registration` keeps an agent daemon listed as online until this task ends.
         let (connection, peer, registration) =
-            match timeout(HELLO_TIMEOUT, welcome(incoming, &shared)).await {
+            match timeout(HELLO_TIMEOUT, welcome(incoming, &mut slot, &shared)).await {
                 Err(_) => {
                     debug!("no hello within {HELLO_TIMEOUT:?}; dropping the connection");
                     return;
@@ -88,8 +97,23 @@ pub(super) async fn handle(incoming: quinn::Incoming, shared: Arc<Shared>) {
                     push
                 );
             }
+            SessionIdentity::Unenrolled => {
+                // Long enough to enroll; then the peer must reconnect as
+                // the agent it now is (or go away).
+                let lifetime = shared.admission.limits().unenrolled_lifetime;
+                let serving = serve_streams(connection.clone(), Arc::new(peer), shared);
+                if timeout(lifetime, serving).await.is_err() {
+                    debug!("unenrolled connection reached its lifetime; closing it");
+                    let reason = format!(
+                        "an unenrolled connection lasts at most {} s; enroll, then reconnect",
+                        lifetime.as_secs()
+                    );
+                    connection.close(CLOSE_EXPIRED.into(), reason.as_bytes());
+                }
+            }
             _ => serve_streams(connection, Arc::new(peer), shared).await,
         }
+        drop(slot);
     }
     .instrument(span)
     .await
@@ -111,6 +135,7 @@ type Welcomed = (quinn::Connection, Peer, Option<Registration>);
 /// was refused (and told why).
 async fn welcome(
     incoming: quinn::Incoming,
+    slot: &mut Slot,
     shared: &Shared,
 ) -> Result<Option<Welcomed>, HandshakeError> {
     let connection = incoming.await?;
@@ -136,6 +161,27 @@ async fn welcome(
         },
         Err(refusal) => Err(refusal),
     };
+    // Each kind of peer has its own room: strangers cannot fill the one
+    // kept for agents and technicians.
+    let decision = decision.and_then(|identity| {
+        let stage = match identity {
+            SessionIdentity::Unenrolled => Stage::Unenrolled,
+            _ => Stage::Authenticated,
+        };
+        match slot.promote(stage) {
+            Ok(()) => Ok(identity),
+            Err(full) => {
+                // Strangers past their caps are routine under a flood and
+                // would flood the log too; known peers turned away are not.
+                if stage == Stage::Authenticated {
+                    warn!(refusal = ?full, "connection limit reached; refusing");
+                } else {
+                    debug!(refusal = ?full, "unenrolled connection limit reached; refusing");
+                }
+                Err(full.to_remote())
+            }
+        }
+    });
     if let Some(outcome) = login_outcome(&hello_kind, &decision) {
         let admission = match decision {
             Ok(_) => Admission::Record { suppressed: 0 },
@@ -338,6 +384,17 @@ async fn serve_stream(
         kind = request.name(),
         ticket_id = tracing::field::Empty
     );
+    if let SessionIdentity::Technician { name, .. } = &peer.identity {
+        // Before any work or audit entry: a flood costs the relay one
+        // frame read and one answer per request.
+        if let Err(wait) = shared.rate.check(name, std::time::Instant::now()) {
+            debug!(technician = %name, "request over the technician's rate");
+            let refusal = rate_limit::rate_limited(name, shared.rate.rate(), wait);
+            out.send(&Response::Error(refusal)).await;
+            out.finish();
+            return;
+        }
+    }
     commands::execute(&shared, &peer, request, recv, &mut out)
         .instrument(span)
         .await;

@@ -115,6 +115,18 @@ pub(super) async fn diagnose(
         "sections": sections.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "attach": attach.map(|t| t.to_string()),
     });
+    // The intent is on record before the agent is asked; without it the
+    // diagnostics are not run (the outcome entry follows in `commands`).
+    let intent = crate::audit::record_intent(
+        &shared.store,
+        &peer.audit_actor(),
+        "diag",
+        &format!("agent:{agent}"),
+        note.details.clone(),
+    )
+    .await
+    .map_err(|_| crate::audit::audit_unavailable("run diagnostics"))?;
+    note.details["intent_seq"] = intent.into();
     let command = AgentCommand::Diagnose { sections };
     let mut stream = agent_link::open(shared, agent, &command).await?;
     let report = match stream.next(DIAG_TIMEOUT).await.map_err(RemoteError::from)? {

@@ -1,4 +1,7 @@
-//! A bound on audit entries for *refused* technician logins.
+//! A bound on audit entries for refusals of peers nobody knows: refused
+//! technician logins, and refused enrollments and other requests from
+//! unenrolled connections (a bad or expired token, a request only an
+//! enrolled agent may send).
 //!
 //! Anyone who can finish a TLS handshake with some key can be refused, so
 //! auditing every refusal would let a stranger grow the audit log without
@@ -12,7 +15,9 @@ use std::time::{Duration, Instant};
 
 /// Refused logins recorded individually per window.
 pub const REFUSED_LOGINS_PER_WINDOW: u32 = 60;
-/// The window over which [`REFUSED_LOGINS_PER_WINDOW`] applies.
+/// Refused requests from unenrolled connections recorded individually per window.
+pub const REFUSED_ENROLLMENTS_PER_WINDOW: u32 = 60;
+/// The window over which each budget applies.
 pub const REFUSED_LOGIN_WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,19 +37,29 @@ struct Window {
 
 /// Fixed-window budget; time comes from the caller so it tests without a clock.
 #[derive(Debug)]
-pub struct LoginBudget {
+pub struct RefusalBudget {
+    per_window: u32,
     window: Mutex<Option<Window>>,
 }
 
-impl Default for LoginBudget {
-    fn default() -> Self {
-        LoginBudget {
+impl RefusalBudget {
+    /// For refused technician logins.
+    pub fn logins() -> Self {
+        Self::new(REFUSED_LOGINS_PER_WINDOW)
+    }
+
+    /// For refused requests from unenrolled connections.
+    pub fn enrollments() -> Self {
+        Self::new(REFUSED_ENROLLMENTS_PER_WINDOW)
+    }
+
+    pub fn new(per_window: u32) -> Self {
+        RefusalBudget {
+            per_window,
             window: Mutex::new(None),
         }
     }
-}
 
-impl LoginBudget {
     pub fn admit(&self, now: Instant) -> Admission {
         let mut guard = self
             .window
@@ -59,7 +74,7 @@ impl LoginBudget {
             window.started = now;
             window.recorded = 0;
         }
-        if window.recorded < REFUSED_LOGINS_PER_WINDOW {
+        if window.recorded < self.per_window {
             window.recorded += 1;
             Admission::Record {
                 suppressed: std::mem::take(&mut window.suppressed),
@@ -77,7 +92,7 @@ mod tests {
 
     #[test]
     fn refusals_past_the_budget_are_counted_and_reported_with_the_next_recorded_one() {
-        let budget = LoginBudget::default();
+        let budget = RefusalBudget::logins();
         let t0 = Instant::now();
         for _ in 0..REFUSED_LOGINS_PER_WINDOW {
             assert_eq!(budget.admit(t0), Admission::Record { suppressed: 0 });
@@ -95,6 +110,25 @@ mod tests {
         assert_eq!(
             budget.admit(t0 + REFUSED_LOGIN_WINDOW),
             Admission::Record { suppressed: 0 }
+        );
+    }
+
+    #[test]
+    fn the_enrollment_budget_is_exact_at_its_boundary() {
+        let budget = RefusalBudget::enrollments();
+        let t0 = Instant::now();
+        for _ in 0..REFUSED_ENROLLMENTS_PER_WINDOW - 1 {
+            assert!(matches!(budget.admit(t0), Admission::Record { .. }));
+        }
+        // The last one of the window is still recorded, the next is not.
+        assert_eq!(budget.admit(t0), Admission::Record { suppressed: 0 });
+        assert_eq!(budget.admit(t0), Admission::Suppress);
+        // One moment before the window ends it is still spent.
+        let almost = t0 + REFUSED_LOGIN_WINDOW - Duration::from_millis(1);
+        assert_eq!(budget.admit(almost), Admission::Suppress);
+        assert_eq!(
+            budget.admit(t0 + REFUSED_LOGIN_WINDOW),
+            Admission::Record { suppressed: 2 }
         );
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! PullLogs / Screenshot ─► checks (query shape, --attach ticket) ─► agent online? command
-//!     slot? transfer slot? (refused at once otherwise) ─► command on a stream kept open
+//!     slot? transfer slot? (refused at once otherwise) ─► intent entry in the audit log
+//!     (refused if it cannot be written) ─► command on a stream kept open
 //!     ─► splice (transfer.rs) ─► [attachment stored] ─► transfers row + audit entry
 //!     ─► last frame (End or Error) to the technician
 //! ```
@@ -11,7 +12,10 @@
 //! Every pull that got past authorization leaves a `transfers` row (who,
 //! agent, path, bytes, duration, result) and an audit entry (`log.pull` or
 //! `screenshot`), refused or not, written before the technician hears how
-//! it ended.
+//! it ended. The outcome entry names the intent's `seq` as `intent_seq`.
+//!
+//! A download of a stored attachment (`FetchAttachment`) is audited as
+//! `attachment.fetch` (ticket, attachment id, bytes sent) once it ended.
 
 use super::agent_link::{self, AgentLink, Slot};
 use super::commands::{record_ticket, to_remote};
@@ -149,7 +153,7 @@ async fn prepare(
 async fn serve(
     shared: &Shared,
     peer: &Peer,
-    pull: Pull,
+    mut pull: Pull,
     shape: Result<(), RemoteError>,
     recv: quinn::RecvStream,
     out: &mut Responder,
@@ -167,6 +171,35 @@ async fn serve(
             return;
         }
     };
+    // The intent is on record before the agent hears anything; without it
+    // the pull does not happen.
+    let actor = audit::technician_actor(&name);
+    let target = format!("agent:{}", pull.agent);
+    let intent = audit::record_intent(
+        &shared.store,
+        &actor,
+        action(pull.kind),
+        &target,
+        pull.details.clone(),
+    )
+    .await;
+    match intent {
+        Ok(seq) => {
+            if let Value::Object(map) = &mut pull.details {
+                map.insert("intent_seq".into(), json!(seq));
+            }
+        }
+        Err(_) => {
+            let refusal = audit::audit_unavailable(match pull.kind {
+                AttachmentKind::Log => "pull this log",
+                AttachmentKind::Screenshot => "take this screenshot",
+            });
+            let outcome = audit::refused(&refusal);
+            finish(shared, &name, &pull, started_at, clock, None, &outcome).await;
+            out.send(&Response::Error(refusal)).await;
+            return;
+        }
+    }
     tracing::info!(agent = %pull.agent, path = %pull.path, "streaming from the agent");
     let mut spliced = match link.send_open(&pull.command).await {
         Err(e) => Spliced {
@@ -273,6 +306,14 @@ fn outcome_text(ending: &Ending, attached: bool) -> String {
     }
 }
 
+/// The audit action of a pull.
+fn action(kind: AttachmentKind) -> &'static str {
+    match kind {
+        AttachmentKind::Log => "log.pull",
+        AttachmentKind::Screenshot => "screenshot",
+    }
+}
+
 /// Writes the `transfers` row and the audit entry.
 async fn finish(
     shared: &Shared,
@@ -284,10 +325,7 @@ async fn finish(
     outcome: &str,
 ) {
     let duration_ms = clock.elapsed().as_millis() as u64;
-    let action = match pull.kind {
-        AttachmentKind::Log => "log.pull",
-        AttachmentKind::Screenshot => "screenshot",
-    };
+    let action = action(pull.kind);
     let mut details = pull.details.clone();
     if let Value::Object(map) = &mut details {
         map.insert("duration_ms".into(), json!(duration_ms));
@@ -319,14 +357,32 @@ async fn finish(
     .await;
 }
 
-/// Sends a stored attachment as a transfer, chunk by chunk.
+/// Sends a stored attachment as a transfer, chunk by chunk, and records
+/// the download (`attachment.fetch`) before the last frame.
 pub(super) async fn fetch_attachment(
     shared: &Shared,
+    peer: &Peer,
     ticket: TicketId,
     attachment: AttachmentId,
     out: &mut Responder,
 ) {
     record_ticket(ticket);
+    let audit_fetch = |outcome: String, bytes: u64| {
+        let details = json!({ "attachment": attachment.to_string(), "bytes": bytes });
+        let actor = peer.audit_actor();
+        async move {
+            let target = format!("ticket:{ticket}");
+            audit::record(
+                &shared.store,
+                &actor,
+                "attachment.fetch",
+                &target,
+                &outcome,
+                details,
+            )
+            .await;
+        }
+    };
     let found = match shared.store.attachment(ticket, attachment).await {
         Ok(Some(found)) => found,
         Ok(None) => {
@@ -334,11 +390,14 @@ pub(super) async fn fetch_attachment(
                 ErrorKind::NotFound,
                 format!("ticket {ticket} has no attachment {attachment}; `triage tickets show {ticket}` lists them"),
             );
+            audit_fetch(audit::refused(&e), 0).await;
             out.send(&Response::Error(e)).await;
             return;
         }
         Err(e) => {
-            out.send(&Response::Error(to_remote(e))).await;
+            let e = to_remote(e);
+            audit_fetch(audit::refused(&e), 0).await;
+            out.send(&Response::Error(e)).await;
             return;
         }
     };
@@ -355,13 +414,22 @@ pub(super) async fn fetch_attachment(
     };
     let chunks = content.chunks(TRANSFER_CHUNK_LEN);
     let frames = std::iter::once(TransferFrame::Start(start))
-        .chain(chunks.map(|piece| TransferFrame::Chunk(piece.to_vec())))
-        .chain(std::iter::once(TransferFrame::End(end)));
+        .chain(chunks.map(|piece| TransferFrame::Chunk(piece.to_vec())));
+    let mut sent = 0u64;
     for frame in frames {
+        let len = match &frame {
+            TransferFrame::Chunk(piece) => piece.len() as u64,
+            _ => 0,
+        };
         if !out.send(&Response::Transfer(frame)).await {
+            let outcome = "failed: the technician went away".to_string();
+            audit_fetch(outcome, sent).await;
             return;
         }
+        sent += len;
     }
+    audit_fetch("ok".into(), sent).await;
+    out.send(&Response::Transfer(TransferFrame::End(end))).await;
 }
 
 #[cfg(test)]

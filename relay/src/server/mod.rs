@@ -2,7 +2,8 @@
 //!
 //! - [`start`] loads the identity, opens the store, binds the QUIC endpoint
 //!   and spawns the accept loop;
-//! - the accept loop ([`accept_loop`]) gives each connection its own task;
+//! - the accept loop ([`accept_loop`]) asks for a Retry under load, takes
+//!   a handshaking slot (`admission`) and gives each connection its own task;
 //! - `connection` runs the hello exchange and one task per request stream;
 //! - `commands` turns one request into its response (`scripts`, `diag`,
 //!   `logs` and `ping` for the requests that reach an agent, through
@@ -12,6 +13,7 @@
 //! - [`RelayHandle::shutdown`] stops accepting, closes connections, waits
 //!   for their tasks and closes the database pool.
 
+pub mod admission;
 pub mod agent_link;
 mod authz;
 mod commands;
@@ -23,15 +25,22 @@ mod login_budget;
 mod logs;
 mod my_tickets;
 mod ping;
+pub mod rate_limit;
 pub mod registry;
 pub mod roster;
 mod scripts;
 mod transfer;
 mod updates;
 
+pub use admission::{
+    Limits, MAX_CONNECTIONS, MAX_HANDSHAKING, MAX_HANDSHAKING_PER_ADDRESS,
+    MAX_UNENROLLED_CONNECTIONS, MAX_UNENROLLED_PER_ADDRESS, RETRY_THRESHOLD,
+    TECHNICIAN_REQUESTS_PER_SECOND, TECHNICIAN_REQUEST_BURST, UNENROLLED_LIFETIME,
+};
 pub use agent_link::{AGENT_REPLY_TIMEOUT, MAX_COMMANDS_PER_AGENT};
 pub use connection::{HELLO_TIMEOUT, MAX_HELLO_LEN, REQUEST_READ_TIMEOUT};
 pub use diag::{validate_report, DIAG_TIMEOUT};
+pub use login_budget::REFUSED_ENROLLMENTS_PER_WINDOW;
 pub use ping::PING_TIMEOUT;
 pub use roster::ROSTER_REFRESH;
 pub use scripts::RUN_GRACE;
@@ -61,8 +70,6 @@ use triage_shared::time::Timestamp;
 use triage_shared::tls;
 use triage_shared::token::{EnrollmentToken, RelayLocator};
 
-/// Connections one relay serves at once; more are refused at the door.
-pub const MAX_CONNECTIONS: usize = 10_000;
 /// How long shutdown waits for connections to wind down before cutting them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -83,7 +90,13 @@ pub(crate) struct Shared {
     /// The newest roster version pushed to every connected agent.
     pub roster_pushed: AtomicU64,
     /// Bounds audit entries for refused technician logins.
-    pub refused_logins: login_budget::LoginBudget,
+    pub refused_logins: login_budget::RefusalBudget,
+    /// Bounds audit entries for refused requests from unenrolled connections.
+    pub refused_enrollments: login_budget::RefusalBudget,
+    /// Connection slots per stage (`admission`).
+    pub admission: Arc<admission::Admission>,
+    /// Requests per technician.
+    pub rate: rate_limit::RateLimiter,
 }
 
 /// Who is on the other end of a connection, fixed at hello time.
@@ -144,7 +157,13 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         transfers: Arc::new(agent_link::InFlight::with_limit(MAX_TRANSFERS_PER_AGENT)),
         roster_published: Notify::new(),
         roster_pushed,
-        refused_logins: login_budget::LoginBudget::default(),
+        refused_logins: login_budget::RefusalBudget::logins(),
+        refused_enrollments: login_budget::RefusalBudget::enrollments(),
+        rate: rate_limit::RateLimiter::new(
+            config.limits.technician_requests_per_second,
+            config.limits.technician_request_burst,
+        ),
+        admission: admission::Admission::new(config.limits.clone()),
     });
     let (shutdown, stop) = watch::channel(false);
     let roster_task = tokio::spawn(roster::refresh_loop(Arc::clone(&shared), stop.clone()));
@@ -173,12 +192,26 @@ async fn accept_loop(
             _ = stop.changed() => break,
             incoming = endpoint.accept() => {
                 let Some(incoming) = incoming else { break };
-                if !may_admit(connections.len()) {
-                    tracing::warn!(limit = MAX_CONNECTIONS, peer = %incoming.remote_address(), "connection limit reached; refusing");
-                    incoming.refuse();
+                let peer = incoming.remote_address();
+                // Under load, a client must first show it receives at its
+                // source address (one round trip, no state kept here).
+                if shared.admission.wants_retry(incoming.remote_address_validated()) {
+                    if let Err(e) = incoming.retry() {
+                        tracing::debug!(%peer, error = %e, "cannot ask for a retry; refusing");
+                        e.into_incoming().refuse();
+                    }
                     continue;
                 }
-                connections.spawn(connection::handle(incoming, Arc::clone(&shared)).in_current_span());
+                let slot = match shared.admission.enter(peer.ip()) {
+                    Ok(slot) => slot,
+                    Err(full) => {
+                        // Routine under a flood; logging each would flood the log.
+                        tracing::debug!(%peer, refusal = ?full, "handshake limit reached; refusing");
+                        incoming.refuse();
+                        continue;
+                    }
+                };
+                connections.spawn(connection::handle(incoming, slot, Arc::clone(&shared)).in_current_span());
             }
             Some(done) = connections.join_next(), if !connections.is_empty() => {
                 if let Err(e) = done {
@@ -197,11 +230,6 @@ async fn accept_loop(
     if drained.is_err() {
         connections.shutdown().await;
     }
-}
-
-/// Whether one more connection fits under [`MAX_CONNECTIONS`].
-fn may_admit(current: usize) -> bool {
-    current < MAX_CONNECTIONS
 }
 
 /// Resolves on Ctrl-C, or on SIGTERM where there is one.
@@ -235,6 +263,22 @@ impl RelayHandle {
 
     pub fn store(&self) -> &Store {
         &self.shared.store
+    }
+
+    /// Connections per stage right now: (handshaking, unenrolled, authenticated).
+    pub fn connection_counts(&self) -> (usize, usize, usize) {
+        use admission::Stage;
+        let c = self.shared.admission.snapshot();
+        (
+            c.total(Stage::Handshaking),
+            c.total(Stage::Unenrolled),
+            c.total(Stage::Authenticated),
+        )
+    }
+
+    /// QUIC Retry packets sent since start (address validation under load).
+    pub fn retries_sent(&self) -> u64 {
+        self.shared.admission.retries()
     }
 
     /// Whether the agent currently holds a connection.
@@ -392,17 +436,5 @@ impl RelayHandle {
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
         self.shared.store.close().await;
         info!("relay stopped");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn connection_limit_is_exact() {
-        assert!(may_admit(0));
-        assert!(may_admit(MAX_CONNECTIONS - 1));
-        assert!(!may_admit(MAX_CONNECTIONS));
     }
 }

@@ -184,6 +184,21 @@ pub(super) async fn run(
     record_ticket(ticket);
     let actor = audit::technician_actor(peer.technician_name().unwrap_or("?"));
     let target = format!("script:{script}");
+    // The intent goes on record before anything is spent or sent: a relay
+    // killed mid-run has still logged it, and without it nothing runs.
+    let intent = audit::record_intent(
+        &shared.store,
+        &actor,
+        "script.run",
+        &target,
+        json!({ "ticket": ticket.to_string() }),
+    )
+    .await;
+    let Ok(intent_seq) = intent else {
+        let refusal = audit::audit_unavailable("run this script");
+        out.send(&Response::Error(refusal)).await;
+        return;
+    };
     let prepared = prepare(shared, ticket, script).await;
     let (link, stored, approval) = match prepared {
         Ok(p) => p,
@@ -195,7 +210,7 @@ pub(super) async fn run(
                 "script.run",
                 &target,
                 &audit::refused(&refusal),
-                json!({ "ticket": ticket.to_string() }),
+                json!({ "ticket": ticket.to_string(), "intent_seq": intent_seq }),
             )
             .await;
             out.send(&Response::Error(refusal)).await;
@@ -291,6 +306,7 @@ pub(super) async fn run(
             "duration_ms": outcome.as_ref().map(|o| o.duration_ms),
             "output_bytes": outcome.as_ref().map(|o| o.output_bytes),
             "relay_dropped_bytes": truncated_note,
+            "intent_seq": intent_seq,
         }),
     )
     .await;

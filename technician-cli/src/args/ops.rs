@@ -1,6 +1,7 @@
 //! `triage audit`, `triage diag` and `triage agents ping`: the clap types.
 
 use clap::{Args, Subcommand};
+use std::path::PathBuf;
 use std::time::Duration;
 use triage_shared::remote::Section;
 use triage_shared::time::parse_duration;
@@ -45,8 +46,22 @@ impl AuditArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the whole hash chain and name the first entry that was changed.
+    /// Recompute the whole hash chain and name the first entry that was
+    /// changed; also fails when the log no longer extends the newest entry
+    /// this CLI saw before (a cut tail or a rewritten chain).
     Verify,
+    /// Every entry (from --since on) as JSON lines, one entry a line, for a SIEM.
+    Export(AuditExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// Only entries from this long ago onwards: e.g. 30m, 1h, 7d. Default: all.
+    #[arg(long, value_parser = parse_duration)]
+    pub since: Option<Duration>,
+    /// Write to FILE (through FILE.partial, renamed once complete) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -119,6 +134,26 @@ mod tests {
         assert!(audit(&["--verify"]).wants_verify());
         assert!(parse(&["audit", "--verify", "--since", "1h"]).is_err());
         assert!(parse(&["audit", "--json", "verify"]).is_err());
+    }
+
+    #[test]
+    fn audit_export_takes_since_and_output() {
+        let a = audit(&["export", "--since", "7d", "-o", "audit.jsonl"]);
+        assert!(!a.wants_verify());
+        let Some(AuditCommand::Export(e)) = a.command else {
+            panic!("{a:?}")
+        };
+        assert_eq!(e.since, Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(e.output, Some(PathBuf::from("audit.jsonl")));
+        let a = audit(&["export"]);
+        assert!(matches!(
+            a.command,
+            Some(AuditCommand::Export(AuditExportArgs {
+                since: None,
+                output: None
+            }))
+        ));
+        assert!(parse(&["audit", "export", "--since", "soon"]).is_err());
     }
 
     #[test]
