@@ -25,6 +25,7 @@ mod my_tickets;
 mod ping;
 pub mod policy;
 pub mod registry;
+mod revoke;
 mod scripts;
 mod transfer;
 mod updates;
@@ -83,6 +84,8 @@ pub(crate) struct Shared {
     pub policy_pushed: AtomicU64,
     /// Bounds audit entries for refused technician logins.
     pub refused_logins: login_budget::LoginBudget,
+    /// Removals announced to the connections they close.
+    pub revocations: revoke::Revocations,
 }
 
 /// Who is on the other end of a connection, fixed at hello time.
@@ -144,6 +147,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         policy_published: Notify::new(),
         policy_pushed,
         refused_logins: login_budget::LoginBudget::default(),
+        revocations: revoke::Revocations::default(),
     });
     let (shutdown, stop) = watch::channel(false);
     let policy_task = tokio::spawn(policy::refresh_loop(Arc::clone(&shared), stop.clone()));
@@ -273,6 +277,18 @@ impl RelayHandle {
             Timestamp::now(),
         )
         .await?;
+        Ok(())
+    }
+
+    /// Removes a technician as `triage-relay technician remove` does, and
+    /// closes their connections to this relay at once.
+    pub async fn remove_technician(&self, name: &str) -> Result<(), RelayError> {
+        let now = Timestamp::now();
+        let removed =
+            crate::revocation::remove_technician(&self.shared.store, name, admin::LOCAL_ADMIN, now)
+                .await?;
+        let refusal = handshake::technician_removed(&removed.name, now);
+        self.shared.revocations.announce(removed.public_key, &refusal);
         Ok(())
     }
 

@@ -34,6 +34,7 @@ pub use scripts::{RunsOf, StoredScript};
 pub(crate) use tickets::not_found as ticket_not_found;
 #[cfg(test)]
 pub(crate) use tickets::tests::sample_snapshot as tickets_sample_snapshot;
+pub use technicians::{no_admin_left, Readded, RolesChanged, TechnicianRecord};
 pub use tickets::TicketUpdate;
 pub use tokens::TokenRefusal;
 pub use transfers::{NewAttachment, TransferRecord};
