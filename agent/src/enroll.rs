@@ -131,6 +131,7 @@ pub(crate) fn response_name(response: &Response) -> &'static str {
         Response::Transfer(_) => "transfer",
         Response::MyTickets(_) => "my_tickets",
         Response::AgentPong { .. } => "agent_pong",
+        Response::Tokens(_) => "tokens",
     }
 }
 

@@ -230,7 +230,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     .await;
             store.close().await;
             let removed = result?;
-            println!("Removed technician `{}`; their key is refused from now on.", removed.name);
+            println!(
+                "Removed technician `{}`; their key is refused from now on.",
+                removed.name
+            );
             Ok(())
         }
         Command::Technician(TechnicianCommand::Roles { name, roles, data }) => {
@@ -240,7 +243,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             store.close().await;
             let changed = result?;
             let names = |roles: &[Role]| {
-                roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
             };
             println!(
                 "Technician `{name}` now has roles {} (was {}).",
@@ -409,7 +416,9 @@ async fn token_admin(action: TokenCommand) -> anyhow::Result<()> {
     match action {
         TokenCommand::List { data, json } => {
             let (_, store) = open_offline(&data).await?;
-            let result = store.list_tokens(triage_shared::limits::MAX_LIST_ITEMS).await;
+            let result = store
+                .list_tokens(triage_shared::limits::MAX_LIST_ITEMS)
+                .await;
             store.close().await;
             let tokens = result?;
             if json {
@@ -424,7 +433,10 @@ async fn token_admin(action: TokenCommand) -> anyhow::Result<()> {
                 revocation::revoke_token(&store, &id, admin::LOCAL_ADMIN, Timestamp::now()).await;
             store.close().await;
             let token = result?;
-            println!("Revoked enrollment token {}; it can no longer enroll.", token.id);
+            println!(
+                "Revoked enrollment token {}; it can no longer enroll.",
+                token.id
+            );
         }
     }
     Ok(())

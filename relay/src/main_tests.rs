@@ -105,7 +105,11 @@ fn serve_and_quickstart_have_sensible_defaults() {
 fn token_still_mints_bare_and_also_lists_and_revokes() {
     assert!(matches!(
         parse(&["token", "--uses", "2"]).unwrap().command,
-        Command::Token { action: None, uses: 2, .. }
+        Command::Token {
+            action: None,
+            uses: 2,
+            ..
+        }
     ));
     assert!(matches!(
         parse(&["token", "list", "--json"]).unwrap().command,

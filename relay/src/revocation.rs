@@ -158,7 +158,9 @@ pub fn tokens_table(tokens: &[TokenSummary], now: Timestamp) -> String {
         "ID", "STATE", "USES", "CREATED", "EXPIRES", "REVOKED"
     );
     for t in tokens {
-        let revoked = t.revoked_at.map_or_else(|| "-".to_string(), |at| at.to_string());
+        let revoked = t
+            .revoked_at
+            .map_or_else(|| "-".to_string(), |at| at.to_string());
         let _ = writeln!(
             out,
             "{:<17} {:<8} {:<5} {:<21} {:<21} {:<21} {}",

@@ -56,7 +56,10 @@ async fn a_removed_technicians_open_connection_is_closed_and_a_reconnect_refused
         .unwrap();
     let reason = closed_by_relay(&bob).await;
     assert!(reason.contains("technician bob was removed"), "{reason}");
-    let err = connect(&t, &bob_key, PeerKind::Technician).await.err().unwrap();
+    let err = connect(&t, &bob_key, PeerKind::Technician)
+        .await
+        .err()
+        .unwrap();
     let (kind, message) = refusal(Err(err));
     assert_eq!(kind, ErrorKind::Revoked);
     assert!(message.contains("technician bob was removed"), "{message}");
@@ -67,7 +70,11 @@ async fn a_removed_technicians_open_connection_is_closed_and_a_reconnect_refused
         .find(|e| e.action == "technician.remove")
         .expect("removal audited");
     assert_eq!(
-        (removal.actor.as_str(), removal.target.as_str(), removal.outcome.as_str()),
+        (
+            removal.actor.as_str(),
+            removal.target.as_str(),
+            removal.outcome.as_str()
+        ),
         ("technician:alice", "technician:bob", "ok")
     );
 }
@@ -151,7 +158,11 @@ async fn a_removed_agent_loses_its_connection_and_is_refused_at_the_handshake() 
 async fn a_revoked_token_is_refused_at_enrollment() {
     let t = TestRelay::start().await;
     let admin = t.technician("alice", &[Role::Admin]).await;
-    let token = t.relay.create_token(3, Duration::from_secs(600)).await.unwrap();
+    let token = t
+        .relay
+        .create_token(3, Duration::from_secs(600))
+        .await
+        .unwrap();
     let id = TokenId::of(&token.secret);
     let Response::Tokens(listed) = admin.request(&Request::ListTokens).await.unwrap() else {
         panic!("tokens")
@@ -201,14 +212,22 @@ async fn the_last_admin_can_be_neither_removed_nor_demoted() {
         assert_eq!(kind, ErrorKind::Conflict);
         assert!(message.contains("would leave no admin"), "{message}");
     }
-    alice.request(&Request::WhoAmI).await.expect("still connected");
+    alice
+        .request(&Request::WhoAmI)
+        .await
+        .expect("still connected");
     let entries = t.relay.store().audit_entries(0, None, 100).await.unwrap();
     assert!(entries
         .iter()
         .any(|e| e.action == "technician.remove" && e.outcome.contains("would leave no admin")));
     // An l2 may not even try.
     let bob = t.technician("bob", &[Role::L2]).await;
-    let (kind, _) = refusal(bob.request(&Request::RemoveTechnician { name: "alice".into() }).await);
+    let (kind, _) = refusal(
+        bob.request(&Request::RemoveTechnician {
+            name: "alice".into(),
+        })
+        .await,
+    );
     assert_eq!(kind, ErrorKind::Forbidden);
 }
 
@@ -244,7 +263,11 @@ async fn downloading_a_pulled_log_needs_the_role_that_may_pull_it() {
         bytes: content.len() as u64,
         sha256: ContentDigest::of(&content),
     };
-    t.relay.store().attach_file(&summary, &content).await.unwrap();
+    t.relay
+        .store()
+        .attach_file(&summary, &content)
+        .await
+        .unwrap();
     let fetch = Request::FetchAttachment {
         ticket,
         attachment: summary.id,

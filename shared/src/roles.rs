@@ -86,9 +86,7 @@ pub fn roles_allowed(action: Action) -> &'static [Role] {
         PullLogs | TakeScreenshot | AttachScript | RunScript => &[L2, L3, Admin],
         ApproveScript => &[Approver, Admin],
         RegisterTechnician | CreateEnrollmentToken | ViewAudit => &[Admin],
-        RemoveTechnician | SetTechnicianRoles | RemoveAgent | ListTokens | RevokeToken => {
-            &[Admin]
-        }
+        RemoveTechnician | SetTechnicianRoles | RemoveAgent | ListTokens | RevokeToken => &[Admin],
     }
 }
 

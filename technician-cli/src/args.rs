@@ -530,7 +530,15 @@ mod tests {
         }
         for args in [
             &["technicians", "roles", "bob", "--role", "l1,l2"][..],
-            &["technicians", "roles", "bob", "--role", "l1", "--role", "l2"][..],
+            &[
+                "technicians",
+                "roles",
+                "bob",
+                "--role",
+                "l1",
+                "--role",
+                "l2",
+            ][..],
         ] {
             match parse(args).unwrap().command {
                 Command::Technicians(TechniciansCommand::Roles { name, roles }) => {
@@ -555,7 +563,10 @@ mod tests {
 
     #[test]
     fn bad_revocation_input_is_a_usage_error() {
-        assert!(parse(&["technicians", "roles", "bob"]).is_err(), "roles needed");
+        assert!(
+            parse(&["technicians", "roles", "bob"]).is_err(),
+            "roles needed"
+        );
         let err = parse(&["technicians", "roles", "bob", "--role", "root"]).unwrap_err();
         assert!(err.to_string().contains("unknown role"), "{err}");
         assert!(parse(&["technicians", "remove"]).is_err());

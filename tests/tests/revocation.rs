@@ -10,7 +10,9 @@ use triage_shared::token::EnrollmentToken;
 async fn a_removed_technician_can_no_longer_list_tickets() {
     let d = Deployment::start().await;
     let bob = d.technician("bob", &[Role::L1]).await;
-    bob.run(&["tickets", "list"]).await.expect("bob works tickets");
+    bob.run(&["tickets", "list"])
+        .await
+        .expect("bob works tickets");
     let out = d
         .admin
         .run(&["technicians", "remove", "bob"])

@@ -456,7 +456,12 @@ mod tests {
             },
         ];
         for request in &requests {
-            assert_eq!(kind(&tech(&[Role::Admin]), request), None, "{}", request.name());
+            assert_eq!(
+                kind(&tech(&[Role::Admin]), request),
+                None,
+                "{}",
+                request.name()
+            );
             for r in [Role::L1, Role::L2, Role::L3, Role::Approver] {
                 let err = authorize(&tech(&[r]), request).unwrap_err();
                 assert_eq!(err.kind, ErrorKind::Forbidden);

@@ -3,11 +3,11 @@
 
 use crate::store::AgentRecord;
 use triage_shared::protocol::TechnicianSummary;
-use triage_shared::time::Timestamp;
-use triage_shared::AgentId;
 use triage_shared::protocol::{
     ErrorKind, Hello, PeerKind, RemoteError, SessionIdentity, PROTOCOL_VERSION,
 };
+use triage_shared::time::Timestamp;
+use triage_shared::AgentId;
 
 /// What the store holds for a key, looked up only in the table that matches
 /// the kind of peer the client says it is: a technician's key used by an
@@ -121,7 +121,9 @@ pub fn recheck(
                 hostname: a.hostname,
             }),
         },
-        (SessionIdentity::Agent { id, hostname }, _) => Err(agent_removed(*id, hostname, Timestamp::now())),
+        (SessionIdentity::Agent { id, hostname }, _) => {
+            Err(agent_removed(*id, hostname, Timestamp::now()))
+        }
     }
 }
 
@@ -263,7 +265,10 @@ mod tests {
             name: "carol".into(),
             at: Timestamp(5),
         };
-        assert_eq!(recheck(&session, removed).unwrap_err().kind, ErrorKind::Revoked);
+        assert_eq!(
+            recheck(&session, removed).unwrap_err().kind,
+            ErrorKind::Revoked
+        );
         assert!(recheck(&session, KnownKey::Unknown).is_err());
         let a = agent();
         let as_agent = SessionIdentity::Agent {

@@ -288,7 +288,9 @@ impl RelayHandle {
             crate::revocation::remove_technician(&self.shared.store, name, admin::LOCAL_ADMIN, now)
                 .await?;
         let refusal = handshake::technician_removed(&removed.name, now);
-        self.shared.revocations.announce(removed.public_key, &refusal);
+        self.shared
+            .revocations
+            .announce(removed.public_key, &refusal);
         Ok(())
     }
 

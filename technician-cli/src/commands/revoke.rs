@@ -119,7 +119,10 @@ pub async fn revoke_token(home: &Home, id: String, out: Out<'_>) -> Result<(), C
     let request = Request::RevokeToken { id };
     send_ok(home, &request).await?;
     if let Request::RevokeToken { id } = &request {
-        writeln!(out, "Enrollment token {id} revoked; it can no longer enroll.")?;
+        writeln!(
+            out,
+            "Enrollment token {id} revoked; it can no longer enroll."
+        )?;
     }
     Ok(())
 }
@@ -145,7 +148,15 @@ pub fn token_table(tokens: &[TokenSummary], now: Timestamp, width: usize) -> Str
         })
         .collect();
     table(
-        &["ID", "STATE", "USES LEFT", "CREATED", "EXPIRES", "REVOKED", "CREATED BY"],
+        &[
+            "ID",
+            "STATE",
+            "USES LEFT",
+            "CREATED",
+            "EXPIRES",
+            "REVOKED",
+            "CREATED BY",
+        ],
         &rows,
         width,
     )
@@ -214,7 +225,10 @@ mod tests {
         let table = token_table(&[token(true), token(false)], Timestamp(5_000), 200);
         let lines: Vec<_> = table.lines().collect();
         assert_eq!(lines.len(), 3, "{table}");
-        assert!(lines[1].contains("0123456789abcdef") && lines[1].contains("revoked"), "{table}");
+        assert!(
+            lines[1].contains("0123456789abcdef") && lines[1].contains("revoked"),
+            "{table}"
+        );
         assert!(lines[2].contains("usable"), "{table}");
         assert!(token_table(&[], Timestamp(0), 80).contains("tokens create"));
         let v = serde_json::to_value(token(true)).unwrap();

@@ -15,7 +15,10 @@ fn tech(name: &str, roles: &[Role], key: PublicKey) -> TechnicianSummary {
 
 async fn add(store: &Store, name: &str, roles: &[Role]) -> PublicKey {
     let key = KeyPair::generate().public_key();
-    assert_eq!(store.add_technician(&tech(name, roles, key)).await.unwrap(), None);
+    assert_eq!(
+        store.add_technician(&tech(name, roles, key)).await.unwrap(),
+        None
+    );
     key
 }
 
@@ -28,7 +31,10 @@ async fn a_removed_technician_keeps_the_row_but_is_found_nowhere_live(store: Sto
     assert_eq!(removed.public_key, bob);
     assert!(store.technician("bob").await.unwrap().is_none());
     assert!(store.technician_by_key(&bob).await.unwrap().is_none());
-    assert!(store.approvers().await.unwrap().is_empty(), "not in the next policy");
+    assert!(
+        store.approvers().await.unwrap().is_empty(),
+        "not in the next policy"
+    );
     let names: Vec<_> = store
         .list_technicians(10)
         .await
@@ -82,7 +88,10 @@ async fn roles_are_replaced_and_the_last_admin_is_kept(store: Store) {
         .await
         .unwrap();
     assert_eq!(changed.previous, [Role::L2]);
-    assert_eq!(store.technician("bob").await.unwrap().unwrap().roles, [Role::L1]);
+    assert_eq!(
+        store.technician("bob").await.unwrap().unwrap().roles,
+        [Role::L1]
+    );
     for attempt in [
         refused_kind(store.set_technician_roles("alice", &[Role::L3]).await),
         refused_kind(store.remove_technician("alice", NOW).await),
@@ -103,7 +112,11 @@ async fn roles_are_replaced_and_the_last_admin_is_kept(store: Store) {
         .unwrap();
     store.remove_technician("alice", NOW).await.unwrap();
     let (kind, _) = refused_kind(store.set_technician_roles("alice", &[Role::L1]).await);
-    assert_eq!(kind, ErrorKind::NotFound, "a removed technician's roles stay put");
+    assert_eq!(
+        kind,
+        ErrorKind::NotFound,
+        "a removed technician's roles stay put"
+    );
 }
 
 store_test!(two_admins_removing_each_other_at_once_leave_one);
@@ -122,9 +135,7 @@ async fn two_admins_removing_each_other_at_once_leave_one(store: Store) {
 }
 
 store_test!(a_removed_agent_is_unlisted_keeps_its_tickets_and_its_key_is_known_removed);
-async fn a_removed_agent_is_unlisted_keeps_its_tickets_and_its_key_is_known_removed(
-    store: Store,
-) {
+async fn a_removed_agent_is_unlisted_keeps_its_tickets_and_its_key_is_known_removed(store: Store) {
     let agent = enrolled_agent(&store, "pc-1").await;
     let other = enrolled_agent(&store, "pc-2").await;
     let ticket = file_ticket(&store, &agent, NOW).await;
@@ -139,14 +150,22 @@ async fn a_removed_agent_is_unlisted_keeps_its_tickets_and_its_key_is_known_remo
         .map(|a| a.id)
         .collect();
     assert_eq!(listed, [other.id]);
-    let by_key = store.agent_by_key(&agent.public_key).await.unwrap().unwrap();
+    let by_key = store
+        .agent_by_key(&agent.public_key)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(by_key.removed_at, Some(later));
     let detail = store.ticket_detail(ticket).await.unwrap().unwrap();
     assert_eq!(detail.ticket.agent_id, Some(agent.id));
     let (kind, message) = refused_kind(store.remove_agent(agent.id, later).await);
     assert_eq!(kind, ErrorKind::NotFound);
     assert!(message.contains("already removed"), "{message}");
-    let (kind, _) = refused_kind(store.remove_agent(triage_shared::AgentId::new_random(), later).await);
+    let (kind, _) = refused_kind(
+        store
+            .remove_agent(triage_shared::AgentId::new_random(), later)
+            .await,
+    );
     assert_eq!(kind, ErrorKind::NotFound);
 }
 
@@ -165,7 +184,10 @@ async fn tokens_are_listed_by_id_and_a_revoked_one_no_longer_enrolls(store: Stor
         .unwrap();
     assert_eq!(revoked.id, id);
     assert_eq!(revoked.revoked_by.as_deref(), Some("technician:alice"));
-    assert_eq!(store.list_tokens(10).await.unwrap()[0].revoked_at, Some(NOW));
+    assert_eq!(
+        store.list_tokens(10).await.unwrap()[0].revoked_at,
+        Some(NOW)
+    );
     let key = KeyPair::generate().public_key();
     let (kind, message) = refused_kind(store.enroll(&hash, &key, "pc", "os", NOW).await);
     assert_eq!(kind, ErrorKind::InvalidToken);
