@@ -121,9 +121,13 @@ pub fn recheck(
                 hostname: a.hostname,
             }),
         },
-        (SessionIdentity::Agent { id, hostname }, _) => {
-            Err(agent_removed(*id, hostname, Timestamp::now()))
-        }
+        (SessionIdentity::Agent { id, .. }, _) => Err(RemoteError::new(
+            ErrorKind::Revoked,
+            format!(
+                "agent {id} is no longer enrolled with this relay; enroll this endpoint again \
+                 with a new token: `triage-agent enroll TOKEN --force`"
+            ),
+        )),
     }
 }
 

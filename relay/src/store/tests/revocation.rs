@@ -216,9 +216,32 @@ async fn an_ambiguous_token_prefix_is_refused(store: Store) {
     store.revoke_token("abcdef121", "x", NOW).await.unwrap();
 }
 
-store_test!(tokens_made_before_ids_existed_get_theirs_from_the_hash);
-async fn tokens_made_before_ids_existed_get_theirs_from_the_hash(store: Store) {
-    // A row as the earlier schema wrote it, then the backfill the migration ran.
+/// The migration gives tokens made under the earlier schema their ids:
+/// the schema as it was, a token row, then the store opened (migrated).
+#[tokio::test]
+async fn tokens_made_before_ids_existed_get_theirs_from_the_migration() {
+    let earlier = tempfile::tempdir().unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.as_str() < "20250602000000" {
+            std::fs::copy(&path, earlier.path().join(&name)).unwrap();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("relay.db").display()
+    );
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(earlier.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
     let hash = TokenSecret::generate().hash_hex();
     sqlx::query(
         "INSERT INTO enrollment_tokens (hash, uses_left, expires_at, created_at, created_by) \
@@ -227,13 +250,18 @@ async fn tokens_made_before_ids_existed_get_theirs_from_the_hash(store: Store) {
     .bind(&hash)
     .bind(NOW.0 + HOUR_MS)
     .bind(NOW.0)
-    .execute(&store.pool)
+    .execute(&pool)
     .await
     .unwrap();
-    sqlx::query("UPDATE enrollment_tokens SET id = substr(hash, 1, 16) WHERE id IS NULL")
-        .execute(&store.pool)
+    pool.close().await;
+    let store = Store::open(&url).await.unwrap();
+    let listed = store.list_tokens(10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, TokenId::of_hash(&hash));
+    assert_eq!(listed[0].revoked_at, None);
+    store
+        .revoke_token(&listed[0].id.as_str()[..6], "test", NOW)
         .await
         .unwrap();
-    let listed = store.list_tokens(10).await.unwrap();
-    assert_eq!(listed[0].id, TokenId::of_hash(&hash));
+    store.close().await;
 }
