@@ -118,7 +118,7 @@ pub async fn run_daemon_with(
 fn key_refused(refusal: &RemoteError) -> bool {
     matches!(
         refusal.kind,
-        ErrorKind::Unauthenticated | ErrorKind::Forbidden
+        ErrorKind::Unauthenticated | ErrorKind::Forbidden | ErrorKind::Revoked
     )
 }
 

@@ -135,6 +135,7 @@ pub(crate) fn response_name(response: &Response) -> &'static str {
         Response::AgentPong { .. } => "agent_pong",
         Response::RosterDraft(_) => "roster_draft",
         Response::CurrentRoster(_) => "current_roster",
+        Response::Tokens(_) => "tokens",
     }
 }
 

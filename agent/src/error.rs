@@ -123,7 +123,10 @@ pub fn is_transient(error: &ClientError) -> bool {
 pub(crate) fn from_client(addr: &str, error: ClientError) -> AgentError {
     match error {
         ClientError::Refused(e)
-            if matches!(e.kind, ErrorKind::Unauthenticated | ErrorKind::Forbidden) =>
+            if matches!(
+                e.kind,
+                ErrorKind::Unauthenticated | ErrorKind::Forbidden | ErrorKind::Revoked
+            ) =>
         {
             AgentError::NotRecognised(e.message)
         }
@@ -155,6 +158,17 @@ mod tests {
             addr: "a".into(),
             detail: "fp".into()
         }));
+    }
+
+    #[test]
+    fn a_removed_agent_is_told_to_enroll_again() {
+        let removed = ClientError::Refused(RemoteError::new(
+            ErrorKind::Revoked,
+            "agent 1 (pc) was removed from this relay",
+        ));
+        let err = from_client("relay:4433", removed);
+        assert!(matches!(err, AgentError::NotRecognised(_)));
+        assert!(err.to_string().contains("was removed"), "{err}");
     }
 
     #[test]

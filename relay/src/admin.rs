@@ -41,7 +41,7 @@ pub fn check_technician(name: &str, roles: &[Role]) -> Result<Vec<Role>, RemoteE
 }
 
 /// The audit outcome text of a result.
-fn outcome<T>(result: &Result<T, StoreError>) -> String {
+pub(crate) fn outcome<T>(result: &Result<T, StoreError>) -> String {
     match result {
         Ok(_) => "ok".into(),
         Err(StoreError::Refused(r)) => audit::refused(r),
@@ -66,14 +66,23 @@ pub async fn register_technician(
             public_key,
             created_at: now,
         };
-        store.add_technician(&tech).await?;
-        Ok(tech)
+        let readded = store.add_technician(&tech).await?;
+        Ok((tech, readded))
     }
     .await;
-    let details = json!({
+    let mut details = json!({
         "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
         "public_key": public_key.to_string(),
     });
+    // Adding a removed name again is allowed, and said so in the log.
+    if let Ok((_, Some(readded))) = &result {
+        details["readded"] = json!({
+            "removed_at": readded.removed_at.millis(),
+            "previous_public_key": readded.previous_key.to_string(),
+            "previous_roles": readded.previous_roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        });
+    }
+    let result = result.map(|(tech, _)| tech);
     audit::record(
         store,
         actor,

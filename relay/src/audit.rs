@@ -86,6 +86,10 @@ pub fn subject(request: &Request) -> Option<Subject> {
             update: AgentUpdate::Screenshot(_),
             ..
         } => ("ticket.screenshot", format!("ticket:{ticket}")),
+        Request::RemoveTechnician { name } => ("technician.remove", technician_actor(name)),
+        Request::SetTechnicianRoles { name, .. } => ("technician.roles", technician_actor(name)),
+        Request::RemoveAgent { agent } => ("agent.remove", agent_actor(*agent)),
+        Request::RevokeToken { id } => ("token.revoke", format!("token:{id}")),
         _ => return None,
     };
     Some(Subject { action, target })

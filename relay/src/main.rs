@@ -8,7 +8,7 @@ use std::time::Duration;
 use triage_relay::config::DataDir;
 use triage_relay::quickstart::{self, Binaries};
 use triage_relay::store::Store;
-use triage_relay::{admin, audit, org, RelayConfig};
+use triage_relay::{admin, audit, org, revocation, RelayConfig};
 use triage_shared::identity::PublicKey;
 use triage_shared::roles::Role;
 use triage_shared::time::{parse_duration, Timestamp};
@@ -53,8 +53,12 @@ enum Command {
         #[arg(long, value_name = "HOST:PORT")]
         public_addr: Option<String>,
     },
-    /// Make an enrollment token and print it (works offline, on the store directly)
+    /// Make an enrollment token and print it (works offline, on the store
+    /// directly); `token list` and `token revoke ID` manage existing ones
+    #[command(args_conflicts_with_subcommands = true)]
     Token {
+        #[command(subcommand)]
+        action: Option<TokenCommand>,
         #[command(flatten)]
         data: DataArgs,
         /// How many agents may enroll with it
@@ -111,6 +115,23 @@ enum TechnicianCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Remove a technician: their key is refused from their next request
+    /// (a running relay's network path also closes their connections).
+    /// Refused for the last admin
+    Remove {
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Replace a technician's roles (effective on their next request)
+    Roles {
+        name: String,
+        /// l1, l2, l3, approver or admin; repeat or separate with commas
+        #[arg(long = "role", value_name = "ROLE", required = true, num_args = 1.., value_delimiter = ',')]
+        roles: Vec<Role>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// List registered technicians
     List {
         #[command(flatten)]
@@ -118,6 +139,25 @@ enum TechnicianCommand {
         /// Print JSON: [{name, roles, public_key, created_at}] with created_at in Unix milliseconds
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// List enrollment tokens, newest first (never their secrets)
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Print JSON: [{id, created_at, expires_at, uses_left, created_by, revoked_at, revoked_by}]
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token so that it can no longer enroll
+    Revoke {
+        /// The token's id, or a unique prefix of it (6+ hex digits), as `token list` shows
+        id: String,
+        #[command(flatten)]
+        data: DataArgs,
     },
 }
 
@@ -188,6 +228,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             public_addr,
         } => serve(data, listen, public_addr).await,
         Command::Token {
+            action: Some(action),
+            ..
+        } => token_admin(action).await,
+        Command::Token {
+            action: None,
             data,
             uses,
             ttl,
@@ -195,6 +240,39 @@ async fn run(command: Command) -> anyhow::Result<()> {
             org_key,
             min_roster,
         } => token(data, uses, ttl, public_addr, org_key, min_roster).await,
+        Command::Technician(TechnicianCommand::Remove { name, data }) => {
+            let (_, store) = open_offline(&data).await?;
+            let result =
+                revocation::remove_technician(&store, &name, admin::LOCAL_ADMIN, Timestamp::now())
+                    .await;
+            store.close().await;
+            let removed = result?;
+            println!(
+                "Removed technician `{}`; their key is refused from now on.",
+                removed.name
+            );
+            Ok(())
+        }
+        Command::Technician(TechnicianCommand::Roles { name, roles, data }) => {
+            let (_, store) = open_offline(&data).await?;
+            let result =
+                revocation::set_technician_roles(&store, &name, &roles, admin::LOCAL_ADMIN).await;
+            store.close().await;
+            let changed = result?;
+            let names = |roles: &[Role]| {
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            println!(
+                "Technician `{name}` now has roles {} (was {}).",
+                names(&changed.technician.roles),
+                names(&changed.previous)
+            );
+            Ok(())
+        }
         Command::Technician(TechnicianCommand::Add {
             name,
             roles,
@@ -374,7 +452,8 @@ async fn token(
     let ((token, expires_at), fingerprint) = result?;
     println!("{token}");
     eprintln!(
-        "relay fingerprint sha256:{fingerprint}; valid for {uses} enrollment(s) until {expires_at}"
+        "token id {}; relay fingerprint sha256:{fingerprint}; valid for {uses} enrollment(s) until {expires_at}",
+        triage_shared::token_id::TokenId::of(&token.secret)
     );
     if token.org_key.is_none() {
         eprintln!("warning: the token carries no organisation key (--org-key), so the agent will run no scripts");
@@ -391,6 +470,36 @@ async fn published_roster_version(store: &Store, org: &PublicKey) -> anyhow::Res
         .await?
         .filter(|r| r.signed_by(org))
         .map_or(0, |r| r.roster.version))
+}
+
+async fn token_admin(action: TokenCommand) -> anyhow::Result<()> {
+    match action {
+        TokenCommand::List { data, json } => {
+            let (_, store) = open_offline(&data).await?;
+            let result = store
+                .list_tokens(triage_shared::limits::MAX_LIST_ITEMS)
+                .await;
+            store.close().await;
+            let tokens = result?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                print!("{}", revocation::tokens_table(&tokens, Timestamp::now()));
+            }
+        }
+        TokenCommand::Revoke { id, data } => {
+            let (_, store) = open_offline(&data).await?;
+            let result =
+                revocation::revoke_token(&store, &id, admin::LOCAL_ADMIN, Timestamp::now()).await;
+            store.close().await;
+            let token = result?;
+            println!(
+                "Revoked enrollment token {}; it can no longer enroll.",
+                token.id
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn open_offline(data: &DataArgs) -> anyhow::Result<(DataDir, Store)> {

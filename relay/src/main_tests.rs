@@ -100,3 +100,48 @@ fn serve_and_quickstart_have_sensible_defaults() {
         )
     );
 }
+
+#[test]
+fn token_still_mints_bare_and_also_lists_and_revokes() {
+    assert!(matches!(
+        parse(&["token", "--uses", "2"]).unwrap().command,
+        Command::Token {
+            action: None,
+            uses: 2,
+            ..
+        }
+    ));
+    assert!(matches!(
+        parse(&["token", "list", "--json"]).unwrap().command,
+        Command::Token {
+            action: Some(TokenCommand::List { json: true, .. }),
+            ..
+        }
+    ));
+    match parse(&["token", "revoke", "abcdef12"]).unwrap().command {
+        Command::Token {
+            action: Some(TokenCommand::Revoke { id, .. }),
+            ..
+        } => assert_eq!(id, "abcdef12"),
+        _ => panic!("not token revoke"),
+    }
+    assert!(parse(&["token", "revoke"]).is_err(), "revoke needs an id");
+}
+
+#[test]
+fn technician_remove_and_roles_parse_and_roles_are_required() {
+    assert!(matches!(
+        parse(&["technician", "remove", "carol"]).unwrap().command,
+        Command::Technician(TechnicianCommand::Remove { .. })
+    ));
+    let Command::Technician(TechnicianCommand::Roles { name, roles, .. }) =
+        parse(&["technician", "roles", "carol", "--role", "l1,l2"])
+            .unwrap()
+            .command
+    else {
+        panic!("not technician roles")
+    };
+    assert_eq!((name.as_str(), roles), ("carol", vec![Role::L1, Role::L2]));
+    assert!(parse(&["technician", "roles", "carol"]).is_err());
+    assert!(parse(&["technician", "roles", "carol", "--role", "root"]).is_err());
+}

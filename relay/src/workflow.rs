@@ -221,6 +221,7 @@ mod tests {
             os: "Debian 12".into(),
             enrolled_at: Timestamp(0),
             last_seen: None,
+            removed_at: None,
         }
     }
 

@@ -229,7 +229,8 @@ async fn an_internal_note_shows_to_technicians_but_never_in_my_tickets() {
 async fn an_employee_screenshot_becomes_a_fetchable_attachment_once() {
     let t = TestRelay::start().await;
     let (_, agent_id, agent) = t.agent("pc-1").await;
-    let bob = t.technician("bob", &[Role::L1]).await;
+    // Downloading a screenshot needs the role that may take one (l2+).
+    let bob = t.technician("bob", &[Role::L2]).await;
     let id = file(&agent, &for_employee("alice", "Error dialog on start")).await;
     // The largest screenshot allowed still travels in one frame.
     let data = png(MAX_ATTACHED_SCREENSHOT_LEN);
@@ -261,6 +262,12 @@ async fn an_employee_screenshot_becomes_a_fetchable_attachment_once() {
         ticket: id,
         attachment: a.id,
     };
+    let lea = t.technician("lea", &[Role::L1]).await;
+    let refused = read_all(lea.open_stream(&fetch).await.unwrap()).await;
+    assert!(
+        matches!(refused.as_slice(), [Response::Error(e)] if e.kind == ErrorKind::Forbidden),
+        "an l1 may see the ticket but not download its screenshot"
+    );
     let frames = read_all(bob.open_stream(&fetch).await.unwrap()).await;
     let mut got = Vec::new();
     for f in &frames {

@@ -22,6 +22,7 @@ pub mod ticket;
 pub mod time;
 pub mod tls;
 pub mod token;
+pub mod token_id;
 pub mod transfer;
 
 pub use ids::{AgentId, TicketId};

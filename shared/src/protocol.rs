@@ -23,6 +23,7 @@ use crate::ticket::{
     Comment, EmployeeTicket, NewTicket, Status, StatusAction, Ticket, TicketEvent,
 };
 use crate::time::Timestamp;
+use crate::token_id::TokenId;
 use crate::transfer::{AttachmentId, AttachmentSummary, LogQuery, TransferFrame};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -233,6 +234,29 @@ pub enum Request {
     PublishRotation {
         rotation: Box<SignedRotation>,
     },
+    /// Admin: take a technician's access away at once. Their row stays
+    /// (marked removed) so the audit log and ticket history keep their name.
+    RemoveTechnician {
+        name: String,
+    },
+    /// Admin: replace a technician's roles; effective on their next request.
+    SetTechnicianRoles {
+        name: String,
+        roles: Vec<Role>,
+    },
+    /// Admin: unenroll an agent. Its key is refused from then on; its
+    /// tickets stay.
+    RemoveAgent {
+        agent: AgentId,
+    },
+    /// Admin: every enrollment token, newest first; answered by `Response::Tokens`.
+    ListTokens,
+    /// Admin: a token id (or a unique prefix of at least
+    /// [`crate::token_id::MIN_TOKEN_ID_PREFIX`] hex digits) that may no
+    /// longer enroll.
+    RevokeToken {
+        id: String,
+    },
 }
 
 impl Request {
@@ -271,6 +295,11 @@ impl Request {
             Request::PublishRoster { .. } => "publish_roster",
             Request::CurrentRoster => "current_roster",
             Request::PublishRotation { .. } => "publish_rotation",
+            Request::RemoveTechnician { .. } => "remove_technician",
+            Request::SetTechnicianRoles { .. } => "set_technician_roles",
+            Request::RemoveAgent { .. } => "remove_agent",
+            Request::ListTokens => "list_tokens",
+            Request::RevokeToken { .. } => "revoke_token",
         }
     }
 }
@@ -316,6 +345,36 @@ pub enum Response {
     },
     RosterDraft(Box<Roster>),
     CurrentRoster(Option<Box<SignedRoster>>),
+    /// The answer to `Request::ListTokens`.
+    Tokens(Vec<TokenSummary>),
+}
+
+/// An enrollment token as `tokens list` shows it; never its secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenSummary {
+    pub id: TokenId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub uses_left: u32,
+    pub created_by: String,
+    /// When an admin revoked it; `None` while it may still enroll.
+    pub revoked_at: Option<Timestamp>,
+    pub revoked_by: Option<String>,
+}
+
+impl TokenSummary {
+    /// Its state in a word: a revocation is named before expiry or use.
+    pub fn state(&self, now: Timestamp) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.expires_at <= now {
+            "expired"
+        } else if self.uses_left == 0 {
+            "used up"
+        } else {
+            "usable"
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -393,6 +452,8 @@ pub enum ErrorKind {
     Unavailable,
     Timeout,
     Internal,
+    /// The peer's access was taken away (a removed technician or agent).
+    Revoked,
 }
 
 /// An error the other side reports; `message` says what to do next.
@@ -503,6 +564,62 @@ mod tests {
             let back: Response = decode_frame(&encode(&resp).unwrap()).unwrap();
             assert_eq!(back, resp);
         }
+    }
+
+    #[test]
+    fn revocation_requests_are_appended_after_ping_and_round_trip() {
+        let requests = [
+            Request::RemoveTechnician { name: "bob".into() },
+            Request::SetTechnicianRoles {
+                name: "bob".into(),
+                roles: vec![Role::L1],
+            },
+            Request::RemoveAgent {
+                agent: AgentId::new_random(),
+            },
+            Request::ListTokens,
+            Request::RevokeToken {
+                id: "0123456789abcdef".into(),
+            },
+        ];
+        for (tag, req) in (28u8..).zip(&requests) {
+            let frame = encode(req).unwrap();
+            assert_eq!(frame[4], tag, "{}", req.name());
+            let back: Request = decode_frame(&frame).unwrap();
+            assert_eq!(&back, req);
+        }
+        let tokens = Response::Tokens(vec![TokenSummary {
+            id: "0123456789abcdef".parse().unwrap(),
+            created_at: Timestamp(1),
+            expires_at: Timestamp(2),
+            uses_left: 3,
+            created_by: "relay-admin".into(),
+            revoked_at: Some(Timestamp(4)),
+            revoked_by: Some("technician:alice".into()),
+        }]);
+        let frame = encode(&tokens).unwrap();
+        assert_eq!(frame[4], 19, "Tokens follows AgentPong (18)");
+        assert_eq!(decode_frame::<Response>(&frame).unwrap(), tokens);
+        let revoked = encode(&RemoteError::new(ErrorKind::Revoked, "x")).unwrap();
+        assert_eq!(revoked[4], 11, "Revoked follows Internal (10)");
+    }
+
+    #[test]
+    fn token_state_names_revocation_before_expiry_and_use() {
+        let token = |uses_left, expires_at, revoked_at: Option<i64>| TokenSummary {
+            id: "0123456789abcdef".parse().unwrap(),
+            created_at: Timestamp(0),
+            expires_at: Timestamp(expires_at),
+            uses_left,
+            created_by: "relay-admin".into(),
+            revoked_at: revoked_at.map(Timestamp),
+            revoked_by: None,
+        };
+        let now = Timestamp(100);
+        assert_eq!(token(1, 200, None).state(now), "usable");
+        assert_eq!(token(0, 200, None).state(now), "used up");
+        assert_eq!(token(1, 100, None).state(now), "expired");
+        assert_eq!(token(0, 50, Some(60)).state(now), "revoked");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Technician roles and the table of what each may do. The relay consults this
 //! table for every technician request.
 
+use crate::transfer::AttachmentKind;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -67,6 +68,11 @@ pub enum Action {
     ViewAudit,
     /// Export the roster to sign, publish signed rosters and key rotations.
     ManageOrg,
+    RemoveTechnician,
+    SetTechnicianRoles,
+    RemoveAgent,
+    ListTokens,
+    RevokeToken,
 }
 
 /// The permission table. Support tiers are cumulative (an L3 may do what an
@@ -82,6 +88,18 @@ pub fn roles_allowed(action: Action) -> &'static [Role] {
         PullLogs | TakeScreenshot | AttachScript | RunScript => &[L2, L3, Admin],
         ApproveScript => &[Approver, Admin],
         RegisterTechnician | CreateEnrollmentToken | ViewAudit | ManageOrg => &[Admin],
+        RemoveTechnician | SetTechnicianRoles | RemoveAgent | ListTokens | RevokeToken => &[Admin],
+    }
+}
+
+/// What a technician must be allowed to do to download an attachment of
+/// this kind: the same as to make it. A pulled log needs `PullLogs`, a
+/// screenshot (pulled, or the employee's with a ticket) `TakeScreenshot`.
+/// A new kind must pick its action here (e.g. diagnostics → `RunDiagnostics`).
+pub fn action_to_fetch(kind: AttachmentKind) -> Action {
+    match kind {
+        AttachmentKind::Log => Action::PullLogs,
+        AttachmentKind::Screenshot => Action::TakeScreenshot,
     }
 }
 
@@ -117,6 +135,32 @@ mod tests {
         assert!(!may(&[Role::Approver], Action::CommentTicket));
         assert!(!may(&[Role::L3], Action::ApproveScript));
         assert!(!may(&[], Action::ViewTickets));
+    }
+
+    #[test]
+    fn only_admin_removes_changes_roles_and_manages_tokens() {
+        for action in [
+            Action::RemoveTechnician,
+            Action::SetTechnicianRoles,
+            Action::RemoveAgent,
+            Action::ListTokens,
+            Action::RevokeToken,
+        ] {
+            assert_eq!(roles_allowed(action), &[Role::Admin], "{action:?}");
+        }
+    }
+
+    #[test]
+    fn fetching_an_attachment_needs_the_role_that_made_it() {
+        let log = action_to_fetch(AttachmentKind::Log);
+        let shot = action_to_fetch(AttachmentKind::Screenshot);
+        assert_eq!((log, shot), (Action::PullLogs, Action::TakeScreenshot));
+        for r in [Role::L1, Role::Approver] {
+            assert!(!may(&[r], log) && !may(&[r], shot), "{r}");
+        }
+        for r in [Role::L2, Role::L3, Role::Admin] {
+            assert!(may(&[r], log) && may(&[r], shot), "{r}");
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ use triage_shared::limits::{MAX_LIST_ITEMS, MAX_TOKEN_TTL_SECS, MAX_TOKEN_USES};
 use triage_shared::roles::Role;
 use triage_shared::ticket::Status;
 use triage_shared::time::parse_duration;
+use triage_shared::token_id::parse_token_prefix;
 
 /// Tickets `tickets list` asks for when `--limit` is not given.
 pub const DEFAULT_LIST_LIMIT: u32 = 100;
@@ -188,6 +189,12 @@ pub enum AgentsCommand {
     /// Check that an endpoint answers through the relay, like ping(8): one
     /// line per reply, then a summary. Fails if none answered.
     Ping(PingArgs),
+    /// Unenroll an endpoint (admin only): the relay refuses its key from now
+    /// on and drops its connection; it leaves `agents list`; its tickets stay.
+    Remove {
+        /// Agent id, a unique id prefix (8+ hex digits), or its hostname.
+        agent: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +214,16 @@ pub enum TechniciansCommand {
         #[arg(long)]
         pubkey: PathBuf,
     },
+    /// Remove a technician (admin only): their connections close and their
+    /// key is refused from now on. Refused for the last admin.
+    Remove { name: String },
+    /// Replace a technician's roles (admin only), effective on their next request.
+    Roles {
+        name: String,
+        /// Roles: l1, l2, l3, approver, admin. Repeat the flag or separate with commas.
+        #[arg(long = "role", required = true, num_args = 1.., value_delimiter = ',', value_parser = parse_role)]
+        roles: Vec<Role>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +239,17 @@ pub enum TokensCommand {
         ttl: Duration,
         #[arg(long)]
         json: bool,
+    },
+    /// List enrollment tokens, newest first (admin only; never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an enrollment token so it can no longer enroll (admin only).
+    Revoke {
+        /// The token's id or a unique prefix (6+ hex digits), as `tokens list` shows it.
+        #[arg(value_parser = parse_token_prefix)]
+        id: String,
     },
 }
 
@@ -510,6 +538,61 @@ mod tests {
         assert!(parse_ttl("0s").is_err());
         assert_eq!(parse_ttl("30d").unwrap().as_secs(), MAX_TOKEN_TTL_SECS);
         assert!(parse_ttl("31d").is_err());
+    }
+
+    #[test]
+    fn revocation_commands_parse_with_comma_separated_roles() {
+        match parse(&["technicians", "remove", "bob"]).unwrap().command {
+            Command::Technicians(TechniciansCommand::Remove { name }) => assert_eq!(name, "bob"),
+            other => panic!("{other:?}"),
+        }
+        for args in [
+            &["technicians", "roles", "bob", "--role", "l1,l2"][..],
+            &[
+                "technicians",
+                "roles",
+                "bob",
+                "--role",
+                "l1",
+                "--role",
+                "l2",
+            ][..],
+        ] {
+            match parse(args).unwrap().command {
+                Command::Technicians(TechniciansCommand::Roles { name, roles }) => {
+                    assert_eq!((name.as_str(), roles), ("bob", vec![Role::L1, Role::L2]))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        match parse(&["agents", "remove", "pc-7"]).unwrap().command {
+            Command::Agents(AgentsCommand::Remove { agent }) => assert_eq!(agent, "pc-7"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["tokens", "list", "--json"]).unwrap().command,
+            Command::Tokens(TokensCommand::List { json: true })
+        ));
+        match parse(&["tokens", "revoke", "ABCDEF12"]).unwrap().command {
+            Command::Tokens(TokensCommand::Revoke { id }) => assert_eq!(id, "abcdef12"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_revocation_input_is_a_usage_error() {
+        assert!(
+            parse(&["technicians", "roles", "bob"]).is_err(),
+            "roles needed"
+        );
+        let err = parse(&["technicians", "roles", "bob", "--role", "root"]).unwrap_err();
+        assert!(err.to_string().contains("unknown role"), "{err}");
+        assert!(parse(&["technicians", "remove"]).is_err());
+        assert!(parse(&["agents", "remove"]).is_err());
+        assert!(parse(&["tokens", "revoke"]).is_err());
+        let err = parse(&["tokens", "revoke", "abc"]).unwrap_err();
+        assert!(err.to_string().contains("tokens list"), "{err}");
+        assert!(parse(&["tokens", "revoke", "not-hex!"]).is_err());
     }
 
     #[test]

@@ -116,7 +116,19 @@
 //! - `technicians list`: `Vec<TechnicianSummary>`: `name`, `roles` (e.g.
 //!   `["l1", "admin"]`), `public_key` (`"ed25519:<hex>"`), `created_at`.
 //! - `whoami`: `SessionIdentity`: `{"Technician": {"name": ..., "roles": [...]}}`.
-//! - `tokens create`: [`commands::admin::IssuedToken`]: `{"token", "expires_at", "uses"}`.
+//! - `tokens create`: [`commands::admin::IssuedToken`]: `{"id", "token", "expires_at", "uses"}`
+//!   (`id`: the token's public id, 16 hex digits; the text form prints it on stderr).
+//! - `tokens list`: `Vec<TokenSummary>`, newest first: `id`, `created_at`,
+//!   `expires_at`, `uses_left`, `created_by`, `revoked_at` and `revoked_by`
+//!   (null while the token may enroll).
+//!
+//! # Revocation (admin only)
+//! `technicians remove NAME`, `technicians roles NAME --role R...` (replaces
+//! the roles; refused when it would leave no admin), `agents remove AGENT`
+//! (id, prefix or hostname; the agent leaves `agents list`, its tickets
+//! stay) and `tokens revoke ID` (id or a unique 6+ digit prefix). A removed
+//! technician's next command fails with the relay's words (`technician NAME
+//! was removed …`).
 
 pub mod approve;
 pub mod args;

@@ -1,7 +1,8 @@
 //! Who may send which request. Checked before a request does anything.
 
 use triage_shared::protocol::{ErrorKind, RemoteError, Request, SessionIdentity};
-use triage_shared::roles::{may, roles_allowed, Action, Role};
+use triage_shared::roles::{action_to_fetch, may, roles_allowed, Action, Role};
+use triage_shared::transfer::AttachmentKind;
 
 /// The kind of peer a request is meant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +40,8 @@ fn audience(request: &Request) -> Audience {
         Diagnose { .. } => Audience::Technician(Action::RunDiagnostics),
         PullLogs { .. } => Audience::Technician(Action::PullLogs),
         Screenshot { .. } => Audience::Technician(Action::TakeScreenshot),
-        // Whoever may read a ticket may read what is attached to it.
+        // Whoever may read a ticket may ask; `authorize_fetch` then checks
+        // the attachment's kind against the role that makes such a file.
         FetchAttachment { .. } => Audience::Technician(Action::ViewTickets),
         MyTickets { .. } => Audience::Agent,
         Note { .. } => Audience::Technician(Action::CommentTicket),
@@ -51,7 +53,37 @@ fn audience(request: &Request) -> Audience {
         }
         // Signed by the org key; every technician's CLI checks it before approving.
         CurrentRoster => Audience::Technician(Action::ViewTickets),
+        RemoveTechnician { .. } => Audience::Technician(Action::RemoveTechnician),
+        SetTechnicianRoles { .. } => Audience::Technician(Action::SetTechnicianRoles),
+        RemoveAgent { .. } => Audience::Technician(Action::RemoveAgent),
+        ListTokens => Audience::Technician(Action::ListTokens),
+        RevokeToken { .. } => Audience::Technician(Action::RevokeToken),
     }
+}
+
+/// The second check on `fetch_attachment`, once the attachment's kind is
+/// known: downloading needs the role that may make such an attachment.
+pub fn authorize_fetch(
+    identity: &SessionIdentity,
+    kind: AttachmentKind,
+) -> Result<(), RemoteError> {
+    let action = action_to_fetch(kind);
+    let roles: &[Role] = match identity {
+        SessionIdentity::Technician { roles, .. } => roles,
+        _ => &[],
+    };
+    if may(roles, action) {
+        return Ok(());
+    }
+    Err(RemoteError::new(
+        ErrorKind::Forbidden,
+        format!(
+            "downloading a {} attachment needs one of the roles {} (as taking one does); you have {}. Ask an admin for the role",
+            kind.as_str(),
+            role_list(roles_allowed(action)),
+            role_list(roles),
+        ),
+    ))
 }
 
 fn role_list(roles: &[Role]) -> String {
@@ -411,6 +443,57 @@ mod tests {
         assert_eq!(kind(&tech(&[Role::L1]), &fetch), None);
         assert_eq!(kind(&tech(&[Role::Approver]), &fetch), None);
         assert_eq!(kind(&agent(), &fetch), Some(ErrorKind::Forbidden));
+    }
+
+    #[test]
+    fn only_admins_remove_change_roles_and_manage_tokens() {
+        let requests = [
+            Request::RemoveTechnician { name: "bob".into() },
+            Request::SetTechnicianRoles {
+                name: "bob".into(),
+                roles: vec![Role::L1],
+            },
+            Request::RemoveAgent {
+                agent: AgentId::new_random(),
+            },
+            Request::ListTokens,
+            Request::RevokeToken {
+                id: "abcdef".into(),
+            },
+        ];
+        for request in &requests {
+            assert_eq!(
+                kind(&tech(&[Role::Admin]), request),
+                None,
+                "{}",
+                request.name()
+            );
+            for r in [Role::L1, Role::L2, Role::L3, Role::Approver] {
+                let err = authorize(&tech(&[r]), request).unwrap_err();
+                assert_eq!(err.kind, ErrorKind::Forbidden);
+                assert!(err.message.contains("roles admin"), "{}", err.message);
+            }
+            assert_eq!(kind(&agent(), request), Some(ErrorKind::Forbidden));
+        }
+    }
+
+    #[test]
+    fn attachments_need_the_role_that_made_them_and_the_refusal_names_it() {
+        for kind in [AttachmentKind::Log, AttachmentKind::Screenshot] {
+            for r in [Role::L1, Role::Approver] {
+                let err = authorize_fetch(&tech(&[r]), kind).unwrap_err();
+                assert_eq!(err.kind, ErrorKind::Forbidden);
+                assert!(
+                    err.message.contains(kind.as_str()) && err.message.contains("l2, l3, admin"),
+                    "{}",
+                    err.message
+                );
+            }
+            for r in [Role::L2, Role::L3, Role::Admin] {
+                assert!(authorize_fetch(&tech(&[r]), kind).is_ok(), "{r}");
+            }
+            assert!(authorize_fetch(&agent(), kind).is_err());
+        }
     }
 
     #[test]

@@ -5,10 +5,12 @@
 
 use super::authz::authorize;
 use super::connection::Responder;
-use super::{diag, failpoint, logs, my_tickets, ping, scripts, updates, Peer, Shared};
+use super::{
+    diag, failpoint, handshake, logs, my_tickets, ping, revoke, scripts, updates, Peer, Shared,
+};
 use crate::audit::{self, Subject};
 use crate::store::StoreError;
-use crate::{admin, org, workflow};
+use crate::{admin, org, revocation, workflow};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tracing::{error, info};
@@ -48,6 +50,10 @@ fn records_itself(request: &Request) -> bool {
             | Request::PublishRoster { .. }
             | Request::PublishRotation { .. }
             | Request::FetchAttachment { .. }
+            | Request::RemoveTechnician { .. }
+            | Request::SetTechnicianRoles { .. }
+            | Request::RemoveAgent { .. }
+            | Request::RevokeToken { .. }
     )
 }
 
@@ -79,6 +85,16 @@ pub(super) async fn execute(
     recv: quinn::RecvStream,
     out: &mut Responder,
 ) {
+    // Roles and removal as the store holds them now, not as at the hello.
+    let peer = match revoke::current_peer(shared, peer).await {
+        Ok(current) => current,
+        Err(refusal) => {
+            info!(reason = %refusal, "request refused: the peer's access changed");
+            out.send(&Response::Error(refusal)).await;
+            return;
+        }
+    };
+    let peer = &peer;
     let subject = audit::subject(&request);
     let actor = peer.audit_actor();
     if let Err(refusal) = authorize(&peer.identity, &request) {
@@ -360,6 +376,27 @@ async fn run(
         )),
         Request::PublishRotation { rotation } => {
             org::publish_rotation(store, &rotation, &peer.audit_actor(), now).await?;
+            Ok(Response::Ok)
+        }
+        Request::RemoveTechnician { name } => {
+            let removed = revocation::remove_technician(store, &name, &peer.audit_actor(), now).await?;
+            let refusal = handshake::technician_removed(&removed.name, now);
+            shared.revocations.announce(removed.public_key, &refusal);
+            Ok(Response::Ok)
+        }
+        Request::SetTechnicianRoles { name, roles } => {
+            revocation::set_technician_roles(store, &name, &roles, &peer.audit_actor()).await?;
+            Ok(Response::Ok)
+        }
+        Request::RemoveAgent { agent } => {
+            let removed = revocation::remove_agent(store, agent, &peer.audit_actor(), now).await?;
+            let refusal = handshake::agent_removed(removed.id, &removed.hostname, now);
+            shared.revocations.announce(removed.public_key, &refusal);
+            Ok(Response::Ok)
+        }
+        Request::ListTokens => Ok(Response::Tokens(store.list_tokens(MAX_LIST_ITEMS).await?)),
+        Request::RevokeToken { id } => {
+            revocation::revoke_token(store, &id, &peer.audit_actor(), now).await?;
             Ok(Response::Ok)
         }
     }

@@ -52,6 +52,8 @@ pub const CLOSE_REFUSED: u32 = 1;
 pub const CLOSE_PROTOCOL: u32 = 2;
 /// An unenrolled connection reached the end of its lifetime.
 pub const CLOSE_EXPIRED: u32 = 3;
+/// An admin removed the peer (technician or agent) while it was connected.
+pub const CLOSE_REVOKED: u32 = 4;
 
 pub(super) async fn handle(incoming: quinn::Incoming, mut slot: Slot, shared: Arc<Shared>) {
     let span = info_span!(
@@ -299,18 +301,27 @@ fn garbled(what: &str, e: &CodecError) -> RemoteError {
 }
 
 /// Looks the key up only among peers of the kind the client claims to be.
-async fn lookup(shared: &Shared, key: &PublicKey, kind: PeerKind) -> Result<KnownKey, StoreError> {
+pub(super) async fn lookup(
+    shared: &Shared,
+    key: &PublicKey,
+    kind: PeerKind,
+) -> Result<KnownKey, StoreError> {
     Ok(match kind {
         PeerKind::Agent | PeerKind::AgentOneShot => shared
             .store
             .agent_by_key(key)
             .await?
             .map_or(KnownKey::Unknown, KnownKey::Agent),
-        PeerKind::Technician => shared
-            .store
-            .technician_by_key(key)
-            .await?
-            .map_or(KnownKey::Unknown, KnownKey::Technician),
+        PeerKind::Technician => match shared.store.technician_record_by_key(key).await? {
+            None => KnownKey::Unknown,
+            Some(r) => match r.removed_at {
+                None => KnownKey::Technician(r.technician),
+                Some(at) => KnownKey::RemovedTechnician {
+                    name: r.technician.name,
+                    at,
+                },
+            },
+        },
     })
 }
 
@@ -319,8 +330,16 @@ async fn lookup(shared: &Shared, key: &PublicKey, kind: PeerKind) -> Result<Know
 /// stream limit bounds how many run at once.
 async fn serve_streams(connection: quinn::Connection, peer: Arc<Peer>, shared: Arc<Shared>) {
     let mut streams = JoinSet::new();
+    // An admin removing this peer closes the connection at once.
+    let revoked = super::revoke::revoked(&shared, &peer);
+    tokio::pin!(revoked);
     loop {
         tokio::select! {
+            reason = &mut revoked => {
+                info!(%reason, "access revoked; closing the connection");
+                connection.close(CLOSE_REVOKED.into(), reason.as_bytes());
+                break;
+            }
             accepted = connection.accept_bi() => match accepted {
                 Ok((send, recv)) => {
                     streams.spawn(serve_stream(send, recv, Arc::clone(&peer), Arc::clone(&shared)).in_current_span());

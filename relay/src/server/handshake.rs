@@ -6,15 +6,45 @@ use triage_shared::protocol::TechnicianSummary;
 use triage_shared::protocol::{
     ErrorKind, Hello, PeerKind, RemoteError, SessionIdentity, PROTOCOL_VERSION,
 };
+use triage_shared::time::Timestamp;
+use triage_shared::AgentId;
 
 /// What the store holds for a key, looked up only in the table that matches
 /// the kind of peer the client says it is: a technician's key used by an
 /// agent (or the reverse) is simply unknown there and gains nothing.
 #[derive(Debug, Clone)]
 pub enum KnownKey {
+    /// An agent, removed or not (`removed_at`).
     Agent(AgentRecord),
     Technician(TechnicianSummary),
+    /// A technician an admin removed: refused, and told so.
+    RemovedTechnician {
+        name: String,
+        at: Timestamp,
+    },
     Unknown,
+}
+
+/// The refusal for a removed technician's key, at login or on a request.
+pub fn technician_removed(name: &str, at: Timestamp) -> RemoteError {
+    RemoteError::new(
+        ErrorKind::Revoked,
+        format!(
+            "technician {name} was removed from this relay at {at}; ask an admin to add you again \
+             (`triage technicians add {name} --role ROLE --pubkey FILE`)"
+        ),
+    )
+}
+
+/// The refusal for a removed agent's key: the endpoint must enroll afresh.
+pub fn agent_removed(id: AgentId, hostname: &str, at: Timestamp) -> RemoteError {
+    RemoteError::new(
+        ErrorKind::Revoked,
+        format!(
+            "agent {id} ({hostname}) was removed from this relay at {at}; enroll this endpoint \
+             again with a new token: `triage-agent enroll TOKEN --force`"
+        ),
+    )
 }
 
 pub fn version_mismatch(theirs: u16) -> RemoteError {
@@ -44,6 +74,9 @@ pub fn decide(hello: &Hello, known: KnownKey) -> Result<SessionIdentity, RemoteE
         // A one-shot agent process is the same agent to authorization; only
         // routing tells the two apart (see `connection`).
         (PeerKind::Agent | PeerKind::AgentOneShot, KnownKey::Agent(a)) => {
+            if let Some(at) = a.removed_at {
+                return Err(agent_removed(a.id, &a.hostname, at));
+            }
             Ok(SessionIdentity::Agent {
                 id: a.id,
                 hostname: a.hostname,
@@ -54,7 +87,47 @@ pub fn decide(hello: &Hello, known: KnownKey) -> Result<SessionIdentity, RemoteE
             name: t.name,
             roles: t.roles,
         }),
+        (PeerKind::Technician, KnownKey::RemovedTechnician { name, at }) => {
+            Err(technician_removed(&name, at))
+        }
         (PeerKind::Technician, _) => Err(unregistered_technician()),
+    }
+}
+
+/// Who an established session is for this request, from what the store
+/// holds for its key now: roles changed since the hello apply at once, and
+/// a removed technician or agent is refused even on a connection that is
+/// still open (e.g. on another relay sharing the database).
+pub fn recheck(
+    identity: &SessionIdentity,
+    known: KnownKey,
+) -> Result<SessionIdentity, RemoteError> {
+    match (identity, known) {
+        (SessionIdentity::Unenrolled, _) => Ok(SessionIdentity::Unenrolled),
+        (SessionIdentity::Technician { .. }, KnownKey::Technician(t)) => {
+            Ok(SessionIdentity::Technician {
+                name: t.name,
+                roles: t.roles,
+            })
+        }
+        (SessionIdentity::Technician { .. }, KnownKey::RemovedTechnician { name, at }) => {
+            Err(technician_removed(&name, at))
+        }
+        (SessionIdentity::Technician { .. }, _) => Err(unregistered_technician()),
+        (SessionIdentity::Agent { .. }, KnownKey::Agent(a)) => match a.removed_at {
+            Some(at) => Err(agent_removed(a.id, &a.hostname, at)),
+            None => Ok(SessionIdentity::Agent {
+                id: a.id,
+                hostname: a.hostname,
+            }),
+        },
+        (SessionIdentity::Agent { id, .. }, _) => Err(RemoteError::new(
+            ErrorKind::Revoked,
+            format!(
+                "agent {id} is no longer enrolled with this relay; enroll this endpoint again \
+                 with a new token: `triage-agent enroll TOKEN --force`"
+            ),
+        )),
     }
 }
 
@@ -63,8 +136,6 @@ mod tests {
     use super::*;
     use triage_shared::identity::KeyPair;
     use triage_shared::roles::Role;
-    use triage_shared::time::Timestamp;
-    use triage_shared::AgentId;
 
     fn agent() -> AgentRecord {
         AgentRecord {
@@ -74,6 +145,7 @@ mod tests {
             os: "Debian".into(),
             enrolled_at: Timestamp(0),
             last_seen: None,
+            removed_at: None,
         }
     }
 
@@ -151,6 +223,76 @@ mod tests {
         let as_tech =
             decide(&Hello::new(PeerKind::Technician), KnownKey::Agent(agent())).unwrap_err();
         assert_eq!(as_tech.kind, ErrorKind::Unauthenticated);
+    }
+
+    #[test]
+    fn removed_keys_are_refused_at_the_hello_saying_what_to_do() {
+        let mut a = agent();
+        a.removed_at = Some(Timestamp(5));
+        for peer in [PeerKind::Agent, PeerKind::AgentOneShot] {
+            let err = decide(&Hello::new(peer), KnownKey::Agent(a.clone())).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Revoked);
+            assert!(
+                err.message.contains("was removed") && err.message.contains("triage-agent enroll"),
+                "{}",
+                err.message
+            );
+        }
+        let removed = KnownKey::RemovedTechnician {
+            name: "carol".into(),
+            at: Timestamp(5),
+        };
+        let err = decide(&Hello::new(PeerKind::Technician), removed).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Revoked);
+        assert!(
+            err.message.contains("technician carol was removed"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_recheck_takes_the_stored_roles_and_refuses_removed_peers() {
+        let session = SessionIdentity::Technician {
+            name: "carol".into(),
+            roles: vec![Role::L2],
+        };
+        let demoted = recheck(&session, KnownKey::Technician(technician())).unwrap();
+        assert_eq!(
+            demoted,
+            SessionIdentity::Technician {
+                name: "carol".into(),
+                roles: vec![Role::L1]
+            }
+        );
+        let removed = KnownKey::RemovedTechnician {
+            name: "carol".into(),
+            at: Timestamp(5),
+        };
+        assert_eq!(
+            recheck(&session, removed).unwrap_err().kind,
+            ErrorKind::Revoked
+        );
+        assert!(recheck(&session, KnownKey::Unknown).is_err());
+        let a = agent();
+        let as_agent = SessionIdentity::Agent {
+            id: a.id,
+            hostname: a.hostname.clone(),
+        };
+        assert_eq!(
+            recheck(&as_agent, KnownKey::Agent(a.clone())).unwrap(),
+            as_agent
+        );
+        let mut gone = a;
+        gone.removed_at = Some(Timestamp(9));
+        assert_eq!(
+            recheck(&as_agent, KnownKey::Agent(gone)).unwrap_err().kind,
+            ErrorKind::Revoked
+        );
+        assert_eq!(
+            recheck(&SessionIdentity::Unenrolled, KnownKey::Unknown).unwrap(),
+            SessionIdentity::Unenrolled
+        );
     }
 
     #[test]

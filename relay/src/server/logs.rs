@@ -402,6 +402,12 @@ pub(super) async fn fetch_attachment(
         }
     };
     let (summary, content) = found;
+    // Downloading a log or a screenshot needs the role that may take one.
+    if let Err(refusal) = super::authz::authorize_fetch(&peer.identity, summary.kind) {
+        tracing::info!(reason = %refusal, "attachment download refused");
+        out.send(&Response::Error(refusal)).await;
+        return;
+    }
     let start = TransferStart {
         name: summary.name.clone(),
         upper_bound: Some(content.len() as u64),

@@ -27,6 +27,7 @@ mod my_tickets;
 mod ping;
 pub mod rate_limit;
 pub mod registry;
+mod revoke;
 pub mod roster;
 mod scripts;
 mod transfer;
@@ -97,6 +98,8 @@ pub(crate) struct Shared {
     pub admission: Arc<admission::Admission>,
     /// Requests per technician.
     pub rate: rate_limit::RateLimiter,
+    /// Removals announced to the connections they close.
+    pub revocations: revoke::Revocations,
 }
 
 /// Who is on the other end of a connection, fixed at hello time.
@@ -164,6 +167,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
             config.limits.technician_request_burst,
         ),
         admission: admission::Admission::new(config.limits.clone()),
+        revocations: revoke::Revocations::default(),
     });
     let (shutdown, stop) = watch::channel(false);
     let roster_task = tokio::spawn(roster::refresh_loop(Arc::clone(&shared), stop.clone()));
@@ -339,6 +343,20 @@ impl RelayHandle {
             Timestamp::now(),
         )
         .await?;
+        Ok(())
+    }
+
+    /// Removes a technician as `triage-relay technician remove` does, and
+    /// closes their connections to this relay at once.
+    pub async fn remove_technician(&self, name: &str) -> Result<(), RelayError> {
+        let now = Timestamp::now();
+        let removed =
+            crate::revocation::remove_technician(&self.shared.store, name, admin::LOCAL_ADMIN, now)
+                .await?;
+        let refusal = handshake::technician_removed(&removed.name, now);
+        self.shared
+            .revocations
+            .announce(removed.public_key, &refusal);
         Ok(())
     }
 

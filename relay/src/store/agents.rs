@@ -16,9 +16,11 @@ pub struct AgentRecord {
     pub os: String,
     pub enrolled_at: Timestamp,
     pub last_seen: Option<Timestamp>,
+    /// When an admin removed (unenrolled) it; its key is refused from then on.
+    pub removed_at: Option<Timestamp>,
 }
 
-const AGENT_COLUMNS: &str = "id, public_key, hostname, os, enrolled_at, last_seen";
+const AGENT_COLUMNS: &str = "id, public_key, hostname, os, enrolled_at, last_seen, removed_at";
 
 fn agent(row: &AnyRow) -> Result<AgentRecord, StoreError> {
     Ok(AgentRecord {
@@ -28,6 +30,7 @@ fn agent(row: &AnyRow) -> Result<AgentRecord, StoreError> {
         os: text(row, "os")?,
         enrolled_at: timestamp(row, "enrolled_at")?,
         last_seen: opt_timestamp(row, "last_seen")?,
+        removed_at: opt_timestamp(row, "removed_at")?,
     })
 }
 
@@ -99,10 +102,39 @@ impl Store {
         Ok(())
     }
 
-    /// Agents by hostname, at most `limit` of them.
+    /// Marks an agent removed at `now` and returns it. Its row stays, so
+    /// its tickets keep their agent; its key is refused from then on.
+    pub async fn remove_agent(
+        &self,
+        id: AgentId,
+        now: Timestamp,
+    ) -> Result<AgentRecord, StoreError> {
+        let updated =
+            sqlx::query("UPDATE agents SET removed_at = $2 WHERE id = $1 AND removed_at IS NULL")
+                .bind(id.to_string())
+                .bind(now.millis())
+                .execute(&self.pool)
+                .await?;
+        match self.agent(id).await? {
+            Some(agent) if updated.rows_affected() == 1 => Ok(agent),
+            Some(agent) => Err(StoreError::refused(
+                ErrorKind::NotFound,
+                format!(
+                    "agent {id} ({}) was already removed; `triage agents list` shows the enrolled ones",
+                    agent.hostname
+                ),
+            )),
+            None => Err(StoreError::refused(
+                ErrorKind::NotFound,
+                format!("no agent {id}; `triage agents list` shows the enrolled ones"),
+            )),
+        }
+    }
+
+    /// Enrolled agents that are not removed, by hostname, at most `limit` of them.
     pub async fn list_agents(&self, limit: usize) -> Result<Vec<AgentRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {AGENT_COLUMNS} FROM agents ORDER BY hostname, id LIMIT $1"
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE removed_at IS NULL ORDER BY hostname, id LIMIT $1"
         ))
         .bind(limit as i64)
         .fetch_all(&self.pool)

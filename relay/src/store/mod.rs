@@ -31,6 +31,7 @@ mod tests;
 pub use agents::AgentRecord;
 pub use audit::AUDIT_APPEND_ATTEMPTS;
 pub use scripts::{RunsOf, StoredScript};
+pub use technicians::{no_admin_left, Readded, RolesChanged, TechnicianRecord};
 pub(crate) use tickets::not_found as ticket_not_found;
 #[cfg(test)]
 pub(crate) use tickets::tests::sample_snapshot as tickets_sample_snapshot;

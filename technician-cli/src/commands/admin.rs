@@ -15,10 +15,14 @@ use triage_shared::protocol::{Request, Response};
 use triage_shared::roles::Role;
 use triage_shared::ticket::check_name;
 use triage_shared::time::Timestamp;
+use triage_shared::token::EnrollmentToken;
+use triage_shared::token_id::TokenId;
 
 /// The `--json` shape of `tokens create`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IssuedToken {
+    /// The public id `tokens list` and `tokens revoke` use.
+    pub id: TokenId,
     pub token: String,
     pub expires_at: Timestamp,
     pub uses: u32,
@@ -28,6 +32,9 @@ pub async fn agents(home: &Home, command: AgentsCommand, out: Out<'_>) -> Result
     let json = match command {
         AgentsCommand::List { json } => json,
         AgentsCommand::Ping(args) => return super::ping::run(home, args, out).await,
+        AgentsCommand::Remove { agent } => {
+            return super::revoke::remove_agent(home, &agent, out).await
+        }
     };
     let conn = connect(home).await?;
     let request = Request::ListAgents;
@@ -89,6 +96,12 @@ pub async fn technicians(
                 _ => Err(unexpected(&request)),
             }
         }
+        TechniciansCommand::Remove { name } => {
+            super::revoke::remove_technician(home, name, out).await
+        }
+        TechniciansCommand::Roles { name, roles } => {
+            super::revoke::set_roles(home, name, roles, out).await
+        }
     }
 }
 
@@ -144,7 +157,11 @@ pub fn read_public_key(path: &Path) -> Result<PublicKey, CliError> {
 }
 
 pub async fn tokens(home: &Home, command: TokensCommand, out: Out<'_>) -> Result<(), CliError> {
-    let TokensCommand::Create { uses, ttl, json } = command;
+    let (uses, ttl, json) = match command {
+        TokensCommand::Create { uses, ttl, json } => (uses, ttl, json),
+        TokensCommand::List { json } => return super::revoke::list_tokens(home, json, out).await,
+        TokensCommand::Revoke { id } => return super::revoke::revoke_token(home, id, out).await,
+    };
     let request = Request::CreateEnrollmentToken {
         uses,
         ttl_secs: ttl.as_secs(),
@@ -162,18 +179,28 @@ pub async fn tokens(home: &Home, command: TokensCommand, out: Out<'_>) -> Result
             token,
             expires_at,
             uses,
-        } => IssuedToken {
-            token: crate::trust::pin_token(home, &token)?,
-            expires_at,
-            uses,
-        },
+        } => {
+            let parsed = token
+                .parse::<EnrollmentToken>()
+                .map_err(|_| unexpected(&request))?;
+            IssuedToken {
+                id: TokenId::of(&parsed.secret),
+                token: crate::trust::pin_token(home, &token)?,
+                expires_at,
+                uses,
+            }
+        }
         _ => return Err(unexpected(&request)),
     };
     if json {
         return print_json(out, &issued);
     }
-    // Only the token, so `TOKEN=$(triage tokens create)` works.
+    // Only the token, so `TOKEN=$(triage tokens create)` works; the id on stderr.
     writeln!(out, "{}", issued.token)?;
+    eprintln!(
+        "token id {} (`triage tokens revoke {}` takes it back)",
+        issued.id, issued.id
+    );
     Ok(())
 }
 
@@ -246,6 +273,7 @@ mod tests {
     #[test]
     fn issued_token_json_has_stable_field_names() {
         let t = IssuedToken {
+            id: "0123456789abcdef".parse().unwrap(),
             token: "triage://h:1?fp=00&token=11".into(),
             expires_at: Timestamp(5),
             uses: 2,
@@ -253,7 +281,7 @@ mod tests {
         let v = serde_json::to_value(&t).unwrap();
         assert_eq!(
             v,
-            serde_json::json!({"token": "triage://h:1?fp=00&token=11", "expires_at": 5, "uses": 2})
+            serde_json::json!({"id": "0123456789abcdef", "token": "triage://h:1?fp=00&token=11", "expires_at": 5, "uses": 2})
         );
     }
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod diag;
 pub mod logs;
 pub mod ping;
+pub mod revoke;
 pub mod roster;
 pub mod script;
 pub mod stream;
