@@ -309,7 +309,7 @@ fn approval_expiring_too_far_ahead_is_refused_at_the_boundary() {
     });
     assert_eq!(w.approve(&s, &at_limit), Ok(()));
     let beyond = w.approval(&s, |a| {
-        a.approved_at = approved_at;
+        a.approved_at = Timestamp(approved_at.0 + 1);
         a.expires_at = Timestamp(limit.0 + 1)
     });
     let (_, msg) = message(w.approve(&s, &beyond));

@@ -19,8 +19,9 @@ fn script(path: &Path, body: &str) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// Stand-ins that append their arguments to `calls`.
-fn stand_ins(bin: &Path, calls: &Path, key_line: &str) -> Binaries {
+/// Stand-ins that append their arguments to `calls`; `triage keygen` prints
+/// `key_line` for the admin's home and `approver_line` for the approver's.
+fn stand_ins(bin: &Path, calls: &Path, key_line: &str, approver_line: &str) -> Binaries {
     fs::create_dir_all(bin).unwrap();
     let log = calls.display();
     script(
@@ -28,7 +29,8 @@ fn stand_ins(bin: &Path, calls: &Path, key_line: &str) -> Binaries {
         &format!(
             "echo \"triage $*\" >> '{log}'\n\
              case \"$3\" in\n\
-               keygen) echo 'Made a key.'; echo '{key_line}';;\n\
+               keygen) echo 'Made a key.'\n\
+                 case \"$2\" in */approver) echo '{approver_line}';; *) echo '{key_line}';; esac;;\n\
                login) ;;\n\
                *) exit 9;;\n\
              esac\n"
@@ -64,7 +66,13 @@ async fn quickstart_sets_up_once_and_reuses_on_rerun() {
     let dir = tempfile::tempdir_in(tmp.path()).unwrap();
     let call_log = tmp.path().join("calls");
     let key = KeyPair::generate().public_key();
-    let bins = stand_ins(&tmp.path().join("bin"), &call_log, &key.to_string());
+    let approver_key = KeyPair::generate().public_key();
+    let bins = stand_ins(
+        &tmp.path().join("bin"),
+        &call_log,
+        &key.to_string(),
+        &approver_key.to_string(),
+    );
 
     // First run: every step happens.
     let relay = start_in(&dir).await;
@@ -73,16 +81,45 @@ async fn quickstart_sets_up_once_and_reuses_on_rerun() {
     let admin = relay.technician("admin").await.unwrap().unwrap();
     assert_eq!(admin.public_key, key);
     assert_eq!(admin.roles, Role::ALL);
+    let approver = relay.technician("approver").await.unwrap().unwrap();
+    assert_eq!(
+        (approver.public_key, approver.roles),
+        (approver_key, vec![Role::Approver])
+    );
+    let org = relay.store().org_key().await.unwrap().expect("an org key");
+    let roster = relay
+        .store()
+        .latest_roster()
+        .await
+        .unwrap()
+        .expect("a roster");
+    assert!(roster.signed_by(&org));
+    let names: Vec<_> = roster
+        .roster
+        .entries
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, ["admin", "approver"]);
     let first = calls_but_run(&call_log);
-    assert_eq!(first.len(), 3, "{first:?}");
+    assert_eq!(first.len(), 5, "{first:?}");
     assert!(first[0].ends_with("/technician keygen"), "{first:?}");
     assert!(
-        first[1].ends_with(&format!("/technician login {}", relay.locator())),
+        first[1].ends_with(&format!(
+            "/technician login {} --org-key {org}",
+            relay.locator()
+        )),
         "{first:?}"
     );
-    assert!(first[2].starts_with("triage-agent enroll "), "{first:?}");
-    let token: EnrollmentToken = first[2].split(' ').nth(2).unwrap().parse().unwrap();
+    assert!(first[2].ends_with("/approver keygen"), "{first:?}");
+    assert!(first[3].contains("/approver login "), "{first:?}");
+    assert!(first[4].starts_with("triage-agent enroll "), "{first:?}");
+    let token: EnrollmentToken = first[4].split(' ').nth(2).unwrap().parse().unwrap();
     assert_eq!(token.relay, relay.locator());
+    assert_eq!(token.org_key, Some(org));
+    assert!(deployment
+        .instructions
+        .contains("script approve TICKET SCRIPT"));
     assert!(deployment.instructions.contains("triage tickets list"));
     assert!(
         deployment.agent.try_wait().unwrap().is_none(),
@@ -92,13 +129,14 @@ async fn quickstart_sets_up_once_and_reuses_on_rerun() {
     deployment.agent.kill().await.unwrap();
     relay.shutdown().await;
 
-    // Second run in the same directory at the same address: only login runs again.
+    // Second run in the same directory at the same address: only the logins run again.
     let relay = start_at(&dir, first_addr).await;
     let mut deployment = quickstart::set_up(&relay, dir.path(), &bins).await.unwrap();
     assert_eq!(deployment.technician_key, key);
     let again = calls_but_run(&call_log);
-    assert_eq!(again.len(), 4, "{again:?}");
-    assert!(again[3].contains("/technician login "), "{again:?}");
+    assert_eq!(again.len(), 7, "{again:?}");
+    assert!(again[5].contains("/technician login "), "{again:?}");
+    assert!(again[6].contains("/approver login "), "{again:?}");
     deployment.agent.kill().await.unwrap();
     relay.shutdown().await;
 
@@ -107,9 +145,9 @@ async fn quickstart_sets_up_once_and_reuses_on_rerun() {
     let relay = start_in(&dir).await;
     let mut deployment = quickstart::set_up(&relay, dir.path(), &bins).await.unwrap();
     let third = calls_but_run(&call_log);
-    assert_eq!(third.len(), 6, "{third:?}");
-    assert!(third[4].contains("/technician login "), "{third:?}");
-    let token: EnrollmentToken = third[5].split(' ').nth(2).unwrap().parse().unwrap();
+    assert_eq!(third.len(), 10, "{third:?}");
+    assert!(third[7].contains("/technician login "), "{third:?}");
+    let token: EnrollmentToken = third[9].split(' ').nth(2).unwrap().parse().unwrap();
     assert_eq!(token.relay, relay.locator());
     assert!(!dir.path().join("agent").join("stale-state").exists());
     deployment.agent.kill().await.unwrap();

@@ -582,7 +582,8 @@ mod tests {
                 id: "0123456789abcdef".into(),
             },
         ];
-        for (tag, req) in (28u8..).zip(&requests) {
+        // After the roster requests (28 to 31).
+        for (tag, req) in (32u8..).zip(&requests) {
             let frame = encode(req).unwrap();
             assert_eq!(frame[4], tag, "{}", req.name());
             let back: Request = decode_frame(&frame).unwrap();
@@ -598,7 +599,7 @@ mod tests {
             revoked_by: Some("technician:alice".into()),
         }]);
         let frame = encode(&tokens).unwrap();
-        assert_eq!(frame[4], 19, "Tokens follows AgentPong (18)");
+        assert_eq!(frame[4], 21, "Tokens follows the roster responses (19, 20)");
         assert_eq!(decode_frame::<Response>(&frame).unwrap(), tokens);
         let revoked = encode(&RemoteError::new(ErrorKind::Revoked, "x")).unwrap();
         assert_eq!(revoked[4], 11, "Revoked follows Internal (10)");

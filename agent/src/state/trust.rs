@@ -14,7 +14,9 @@
 
 use super::{read_capped, write_atomic, StateDir};
 use crate::error::AgentError;
-use triage_shared::approval::roster::{accept_roster, accept_rotation, SignedRotation};
+use triage_shared::approval::roster::{
+    accept_roster, accept_rotation, RosterError, SignedRotation,
+};
 use triage_shared::approval::{Roster, SignedRoster};
 use triage_shared::identity::PublicKey;
 use triage_shared::time::Timestamp;
@@ -61,6 +63,13 @@ pub fn judge_offer(
 ) -> Result<Offer, String> {
     let org_key = org_key.ok_or_else(|| NO_ORG_KEY.to_string())?;
     if installed == Some(offered) {
+        if offered.roster.expired(now) {
+            return Err(RosterError::Expired {
+                version: offered.roster.version,
+                expires_at: offered.roster.expires_at,
+            }
+            .to_string());
+        }
         return Ok(Offer::Unchanged);
     }
     accept_roster(org_key, floor, offered, now)
@@ -268,7 +277,7 @@ impl StateDir {
 mod tests {
     use super::*;
     use std::time::Duration;
-    use triage_shared::approval::roster::{OrgKeyRotation, RosterError};
+    use triage_shared::approval::roster::OrgKeyRotation;
     use triage_shared::approval::RosterEntry;
     use triage_shared::identity::KeyPair;
     use triage_shared::roles::Role;
@@ -328,11 +337,13 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_roster_is_refused() {
+    fn an_expired_roster_is_refused_even_when_it_is_the_one_installed() {
         let org = KeyPair::generate();
         let r = roster(1, &org);
         let end = r.roster.expires_at;
         let err = judge_offer(Some(&org.public_key()), None, 0, &r, end).unwrap_err();
+        assert!(err.contains("expired"), "{err}");
+        let err = judge_offer(Some(&org.public_key()), Some(&r), 1, &r, end).unwrap_err();
         assert!(err.contains("expired"), "{err}");
     }
 
