@@ -223,9 +223,7 @@ impl StateDir {
                 .parse::<u64>()
                 .map_err(|_| AgentError::CorruptState {
                     path: self.file(ROSTER_FLOOR_FILE),
-                    problem: format!(
-                        "it should hold one roster version number; write the version of the newest roster this agent had (see `triage roster show`) into it"
-                    ),
+                    problem: "it should hold one roster version number; write the version of the newest roster this agent had (see `triage roster show`) into it".to_string(),
                 }),
         }
     }
