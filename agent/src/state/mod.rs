@@ -8,6 +8,7 @@
 //! | `org.pub`   | the organisation key pinned at enrollment ([`trust`]) | 0600 |
 //! | `policy.json` | the installed, org-signed approver policy ([`trust`]) | 0600 |
 //! | `used-nonces` | approvals already used here ([`nonces`]) | 0600 |
+//! | `clock-floor` | the latest time the agent has seen ([`clock`]) | 0600 |
 //! | `agent.toml` | optional settings, written by an admin ([`crate::config`]) | — |
 //!
 //! The directory itself is created 0700; [`default_state_dir`] picks it when nobody says.
@@ -18,6 +19,7 @@
 //! temporary file in the same directory and is renamed into place, so a crash
 //! never leaves half a file behind.
 
+pub mod clock;
 mod files;
 mod location;
 pub mod nonces;
