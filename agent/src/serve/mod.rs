@@ -31,7 +31,7 @@ mod run;
 mod tests;
 
 use crate::config::AgentConfig;
-use crate::desktop::consent::ConsentRegistry;
+use crate::desktop::consent::{ConsentRegistry, Whom};
 use crate::desktop::protocol::CONSENT_TIMEOUT;
 use crate::diagnostics::live;
 use crate::diagnostics::warm::WarmCollector;
@@ -264,10 +264,12 @@ where
         AgentCommand::Screenshot {
             requested_by,
             ticket,
+            requester,
         } => {
             let policy = endpoint.config.screenshots;
-            crate::screenshot::answer(policy, &endpoint.consent, &requested_by, ticket, send)
-                .await?
+            let whom = Whom::of(requester);
+            let consent = &endpoint.consent;
+            crate::screenshot::answer(policy, consent, &requested_by, ticket, whom, send).await?
         }
     }
     Ok(Outcome::Answered(name))
