@@ -13,10 +13,12 @@
 //!          or shutdown completes (→ close with a reason, return)
 //! ```
 //!
-//! Next to the connection run the health monitor (connected or not), the
-//! Get help window's local socket ([`crate::desktop`]: windows file tickets
-//! through it and answer screenshot consent prompts, which reach
-//! [`serve`] through the shared consent registry) and, while connected,
+//! Next to the connection run the clock-floor keeper (the latest time
+//! seen is saved every [`CLOCK_FLOOR_SAVE_INTERVAL`]), the health monitor
+//! (connected or not), the Get help window's local socket
+//! ([`crate::desktop`]: windows file tickets through it and answer
+//! screenshot consent prompts, which reach [`serve`] through the shared
+//! consent registry) and, while connected,
 //! the outbox courier: everything queued is delivered on connect, then
 //! whenever something new is queued (here, by the window, or by `help` in
 //! another process: the directory is polled every
@@ -36,6 +38,7 @@ use crate::enroll::close;
 use crate::error::AgentError;
 use crate::outbox::{Outbox, STALE_TEMP_AGE};
 use crate::serve::{self, Endpoint};
+use crate::state::clock::CLOCK_FLOOR_SAVE_INTERVAL;
 use crate::state::{Enrollment, StateDir};
 use std::future::Future;
 use std::path::Path;
@@ -102,9 +105,11 @@ pub async fn run_daemon_with(
         poll: options.outbox_poll,
     };
     let shutdown = std::pin::pin!(shutdown);
-    supervise(enrollment, endpoint, &courier, shutdown)
-        .instrument(span.clone())
-        .await;
+    let clock = keep_clock_floor(endpoint.clone());
+    tokio::select! {
+        () = supervise(enrollment, endpoint, &courier, shutdown).instrument(span.clone()) => {}
+        never = clock => match never {},
+    }
     if let Some(desktop) = desktop {
         desktop.stop().instrument(span.clone()).await;
     }
@@ -112,6 +117,17 @@ pub async fn run_daemon_with(
         monitor.stop().instrument(span).await;
     }
     Ok(())
+}
+
+/// Raises and saves the clock floor every [`CLOCK_FLOOR_SAVE_INTERVAL`],
+/// so the latest time seen is kept even when no script runs.
+async fn keep_clock_floor(endpoint: Arc<Endpoint>) -> std::convert::Infallible {
+    let mut ticker = tokio::time::interval(CLOCK_FLOOR_SAVE_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        endpoint.now();
+    }
 }
 
 /// Whether a refusal at hello is about who we are (as opposed to, say, our version).

@@ -28,6 +28,14 @@ pub enum AgentError {
     )]
     CorruptState { path: PathBuf, problem: String },
 
+    /// The clock floor cannot be read; guessing it could revive an expired approval.
+    #[error(
+        "the clock floor {} is damaged: {problem}; with the agent stopped, write the current time into it (`date +%s000 > {}`), or remove it to trust the wall clock alone again",
+        path.display(),
+        path.display()
+    )]
+    ClockFloorDamaged { path: PathBuf, problem: String },
+
     #[error(
         "cannot {action} {}: {error}; check that this user may use that directory, or choose another with --state-dir or TRIAGE_AGENT_DIR",
         path.display()

@@ -4,8 +4,9 @@
 //! ```text
 //! Screenshot ─► policy (agent.toml `screenshots`)
 //!                 never        ──► Error(Forbidden: policy)
-//!                 with_consent ──► ConsentRegistry::ask(technician, ticket)   (crate::desktop::consent)
-//!                                    no window / Deny / no answer in 60 s
+//!                 with_consent ──► ConsentRegistry::ask(technician, ticket, whom)   (crate::desktop::consent)
+//!                                    whom: the ticket's requester, else the console user
+//!                                    no window of theirs / Deny / no answer in 60 s
 //!                                                ──► Error(Forbidden: the user did not consent: why)
 //!                                    CaptureFailed(why) ──► Error(Unavailable: why)
 //!                                    Allow{png} ──► check_capture(png)
@@ -17,7 +18,7 @@
 //! display, and the picture must come from the person's own session, taken
 //! only after they said yes there.
 
-use crate::desktop::consent::ConsentRegistry;
+use crate::desktop::consent::{ConsentRegistry, Whom};
 use crate::desktop::protocol::MAX_DESKTOP_FRAME_LEN;
 use tokio::io::AsyncWrite;
 use tracing::{info, warn};
@@ -76,17 +77,19 @@ pub fn check_capture(png: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Answers a `Screenshot` by asking the user's Get help window through `consent`.
+/// Answers a `Screenshot` by asking, through `consent`, the Get help
+/// window of `whom`: the ticket's requester, or the console user.
 pub async fn answer<W: AsyncWrite + Unpin>(
     policy: ScreenshotPolicy,
     consent: &ConsentRegistry,
     technician: &str,
     ticket: Option<TicketId>,
+    whom: Whom,
     send: &mut W,
 ) -> Result<(), CodecError> {
     answer_with(policy, technician, send, |who| async move {
-        info!(technician = %who, ticket = ?ticket, "screenshot requested; asking the user for consent");
-        consent.ask(&who, ticket).await
+        info!(technician = %who, ticket = ?ticket, asked = ?whom, "screenshot requested; asking the user for consent");
+        consent.ask(&who, ticket, &whom).await
     })
     .await
 }
@@ -211,7 +214,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_a_window_the_registry_refuses_for_lack_of_someone_to_ask() {
+    async fn without_a_window_of_the_requester_the_registry_refuses_naming_them() {
         let registry = ConsentRegistry::new(std::time::Duration::from_secs(60));
         let mut sent = Vec::new();
         answer(
@@ -219,6 +222,7 @@ mod tests {
             &registry,
             "lina",
             None,
+            Whom::Requester("root".into()),
             &mut sent,
         )
         .await
@@ -226,8 +230,9 @@ mod tests {
         let e = error(&replies(&sent)).clone();
         assert_eq!(e.kind, ErrorKind::Forbidden);
         assert!(
-            e.message
-                .contains("nobody is signed in to the Get help window to ask"),
+            e.message.contains(
+                "did not consent to a screenshot: no Get help window is open for user root"
+            ),
             "{}",
             e.message
         );

@@ -1,10 +1,18 @@
 //! Where the relay keeps its state, and its long-lived identity.
 //!
 //! A data directory holds `relay.key` (the Ed25519 identity, mode 0600),
-//! `relay.db` (the default SQLite store) and `public-addr` (the address the
-//! last `serve` was reachable at, so offline commands can write tokens).
+//! `relay.db` (the default SQLite store, with SQLite's `-wal` and `-shm`
+//! beside it, all mode 0600) and `public-addr` (the address the last
+//! `serve` was reachable at, so offline commands can write tokens).
+//!
+//! The store holds the ticket history, enrollment token hashes and the
+//! audit log, so its files are made 0600 whatever the umask, and tightened
+//! again on every start. A directory that group or others can read or
+//! write is used but warned about (`chmod 700 DIR`): it may be one the
+//! administrator chose on purpose.
 
 use crate::error::RelayError;
+use crate::store::Store;
 use std::fs;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -14,6 +22,16 @@ use triage_shared::identity::KeyPair;
 pub const KEY_FILE: &str = "relay.key";
 pub const DB_FILE: &str = "relay.db";
 pub const PUBLIC_ADDR_FILE: &str = "public-addr";
+/// What SQLite keeps next to `relay.db` in WAL mode.
+pub const DB_SIDE_SUFFIXES: [&str; 2] = ["-wal", "-shm"];
+/// The mode of every store file.
+pub const DB_FILE_MODE: u32 = 0o600;
+
+/// Whether a data directory with permission bits `mode` lets group or
+/// others read or write it (and so list or replace the store's files).
+pub fn dir_is_exposed(mode: u32) -> bool {
+    mode & 0o066 != 0
+}
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -59,7 +77,52 @@ impl DataDir {
                 .map_err(RelayError::io("create data directory", path))?;
         }
         let path = fs::canonicalize(path).map_err(RelayError::io("open data directory", path))?;
+        warn_if_dir_is_exposed(&path);
         Ok(DataDir { path })
+    }
+
+    /// `relay.db` in this directory.
+    pub fn db_path(&self) -> PathBuf {
+        self.path.join(DB_FILE)
+    }
+
+    /// Opens the store at `given`, or the SQLite file here; that file and
+    /// SQLite's side files are made private to the relay's user.
+    pub async fn open_store(&self, given: Option<&str>) -> Result<Store, RelayError> {
+        let url = self.database_url(given)?;
+        if given.is_some() {
+            return Ok(Store::open(&url).await?);
+        }
+        // Made 0600 before SQLite opens it: SQLite gives its -wal and -shm
+        // files the mode of the database file, so none is ever readable.
+        self.secure_db_files()?;
+        let store = Store::open(&url).await?;
+        self.secure_db_files()?;
+        Ok(store)
+    }
+
+    /// Creates `relay.db` (empty, 0600) if it is missing, and sets 0600 on
+    /// it and on its side files that exist (an older relay, or a umask,
+    /// may have left them readable).
+    pub fn secure_db_files(&self) -> Result<(), RelayError> {
+        let db = self.db_path();
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, DB_FILE_MODE);
+        options
+            .open(&db)
+            .map_err(RelayError::io("create the database file", &db))?;
+        let mut files = vec![db.clone()];
+        for suffix in DB_SIDE_SUFFIXES {
+            let mut name = db.as_os_str().to_os_string();
+            name.push(suffix);
+            files.push(PathBuf::from(name));
+        }
+        for file in files {
+            make_private(&file)?;
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -177,6 +240,54 @@ fn escape_url_path(path: &str) -> String {
     out
 }
 
+/// Sets [`DB_FILE_MODE`] on `path` if it exists.
+#[cfg(unix)]
+fn make_private(path: &Path) -> Result<(), RelayError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(RelayError::io("inspect", path)(e)),
+    };
+    if !meta.is_file() {
+        return Err(RelayError::Config(format!(
+            "{} is not a regular file; move it away so that the relay can keep its database there",
+            path.display()
+        )));
+    }
+    if meta.permissions().mode() & 0o777 != DB_FILE_MODE {
+        fs::set_permissions(path, fs::Permissions::from_mode(DB_FILE_MODE))
+            .map_err(RelayError::io("set mode 0600 on", path))?;
+        tracing::info!(path = %path.display(), "made a store file private to the relay's user (0600)");
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_private(_path: &Path) -> Result<(), RelayError> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn warn_if_dir_is_exposed(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = fs::metadata(dir) {
+        let mode = meta.permissions().mode() & 0o777;
+        if dir_is_exposed(mode) {
+            tracing::warn!(
+                dir = %dir.display(),
+                mode = format!("{mode:o}"),
+                "the relay's data directory {} can be read or written by other users; run `chmod 700 {}`",
+                dir.display(),
+                dir.display()
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_dir_is_exposed(_dir: &Path) {}
+
 #[cfg(unix)]
 fn warn_if_readable_by_others(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
@@ -258,6 +369,45 @@ mod tests {
             data.read_public_addr().unwrap().as_deref(),
             Some("relay.example.com:4433")
         );
+    }
+
+    #[test]
+    fn a_directory_open_to_group_or_others_is_warned_about() {
+        assert!(dir_is_exposed(0o755));
+        assert!(dir_is_exposed(0o750));
+        assert!(dir_is_exposed(0o702));
+        assert!(!dir_is_exposed(0o700));
+        assert!(!dir_is_exposed(0o711), "traversal alone lists nothing");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_store_files_are_private_even_in_a_world_readable_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let data = DataDir::create(&dir).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // Open, after the migrations wrote: SQLite's WAL files are there.
+        let store = data.open_store(None).await.unwrap();
+        assert_eq!(mode(&data.db_path()), 0o600);
+        let side: Vec<PathBuf> = fs::read_dir(data.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains("relay.db-"))
+            .collect();
+        assert!(!side.is_empty(), "the store runs in WAL mode");
+        for file in &side {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+        store.close().await;
+        // A database an older relay left readable is tightened at the next start.
+        fs::set_permissions(data.db_path(), fs::Permissions::from_mode(0o644)).unwrap();
+        let store = data.open_store(None).await.unwrap();
+        assert_eq!(mode(&data.db_path()), 0o600);
+        store.close().await;
     }
 
     #[test]

@@ -504,8 +504,8 @@ async fn token_admin(action: TokenCommand) -> anyhow::Result<()> {
 
 async fn open_offline(data: &DataArgs) -> anyhow::Result<(DataDir, Store)> {
     let dir = DataDir::create(&data.data_dir)?;
-    let url = dir.database_url(data.database_url.as_deref())?;
-    let store = Store::open(&url)
+    let store = dir
+        .open_store(data.database_url.as_deref())
         .await
         .context("cannot open the relay database")?;
     Ok((dir, store))

@@ -339,6 +339,7 @@ async fn a_screenshot_refusal_reaches_the_technician_and_the_audit_log() {
             AgentCommand::Screenshot {
                 requested_by: "lina".into(),
                 ticket: None,
+                requester: None,
             }
         );
         let refusal = triage_shared::protocol::RemoteError::new(ErrorKind::Forbidden, why);
@@ -358,6 +359,34 @@ async fn a_screenshot_refusal_reaches_the_technician_and_the_audit_log() {
     let entry = last_audit(&t).await;
     assert_eq!(entry.action, "screenshot");
     assert_eq!(entry.outcome, format!("refused by agent: {why}"));
+}
+
+#[tokio::test]
+async fn a_screenshot_for_a_ticket_names_its_requester_to_the_agent() {
+    let t = TestRelay::start().await;
+    let (_k, id, agent) = t.agent("pc-1").await;
+    let ticket = agent_ticket(&agent).await;
+    let lina = t.technician("lina", &[Role::L2]).await;
+    let fake = tokio::spawn(async move {
+        let cmd = next_command(&agent).await;
+        let command = cmd.command.clone();
+        let refusal = triage_shared::protocol::RemoteError::new(ErrorKind::Forbidden, "no");
+        cmd.answer(&[AgentReply::Error(refusal)]).await;
+        command
+    });
+    let request = Request::Screenshot {
+        agent: id,
+        attach: Some(ticket),
+    };
+    let _ = read_all(ask(&lina, &request).await).await;
+    assert_eq!(
+        fake.await.unwrap(),
+        AgentCommand::Screenshot {
+            requested_by: "lina".into(),
+            ticket: Some(ticket),
+            requester: Some("erin".into()),
+        }
+    );
 }
 
 #[tokio::test]

@@ -60,6 +60,10 @@ pub enum AgentCommand {
         requested_by: String,
         /// The ticket the screenshot is for, when the technician named one.
         ticket: Option<TicketId>,
+        /// That ticket's requester (the account it was filed under): only
+        /// their Get help window is asked. `None` without a ticket: the
+        /// agent asks the user at the console.
+        requester: Option<String>,
     },
     /// The organisation key handing over to a new one; the agent follows
     /// only if the key it pinned signed the statement.

@@ -41,7 +41,11 @@
 //! [--follow] [-o FILE] [--attach TICKET]`, `triage screenshot AGENT [-o FILE]
 //! [--attach TICKET]` and `triage tickets attachment TICKET ID [-o FILE]`
 //! stream a body through the relay ([`receive`]). Without `-o` the body is
-//! written to the output as it arrives and nothing else is. With `-o FILE`
+//! written to the output as it arrives and nothing else is; for `triage
+//! logs` to a terminal (decided in `main` with `IsTerminal`, passed in as
+//! `LogsArgs::stdout_is_terminal`) control characters other than `\n` and
+//! `\t` are shown as escapes such as `\x1b` and invalid UTF-8 as U+FFFD
+//! ([`terminal_text`]); to a pipe or a file the bytes stay raw. With `-o FILE`
 //! it goes to `FILE.partial` (progress bar on stderr when it is a
 //! terminal), is renamed to `FILE` once the agent's SHA-256 matches, and
 //! one line is printed: `Saved N bytes to FILE (sha256:<hex>, verified).`
@@ -141,6 +145,7 @@ pub mod receive;
 pub mod render;
 pub mod run_view;
 pub mod selector;
+pub mod terminal_text;
 pub mod text;
 pub mod ticket_ref;
 pub mod trust;

@@ -2,12 +2,18 @@
 //! library so tests can drive it.
 
 use clap::Parser;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     // Usage errors exit 2 through clap, before anything else happens.
-    let cli = triage_cli::Cli::parse();
+    let mut cli = triage_cli::Cli::parse();
+    // A log shown on a terminal is cleaned of control characters; piped
+    // or redirected, it stays byte for byte what the endpoint sent.
+    if let triage_cli::Command::Logs(args) = &mut cli.command {
+        args.stdout_is_terminal = std::io::stdout().is_terminal();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),

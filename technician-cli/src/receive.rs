@@ -3,12 +3,16 @@
 //! written as it arrives, never held whole.
 //!
 //! To stdout, bytes go out as they come; a body that then fails its check
-//! or stops early is reported as an error after them. To a file (`-o FILE`)
+//! or stops early is reported as an error after them. To a terminal
+//! ([`Output::Terminal`]) they are cleaned first ([`TerminalText`]:
+//! control characters shown as escapes, invalid UTF-8 as U+FFFD); the
+//! check always covers the raw bytes. To a file (`-o FILE`)
 //! they go to `FILE.partial`, which is renamed to `FILE` only once the
 //! agent's SHA-256 matches what arrived. On any failure the `.partial` file
 //! is **removed**, so no file is ever left named as if it were complete.
 
 use crate::error::CliError;
+use crate::terminal_text::TerminalText;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::File;
 use std::io::Write;
@@ -106,14 +110,26 @@ impl Drop for PartialFile {
 
 /// Where a body goes.
 pub enum Output<'a> {
+    /// Raw bytes (stdout that is a pipe or a file).
     Stdout(&'a mut (dyn Write + Send)),
+    /// Stdout that is a terminal: text with its control characters made visible.
+    Terminal(&'a mut (dyn Write + Send), TerminalText),
     File(PartialFile),
 }
 
-impl Output<'_> {
+impl<'a> Output<'a> {
+    /// Stdout, cleaned when `terminal` says a person reads it there.
+    pub fn stdout(out: &'a mut (dyn Write + Send), terminal: bool) -> Output<'a> {
+        if terminal {
+            Output::Terminal(out, TerminalText::new())
+        } else {
+            Output::Stdout(out)
+        }
+    }
+
     fn aftermath(&self) -> String {
         match self {
-            Output::Stdout(_) => "what was printed is incomplete".into(),
+            Output::Stdout(_) | Output::Terminal(..) => "what was printed is incomplete".into(),
             Output::File(f) => format!(
                 "nothing was saved to {} (the partial download was removed)",
                 f.target().display()
@@ -180,6 +196,13 @@ impl<'a> Receiver<'a> {
                         .write_all(&data)
                         .and_then(|()| out.flush())
                         .map_err(CliError::from),
+                    Output::Terminal(out, text) => {
+                        let mut shown = String::with_capacity(data.len());
+                        text.push(&data, &mut shown);
+                        out.write_all(shown.as_bytes())
+                            .and_then(|()| out.flush())
+                            .map_err(CliError::from)
+                    }
                     Output::File(f) => f.write(&data),
                 };
                 if let Err(e) = written {
@@ -260,6 +283,13 @@ impl<'a> Receiver<'a> {
         }
         let saved = match self.output {
             Output::Stdout(out) => {
+                out.flush()?;
+                None
+            }
+            Output::Terminal(out, mut text) => {
+                let mut shown = String::new();
+                text.finish(&mut shown);
+                out.write_all(shown.as_bytes())?;
                 out.flush()?;
                 None
             }

@@ -153,6 +153,32 @@ fn stdout_gets_bytes_as_they_come_and_a_failure_says_they_are_incomplete() {
 }
 
 #[test]
+fn a_terminal_gets_clean_text_while_the_digest_covers_the_raw_bytes() {
+    let raw: &[u8] = "ok \u{1b}[2J\u{9b}31m€\n".as_bytes();
+    // Cut after the ESC, inside the C1 control and inside the euro sign.
+    let pieces = [&raw[..4], &raw[4..8], &raw[8..14], &raw[14..]];
+    let mut out: Vec<u8> = Vec::new();
+    let mut r = Receiver::new(Output::stdout(&mut out, true), false);
+    r.accept(start(Some(raw.len() as u64))).unwrap();
+    for piece in pieces {
+        r.accept(TransferFrame::Chunk(piece.to_vec())).unwrap();
+    }
+    r.accept(end(raw, EndReason::Complete)).unwrap();
+    let got = r.finish(EndReason::Complete).unwrap();
+    assert_eq!(got.sha256, ContentDigest::of(raw));
+    assert_eq!(got.bytes, raw.len() as u64);
+    assert_eq!(String::from_utf8(out).unwrap(), "ok \\x1b[2J\\u{9b}31m€\n");
+    // Not a terminal: byte for byte.
+    let mut out: Vec<u8> = Vec::new();
+    let mut r = Receiver::new(Output::stdout(&mut out, false), false);
+    r.accept(start(None)).unwrap();
+    r.accept(TransferFrame::Chunk(raw.to_vec())).unwrap();
+    r.accept(end(raw, EndReason::Complete)).unwrap();
+    r.finish(EndReason::Complete).unwrap();
+    assert_eq!(out, raw);
+}
+
+#[test]
 fn relay_errors_are_refusals_before_the_body_and_failures_after() {
     let mut out: Vec<u8> = Vec::new();
     let r = Receiver::new(Output::Stdout(&mut out), false);

@@ -5,6 +5,8 @@
 //! - A ticket filed from the window carries the account name the daemon
 //!   read from the socket (not anything the window claims) and the
 //!   screenshot the user chose to attach.
+//! - `triage screenshot --attach TICKET` asks the window of the user who
+//!   filed that ticket.
 //! - `triage screenshot` reaches the user's window: Allow delivers the
 //!   window's PNG, Deny refuses the technician and is audited.
 //! - My tickets shows the technician's public reply, never an internal
@@ -164,6 +166,40 @@ async fn a_technicians_screenshot_needs_a_yes_in_the_users_window() {
     assert!(!outcome(shots[0]).starts_with("refused"), "{}", shots[0]);
     assert!(outcome(shots[1]).starts_with("refused"), "{}", shots[1]);
     assert!(outcome(shots[1]).contains("declined"), "{}", shots[1]);
+    agent.stop_daemon().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screenshot_for_a_ticket_asks_the_window_of_the_user_who_filed_it() {
+    let d = Deployment::start().await;
+    let mut agent = running_agent(&d, "desk-9").await;
+    let socket = agent.desktop_socket().await;
+    let lina = d.technician("lina", &[Role::L2]).await;
+    let (mut window, _) = DesktopClient::connect(&socket).await.unwrap();
+    let (ticket, delivered) = window
+        .file_ticket(form("Screen flickers", None))
+        .await
+        .expect("ticket filed");
+    assert!(delivered);
+    // The ticket names the socket peer's account; the agent finds that
+    // account's window from the name the relay passes on.
+    let consent = window_answering(&socket, ConsentAnswer::Allow { png: PNG.to_vec() }).await;
+    let out = d.dir.path().join("for-ticket.png");
+    let ticket = ticket.to_string();
+    let saved = lina
+        .run(&[
+            "screenshot",
+            &agent.id.to_string(),
+            "--attach",
+            &ticket,
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .await
+        .expect("the requester's window allowed it");
+    assert!(saved.contains("Attached to ticket"), "{saved}");
+    assert_eq!(std::fs::read(&out).unwrap(), PNG);
+    drop(consent.await.unwrap());
     agent.stop_daemon().await;
 }
 

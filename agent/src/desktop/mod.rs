@@ -23,7 +23,9 @@
 //!   connection, generic over the byte stream (tested over in-memory pipes
 //!   too); [`form`]: a form becomes a help request; `requests`: filing
 //!   and "My tickets".
-//! - [`consent`]: the windows that can be asked for screenshot consent.
+//! - [`consent`]: the windows that can be asked for screenshot consent;
+//!   [`seat`]: whose window that is (the ticket's requester, or the
+//!   console user).
 //! - [`client`]: the window's side; [`render`]: "My tickets" as text.
 //!
 //! The window never talks to the relay: the daemon adds the diagnostics
@@ -44,6 +46,7 @@ pub mod peer;
 pub mod protocol;
 pub mod render;
 mod requests;
+pub mod seat;
 pub use requests::{MY_TICKETS_TIMEOUT, RELAY_UNREACHABLE};
 #[cfg(unix)]
 pub mod server;

@@ -6,6 +6,9 @@
 //!   which is also its working directory and is removed afterwards;
 //! - the interpreter gets fixed flags and that file's path, nothing else:
 //!   no shell string is ever built from the script or its metadata;
+//! - the environment is cleared: the script sees only a fixed `PATH`,
+//!   `HOME` (its temporary directory) and `LANG=C.UTF-8`
+//!   ([`plan::script_env`]), none of the agent's own variables;
 //! - stdin is null; the process leads its own process group, and the whole
 //!   group is killed on timeout and again after a normal exit, so no
 //!   background process outlives the run;
@@ -97,6 +100,8 @@ pub async fn execute(
         .args(plan::leading_args(spec.interpreter))
         .arg(&script)
         .current_dir(workdir.path())
+        .env_clear()
+        .envs(plan::script_env(workdir.path()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

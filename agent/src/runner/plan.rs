@@ -46,6 +46,22 @@ pub fn script_file_name(interpreter: Interpreter) -> &'static str {
     }
 }
 
+/// The `PATH` every script runs with, whatever the agent's own was.
+pub const SCRIPT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The locale every script runs with: UTF-8 text, no translated messages.
+pub const SCRIPT_LANG: &str = "C.UTF-8";
+
+/// The whole environment of a script whose fresh directory is `workdir`:
+/// nothing of the agent's own environment (which may hold secrets, a
+/// proxy, `LD_PRELOAD`…) reaches it, only these.
+pub fn script_env(workdir: &Path) -> [(&'static str, std::ffi::OsString); 3] {
+    [
+        ("PATH", SCRIPT_PATH.into()),
+        ("HOME", workdir.as_os_str().to_os_string()),
+        ("LANG", SCRIPT_LANG.into()),
+    ]
+}
+
 /// Finds `name` the way a shell would, except that relative `PATH` entries
 /// (such as `.`) are skipped: a script run must not pick up a program from
 /// whatever directory the agent happens to be in.
@@ -179,6 +195,18 @@ mod tests {
         );
         assert_eq!(program_name(Interpreter::Python), "python3");
         assert_eq!(program_name(Interpreter::Powershell), "pwsh");
+    }
+
+    #[test]
+    fn a_script_gets_a_fixed_path_its_own_home_and_a_utf8_locale() {
+        let env = script_env(Path::new("/tmp/triage-run-x"));
+        let names: Vec<&str> = env.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["PATH", "HOME", "LANG"]);
+        assert_eq!(env[0].1, SCRIPT_PATH);
+        assert_eq!(env[1].1, "/tmp/triage-run-x");
+        assert_eq!(env[2].1, "C.UTF-8");
+        // Every PATH entry is absolute: nothing is found relative to the run.
+        assert!(std::env::split_paths(SCRIPT_PATH).all(|p| p.is_absolute()));
     }
 
     #[test]

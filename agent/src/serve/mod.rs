@@ -32,11 +32,12 @@ mod run;
 mod tests;
 
 use crate::config::AgentConfig;
-use crate::desktop::consent::ConsentRegistry;
+use crate::desktop::consent::{ConsentRegistry, Whom};
 use crate::desktop::protocol::CONSENT_TIMEOUT;
 use crate::diagnostics::live;
 use crate::diagnostics::warm::WarmCollector;
 use crate::error::AgentError;
+use crate::state::clock::ClockFloor;
 use crate::state::nonces::NonceLog;
 use crate::state::trust::{Offer, Trust};
 use crate::state::StateDir;
@@ -67,6 +68,8 @@ pub struct Endpoint {
     config: AgentConfig,
     trust: Mutex<Trust>,
     nonces: Mutex<NonceLog>,
+    /// The agent's clock: never behind the latest time it has seen.
+    clock: Mutex<ClockFloor>,
     permits: Arc<Semaphore>,
     /// Kept warm between snapshots so diagnostics need no CPU-sampling sleep.
     diagnostics: Arc<WarmCollector>,
@@ -97,12 +100,17 @@ impl Endpoint {
         if trust.org_key().is_none() {
             warn!("no organisation key was pinned at enrollment: this agent trusts no author or approver and runs no scripts");
         }
-        let nonces = NonceLog::load(&dir, Timestamp::now())?;
+        // Pruned by the agent's time, not the wall clock's: a clock set
+        // forward, then back, must not forget a nonce that can run again.
+        let mut clock = dir.clock_floor()?;
+        let now = clock.advance(Timestamp::now())?;
+        let nonces = NonceLog::load(&dir, now)?;
         Ok(Endpoint {
             agent_id,
             config,
             trust: Mutex::new(trust),
             nonces: Mutex::new(nonces),
+            clock: Mutex::new(clock),
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_COMMANDS)),
             diagnostics: WarmCollector::new(),
             consent: ConsentRegistry::new(CONSENT_TIMEOUT),
@@ -118,6 +126,19 @@ impl Endpoint {
 
     pub fn agent_id(&self) -> AgentId {
         self.agent_id
+    }
+
+    /// The agent's "now": the wall clock, but never earlier than the
+    /// latest time seen (`state::clock`), which this raises and saves. A
+    /// floor that cannot be saved is logged; the raised one still holds
+    /// in memory.
+    pub fn now(&self) -> Timestamp {
+        let mut clock = lock(&self.clock);
+        let now = clock.now(Timestamp::now());
+        if let Err(e) = clock.save() {
+            error!(error = %e, "could not save the clock floor");
+        }
+        now
     }
 
     /// The daemon's warm diagnostics collector, for snapshots taken in this process.
@@ -247,10 +268,12 @@ where
         AgentCommand::Screenshot {
             requested_by,
             ticket,
+            requester,
         } => {
             let policy = endpoint.config.screenshots;
-            crate::screenshot::answer(policy, &endpoint.consent, &requested_by, ticket, send)
-                .await?
+            let whom = Whom::of(requester);
+            let consent = &endpoint.consent;
+            crate::screenshot::answer(policy, consent, &requested_by, ticket, whom, send).await?
         }
     }
     Ok(Outcome::Answered(name))

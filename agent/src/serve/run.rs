@@ -89,7 +89,7 @@ where
         approver = %order.approval.approval.approver,
     );
     async move {
-        let spec = match endpoint.authorize(&order, Timestamp::now()) {
+        let spec = match endpoint.authorize(&order, endpoint.now()) {
             Ok(spec) => spec,
             Err(Denied::Refused(reason)) => {
                 warn!(%reason, "refused to run a script");

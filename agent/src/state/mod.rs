@@ -9,6 +9,7 @@
 //! | `roster.json` | the installed, org-signed roster of authors and approvers ([`trust`]) | 0600 |
 //! | `roster-floor` | the highest roster version ever seen here ([`trust`]) | 0600 |
 //! | `used-nonces` | approvals already used here ([`nonces`]) | 0600 |
+//! | `clock-floor` | the latest time the agent has seen ([`clock`]) | 0600 |
 //! | `agent.toml` | optional settings, written by an admin ([`crate::config`]) | — |
 //!
 //! The directory itself is created 0700; [`default_state_dir`] picks it when nobody says.
@@ -19,6 +20,7 @@
 //! temporary file in the same directory and is renamed into place, so a crash
 //! never leaves half a file behind.
 
+pub mod clock;
 mod files;
 mod location;
 pub mod nonces;

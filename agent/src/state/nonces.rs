@@ -10,7 +10,9 @@
 //!
 //! An approval that expired long ago is refused as expired anyway, so its
 //! line is pruned at load once [`NONCE_RETENTION`] has passed since its
-//! expiry (the margin covers a clock set back).
+//! expiry. "Now" here is the agent's time ([`super::clock`]: never behind
+//! the latest time it has seen), so a clock set forward, a restart and the
+//! clock set back cannot bring a pruned approval back to life.
 
 use super::files::{open_private, read_capped, sync_dir, write_atomic};
 use super::StateDir;

@@ -104,16 +104,19 @@ pub(super) async fn screenshot(
         command: AgentCommand::Screenshot {
             requested_by,
             ticket: attach,
+            // Filled from the ticket in `prepare`, once it is looked up.
+            requester: None,
         },
     };
     serve(shared, peer, pull, Ok(()), recv, out).await;
 }
 
 /// Everything a pull needs before the agent is asked: the attach ticket
-/// checked, the agent online with a command slot and a transfer slot.
+/// checked (a screenshot learns whose window to ask from its requester),
+/// the agent online with a command slot and a transfer slot.
 async fn prepare(
     shared: &Shared,
-    pull: &Pull,
+    pull: &mut Pull,
     shape: Result<(), RemoteError>,
 ) -> Result<(AgentLink, Slot), StoreError> {
     shape?;
@@ -135,6 +138,9 @@ async fn prepare(
                 ErrorKind::InvalidInput,
                 format!("ticket {ticket} was filed by another agent; attach what that agent sends"),
             ));
+        }
+        if let AgentCommand::Screenshot { requester, .. } = &mut pull.command {
+            *requester = Some(t.requester.clone());
         }
     }
     let link = agent_link::connect(shared, pull.agent).await?;
@@ -161,7 +167,7 @@ async fn serve(
     let name = peer.technician_name().unwrap_or("?").to_string();
     let started_at = Timestamp::now();
     let clock = Instant::now();
-    let (link, _slot) = match prepare(shared, &pull, shape).await {
+    let (link, _slot) = match prepare(shared, &mut pull, shape).await {
         Ok(ready) => ready,
         Err(e) => {
             let refusal = to_remote(e);

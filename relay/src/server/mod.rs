@@ -127,7 +127,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     let data = DataDir::create(&config.data_dir)?;
     let key = data.load_or_create_key()?;
     let (server_config, fingerprint) = tls::server_config(&key)?;
-    let store = Store::open(&data.database_url(config.database_url.as_deref())?).await?;
+    let store = data.open_store(config.database_url.as_deref()).await?;
     let endpoint = quinn::Endpoint::server(server_config, config.listen).map_err(|source| {
         RelayError::Bind {
             addr: config.listen,

@@ -33,6 +33,11 @@ pub struct LogsArgs {
     /// Also store the pulled log on this ticket (id or unique prefix).
     #[arg(long, value_name = "TICKET", conflicts_with = "follow")]
     pub attach: Option<String>,
+    /// Not a flag: whether stdout is a terminal (set by `main`). Then, and
+    /// without `-o`, control characters in the log are shown as escapes
+    /// (`\x1b`) instead of reaching the terminal.
+    #[arg(skip)]
+    pub stdout_is_terminal: bool,
 }
 
 #[derive(Debug, Args)]

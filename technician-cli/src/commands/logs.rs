@@ -1,7 +1,9 @@
 //! `triage logs AGENT PATH`, `triage screenshot AGENT` and
 //! `triage tickets attachment TICKET ID`: streamed bodies through the relay.
 //!
-//! Output: the body itself on stdout, nothing else; or with `-o FILE`, the
+//! Output: the body itself on stdout, nothing else (for `logs` to a
+//! terminal, with control characters shown as escapes: see
+//! [`crate::terminal_text`]); or with `-o FILE`, the
 //! body in FILE (through `FILE.partial`, renamed once the SHA-256 the agent
 //! sent matches) and one line on stdout:
 //! `Saved N bytes to FILE (sha256:…, verified).` A failure part way, a
@@ -32,6 +34,8 @@ pub struct LogsPlan {
     pub query: LogQuery,
     pub output: Option<PathBuf>,
     pub attach: Option<TicketRef>,
+    /// Clean the body for a terminal: stdout is one and there is no `-o`.
+    pub for_terminal: bool,
 }
 
 pub fn plan_logs(args: LogsArgs) -> Result<LogsPlan, CliError> {
@@ -51,6 +55,7 @@ pub fn plan_logs(args: LogsArgs) -> Result<LogsPlan, CliError> {
     Ok(LogsPlan {
         agent: AgentSelector::parse(&args.agent)?,
         query,
+        for_terminal: args.stdout_is_terminal && args.output.is_none(),
         output: args.output,
         attach: args.attach.as_deref().map(TicketRef::parse).transpose()?,
     })
@@ -83,11 +88,16 @@ async fn ticket_id(conn: &Connected, t: &Option<TicketRef>) -> Result<Option<Tic
     }
 }
 
-/// A file for `-o`, else stdout; a progress bar only for a file.
-fn receiver<'a>(file: &Option<PathBuf>, out: Out<'a>) -> Result<Receiver<'a>, CliError> {
+/// A file for `-o`, else stdout (cleaned when `for_terminal`); a progress
+/// bar only for a file.
+fn receiver<'a>(
+    file: &Option<PathBuf>,
+    out: Out<'a>,
+    for_terminal: bool,
+) -> Result<Receiver<'a>, CliError> {
     Ok(match file {
         Some(path) => Receiver::new(Output::File(PartialFile::create(path)?), true),
-        None => Receiver::new(Output::Stdout(out), false),
+        None => Receiver::new(Output::stdout(out, for_terminal), false),
     })
 }
 
@@ -105,7 +115,7 @@ async fn pull(
         query: plan.query,
         attach,
     };
-    let receiver = receiver(&plan.output, &mut *out)?;
+    let receiver = receiver(&plan.output, &mut *out, plan.for_terminal)?;
     let received = receive(conn, &request, receiver, follow, stop).await?;
     report(out, &received, attach)
 }
@@ -142,7 +152,7 @@ pub async fn screenshot(home: &Home, args: ScreenshotArgs, out: Out<'_>) -> Resu
         let agent = conn.resolve_agent(&agent).await?.id;
         let attach = ticket_id(&conn, &attach).await?;
         let request = Request::Screenshot { agent, attach };
-        let receiver = receiver(&args.output, &mut *out)?;
+        let receiver = receiver(&args.output, &mut *out, false)?;
         if std::io::stderr().is_terminal() {
             eprintln!(
                 "Asking the user at the endpoint to allow the screenshot; they have {} s to answer…",
@@ -194,7 +204,7 @@ pub async fn fetch_attachment(
         }
     };
     let request = Request::FetchAttachment { ticket, attachment };
-    let receiver = receiver(&file, &mut *out)?;
+    let receiver = receiver(&file, &mut *out, false)?;
     let received = receive(conn, &request, receiver, false, ctrl_c()).await?;
     if let Some(name) = &received.name {
         tracing::debug!(name = %clean(name), "attachment fetched");
@@ -209,11 +219,29 @@ mod tests {
     use clap::Parser;
 
     fn plan_of(args: &[&str]) -> Result<LogsPlan, CliError> {
+        plan_on(args, false)
+    }
+
+    /// The plan when stdout is (`true`) or is not a terminal.
+    fn plan_on(args: &[&str], terminal: bool) -> Result<LogsPlan, CliError> {
         let cli = Cli::try_parse_from(["triage", "logs"].iter().chain(args)).unwrap();
         match cli.command {
-            Command::Logs(l) => plan_logs(l),
+            Command::Logs(mut l) => {
+                l.stdout_is_terminal = terminal;
+                plan_logs(l)
+            }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn only_a_log_shown_on_a_terminal_is_cleaned() {
+        let shown = plan_on(&["pc", "/var/log/syslog"], true).unwrap();
+        assert!(shown.for_terminal);
+        let piped = plan_on(&["pc", "/var/log/syslog"], false).unwrap();
+        assert!(!piped.for_terminal);
+        let saved = plan_on(&["pc", "/var/log/syslog", "-o", "x.log"], true).unwrap();
+        assert!(!saved.for_terminal, "-o FILE keeps the raw bytes");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! socket: the screenshot path (`crate::screenshot::answer`) on one side,
 //! a [`ConsentChannel`](super::super::client::ConsentChannel) on the other.
 
+use super::super::consent::Whom;
 use super::super::protocol::ConsentAnswer;
 use super::*;
 use crate::logs::pump_tests::{body, replies};
@@ -19,6 +20,7 @@ async fn technician_asks(rig: &Rig, ticket: Option<TicketId>) -> Vec<AgentReply>
         &rig.registry,
         "lina",
         ticket,
+        Whom::Console,
         &mut sent,
     )
     .await

@@ -11,6 +11,7 @@ use super::consent::ConsentRegistry;
 use super::frame::{read_frame, write_frame};
 use super::peer::{account_name, effective_uid};
 use super::protocol::{DesktopReply, DesktopRequest, HelpForm, DESKTOP_PROTOCOL_VERSION};
+use super::seat::fake::FakeAccounts;
 use super::server::{DesktopListener, DesktopServerError};
 use crate::config::AgentConfig;
 use crate::outbox::{Loaded, Message, Outbox};
@@ -58,7 +59,11 @@ impl Rig {
         let tmp = tempfile::tempdir().unwrap();
         enroll_unreachable(tmp.path());
         let config = AgentConfig::parse(agent_toml, Path::new("agent.toml")).unwrap();
-        let registry = ConsentRegistry::new(consent_timeout);
+        // This test's user has the window; the console says nothing, so
+        // a request without a ticket asks the only user with a window.
+        let me = effective_uid();
+        let accounts = FakeAccounts::new(&[(&account_name(me), me)], None);
+        let registry = ConsentRegistry::with_accounts(consent_timeout, Arc::new(accounts));
         let service =
             DesktopService::new(tmp.path(), &config, registry.clone()).with_idle_timeout(idle);
         let path = super::socket_path(tmp.path(), &config);

@@ -44,15 +44,18 @@ async fn screenshots_ask_for_consent_or_follow_the_policy() {
     let ask = AgentCommand::Screenshot {
         requested_by: "lina".into(),
         ticket: None,
+        requester: None,
     };
     let replies = exchange(&w.endpoint(), &ask).await;
     let [AgentReply::Error(e)] = replies.as_slice() else {
         panic!("{replies:?}")
     };
     assert_eq!(e.kind, ErrorKind::Forbidden);
+    // No window is open: whoever is at the console (or nobody) is not asked.
     assert!(
         e.message
-            .contains("nobody is signed in to the Get help window to ask"),
+            .starts_with("the user did not consent to a screenshot: ")
+            && e.message.contains("Get help window"),
         "{}",
         e.message
     );
