@@ -442,3 +442,42 @@ async fn an_approval_replayed_even_after_a_restart_is_refused() {
     assert_eq!(std::fs::read_to_string(marker(&s)).unwrap(), "ran\n");
     s.agent.stop_daemon().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_replayed_after_the_clock_went_forward_and_back_is_refused() {
+    let mut s = setup().await;
+    let once = format!("echo ran >> {}\n", marker(&s).display());
+    let order = s.valid_order(once.as_bytes());
+    let first = s.send(order.clone()).await;
+    assert!(
+        matches!(
+            first.last(),
+            Some(AgentReply::Run(triage_shared::remote::RunEvent::Finished(
+                _
+            )))
+        ),
+        "{first:?}"
+    );
+    // The endpoint's clock ran 30 days ahead for a while: a restart then
+    // forgets the nonce, whose approval looks long expired.
+    s.agent.stop_daemon().await;
+    let ahead = Timestamp::now().plus(Duration::from_secs(30 * 86_400));
+    std::fs::write(
+        s.agent.state_dir.join("clock-floor"),
+        format!("{}\n", ahead.millis()),
+    )
+    .unwrap();
+    s.restart_agent().await;
+    let nonces = std::fs::read_to_string(s.agent.state_dir.join(triage_agent::NONCE_FILE))
+        .unwrap_or_default();
+    assert!(
+        !nonces.contains(&order.approval.approval.nonce.to_string()),
+        "the nonce should have been pruned, or this test shows nothing"
+    );
+    // The clock is back to real time and the attacker replays the approval,
+    // still unexpired by the wall clock: the agent's time never went back.
+    let reason = refusal(&s.send(order).await);
+    assert!(reason.starts_with("the approval expired"), "{reason}");
+    assert_eq!(std::fs::read_to_string(marker(&s)).unwrap(), "ran\n");
+    s.agent.stop_daemon().await;
+}

@@ -425,11 +425,13 @@ impl RelayHandle {
     }
 
     /// Exports, signs with `org` and publishes the next roster (valid for
-    /// a day). Returns its version.
+    /// [`DEFAULT_ROSTER_VALIDITY`](triage_shared::approval::roster::DEFAULT_ROSTER_VALIDITY)).
+    /// Returns its version.
     pub async fn sign_and_publish_roster(&self, org: &KeyPair) -> Result<u64, RelayError> {
-        let day = Duration::from_secs(86_400);
+        let validity = triage_shared::approval::roster::DEFAULT_ROSTER_VALIDITY;
         let signed =
-            org::sign_and_publish_roster(&self.shared.store, org, day, Timestamp::now()).await?;
+            org::sign_and_publish_roster(&self.shared.store, org, validity, Timestamp::now())
+                .await?;
         self.shared.roster_published.notify_one();
         Ok(signed.roster.version)
     }
