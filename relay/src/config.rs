@@ -97,7 +97,10 @@ impl DataDir {
         // files the mode of the database file, so none is ever readable.
         self.secure_db_files()?;
         let store = Store::open(&url).await?;
-        self.secure_db_files()?;
+        // Only by path from here: opening and closing the database file in
+        // a process that has SQLite using it drops that process's POSIX
+        // locks on it, which breaks SQLite's locking against other processes.
+        self.make_db_files_private()?;
         Ok(store)
     }
 
@@ -113,6 +116,12 @@ impl DataDir {
         options
             .open(&db)
             .map_err(RelayError::io("create the database file", &db))?;
+        self.make_db_files_private()
+    }
+
+    /// Sets 0600 on `relay.db` and its side files that exist, by path.
+    fn make_db_files_private(&self) -> Result<(), RelayError> {
+        let db = self.db_path();
         let mut files = vec![db.clone()];
         for suffix in DB_SIDE_SUFFIXES {
             let mut name = db.as_os_str().to_os_string();

@@ -93,6 +93,21 @@ impl Home {
         }
     }
 
+    /// Moves the pin from `old` to `new` after a rotation signed by `old`
+    /// was verified; refused when `old` is not what is pinned.
+    pub fn follow_rotation(&self, old: &PublicKey, new: &PublicKey) -> Result<(), CliError> {
+        if self.pinned_org_key()?.as_ref() != Some(old) {
+            return Err(CliError::Untrusted(
+                "the rotation is not from the organisation key pinned here".into(),
+            ));
+        }
+        write_atomic(
+            &self.org_key_path(),
+            format!("{new}\n").as_bytes(),
+            FILE_MODE,
+        )
+    }
+
     /// The highest roster version verified here (0: none yet).
     pub fn roster_floor(&self) -> Result<u64, CliError> {
         let path = self.roster_floor_path();
@@ -246,6 +261,20 @@ mod tests {
         let pinned: EnrollmentToken = pin_token(&home, &minted).unwrap().parse().unwrap();
         assert_eq!((pinned.org_key, pinned.min_roster), (Some(org), 7));
         assert!(pin_token(&home, "garbage").is_err());
+    }
+
+    #[test]
+    fn the_pin_follows_a_rotation_only_from_the_pinned_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home::new(tmp.path().join("home"));
+        let (old, new) = (
+            KeyPair::generate().public_key(),
+            KeyPair::generate().public_key(),
+        );
+        home.pin_org_key(&old).unwrap();
+        assert!(home.follow_rotation(&new, &old).is_err());
+        home.follow_rotation(&old, &new).unwrap();
+        assert_eq!(home.pinned_org_key().unwrap(), Some(new));
     }
 
     #[test]

@@ -49,6 +49,21 @@ pub enum RosterCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Sign, offline with the current org key, a statement handing trust to
+    /// a new org key; endpoints follow only such a statement.
+    Rotate {
+        /// The current organisation's private key file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The new organisation's private key file (`triage-relay org init --out` on a fresh relay, or any Ed25519 key file).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Publish a signed rotation on the relay, which hands it to endpoints
+    /// with the next roster (admin only). Sign a roster with the new key next.
+    PublishRotation { rotation: PathBuf },
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use crate::error::CliError;
 use crate::home::Home;
 use std::io::{IsTerminal, Read};
 use std::path::Path;
-use triage_shared::approval::roster::{diff, RosterChange};
+use triage_shared::approval::roster::{
+    accept_rotation, diff, OrgKeyRotation, RosterChange, SignedRotation,
+};
 use triage_shared::approval::{Roster, RosterEntry, SignedRoster};
 use triage_shared::diagnostics::clean;
 use triage_shared::identity::KeyPair;
@@ -108,6 +110,61 @@ pub async fn run(home: &Home, command: RosterCommand, out: Out<'_>) -> Result<()
                     writeln!(
                         out,
                         "Published roster version {version}; connected endpoints install it within seconds."
+                    )?;
+                    Ok(())
+                }
+                _ => Err(unexpected(&request)),
+            }
+        }
+        RosterCommand::Rotate { from, to, output } => {
+            let old = read_org_key(&from)?;
+            let new = read_org_key(&to)?;
+            if old.public_key() == new.public_key() {
+                return Err(CliError::InvalidInput(
+                    "--from and --to hold the same key; a rotation needs a new one".into(),
+                ));
+            }
+            let rotation = OrgKeyRotation {
+                old_key: old.public_key(),
+                new_key: new.public_key(),
+                issued_at: Timestamp::now(),
+            }
+            .sign(&old);
+            write_file(&output, &to_json(&rotation)?)?;
+            writeln!(
+                out,
+                "Signed the hand-over from {} to {} into {}; publish it with `triage roster publish-rotation {}`, then sign a roster with the new key. Technicians pin the new key with `triage login … --org-key {}`.",
+                old.public_key(),
+                new.public_key(),
+                output.display(),
+                output.display(),
+                new.public_key()
+            )?;
+            Ok(())
+        }
+        RosterCommand::PublishRotation { rotation } => {
+            let rotation: SignedRotation = read_json(&rotation)?;
+            let pinned = home.pinned_org_key()?.ok_or_else(|| {
+                CliError::Untrusted(
+                    "no organisation key is pinned here to check the rotation against; log in with --org-key first".into(),
+                )
+            })?;
+            accept_rotation(&pinned, &rotation)
+                .map_err(|e| CliError::Untrusted(format!("the rotation is not acceptable: {e}")))?;
+            let new_key = rotation.rotation.new_key;
+            let request = Request::PublishRotation {
+                rotation: Box::new(rotation),
+            };
+            let conn = connect(home).await?;
+            let result = conn.ask(&request).await;
+            conn.close().await;
+            match result? {
+                Response::Ok => {
+                    // Verified from the pinned key above, so this CLI follows it too.
+                    home.follow_rotation(&pinned, &new_key)?;
+                    writeln!(
+                        out,
+                        "Published the rotation to {new_key} (now pinned here); endpoints follow it when the next roster, signed by the new key, reaches them."
                     )?;
                     Ok(())
                 }
