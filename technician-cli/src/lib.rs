@@ -13,9 +13,13 @@
 //!   unique prefix) and agents (id, prefix or hostname), matched as pure
 //!   functions.
 //! - [`attach`] and [`approve`]: reading a script file and building the
-//!   manifest its author signs; the approver's own checks before signing
-//!   (content matches its digest, author signature, not their own script,
-//!   the ticket has an agent) and the approval itself.
+//!   manifest its author signs (for the ticket's agent); the approver's own
+//!   checks before signing (content matches its digest, author signature,
+//!   author and approver on the roster, not their own script, one target)
+//!   and the approval over the whole signed manifest.
+//! - [`trust`]: the org key pinned at login, the highest roster version
+//!   verified here, and checking a roster the relay sends against both;
+//!   tokens made here carry the pinned key.
 //! - [`run_view`]: a script run's frames (output, finish, refusal,
 //!   disconnect) turned into what the technician sees and the exit status.
 //! - [`audit_log`]: paging through the audit log, verifying its hash
@@ -99,10 +103,11 @@
 //! - `script show`: [`render::ScriptShowJson`]: the fields of
 //!   `ScriptDetail` — `script` (`{"manifest": {"script_id", "ticket_id",
 //!   "digest", "interpreter", "timeout_secs", "author", "author_key",
-//!   "description", "created_at"}, "signature"}`), `content` (the exact
-//!   bytes, an array of numbers), `approvals` (`[{"approval": {"script_id",
-//!   "digest", "ticket_id", "agent_id", "expires_at", "nonce", "approver",
-//!   "approver_key"}, "signature"}]`), `runs` (`[ScriptRunRecord]`) — plus
+//!   "description", "created_at", "targets" (agent ids)}, "signature"}`),
+//!   `content` (the exact bytes, an array of numbers), `approvals`
+//!   (`[{"approval": {"manifest_hash", "script_id", "ticket_id",
+//!   "approved_at", "expires_at", "nonce", "approver", "approver_key"},
+//!   "signature"}]`), `runs` (`[ScriptRunRecord]`) — plus
 //!   `content_text` (the content as lossy UTF-8), `digest_ok` and
 //!   `author_signature_ok` (booleans, checked here, not by the relay).
 //! - `audit`: `Vec<AuditEntry>`, oldest first: `seq`, `at`, `actor`,
@@ -120,6 +125,9 @@
 //! - `technicians list`: `Vec<TechnicianSummary>`: `name`, `roles` (e.g.
 //!   `["l1", "admin"]`), `public_key` (`"ed25519:<hex>"`), `created_at`.
 //! - `whoami`: `SessionIdentity`: `{"Technician": {"name": ..., "roles": [...]}}`.
+//! - `roster show`: `Roster`: `{"version", "entries": [{"name", "roles",
+//!   "key", "expires_at" (millis or null)}], "issued_at", "expires_at"}`,
+//!   after it verified with the pinned org key.
 //! - `tokens create`: [`commands::admin::IssuedToken`]: `{"id", "token", "expires_at", "uses"}`
 //!   (`id`: the token's public id, 16 hex digits; the text form prints it on stderr).
 //! - `tokens list`: `Vec<TokenSummary>`, newest first: `id`, `created_at`,
