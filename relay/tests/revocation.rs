@@ -285,6 +285,13 @@ async fn downloading_a_pulled_log_needs_the_role_that_may_pull_it() {
             e.message
         );
     }
+    // Each refused download is on record.
+    let entries = t.relay.store().audit_entries(0, None, 1000).await.unwrap();
+    let refused = entries
+        .iter()
+        .filter(|e| e.action == "attachment.fetch" && e.outcome.starts_with("refused"))
+        .count();
+    assert_eq!(refused, 2, "{entries:?}");
     let lina = t.technician("lina", &[Role::L2]).await;
     let frames = common::read_all(lina.open_stream(&fetch).await.unwrap()).await;
     let body: Vec<u8> = frames

@@ -411,6 +411,7 @@ pub(super) async fn fetch_attachment(
     // Downloading a log or a screenshot needs the role that may take one.
     if let Err(refusal) = super::authz::authorize_fetch(&peer.identity, summary.kind) {
         tracing::info!(reason = %refusal, "attachment download refused");
+        audit_fetch(audit::refused(&refusal), 0).await;
         out.send(&Response::Error(refusal)).await;
         return;
     }
