@@ -16,6 +16,7 @@ pub mod config;
 mod error;
 pub mod org;
 pub mod quickstart;
+pub mod resolve;
 pub mod revocation;
 pub mod scripts;
 mod server;

@@ -19,6 +19,7 @@ use crate::identity::PublicKey;
 use crate::ids::{AgentId, TicketId, UpdateId};
 use crate::remote::{DiagnosticsReport, RunEvent, ScriptRunRecord, Section};
 use crate::roles::Role;
+use crate::selector::{AgentCursor, AgentSelector, TicketRef};
 use crate::ticket::{
     Comment, EmployeeTicket, NewTicket, Status, StatusAction, Ticket, TicketEvent,
 };
@@ -128,6 +129,7 @@ pub enum Request {
         action: StatusAction,
         note: Option<String>,
     },
+    /// The first page of `ListAgentsPage` only; kept for CLIs that predate it.
     ListAgents,
     RegisterTechnician {
         name: String,
@@ -257,6 +259,25 @@ pub enum Request {
     RevokeToken {
         id: String,
     },
+    /// Technician: the one endpoint a selector names, among all of them;
+    /// answered by `Response::AgentMatch`, or `NotFound` / an "ambiguous"
+    /// `InvalidInput` naming the candidates.
+    ResolveAgent {
+        selector: AgentSelector,
+    },
+    /// Technician: the one ticket a reference names; answered by
+    /// `Response::TicketMatch`.
+    ResolveTicket {
+        reference: TicketRef,
+    },
+    /// Technician: one page of the endpoint list, by hostname then id,
+    /// starting after `after`; answered by `Response::AgentPage`. `limit`
+    /// 0 means as many as the relay allows on a page. Supersedes
+    /// `ListAgents`, which answers the first page only.
+    ListAgentsPage {
+        after: Option<AgentCursor>,
+        limit: u32,
+    },
 }
 
 impl Request {
@@ -300,6 +321,9 @@ impl Request {
             Request::RemoveAgent { .. } => "remove_agent",
             Request::ListTokens => "list_tokens",
             Request::RevokeToken { .. } => "revoke_token",
+            Request::ResolveAgent { .. } => "resolve_agent",
+            Request::ResolveTicket { .. } => "resolve_ticket",
+            Request::ListAgentsPage { .. } => "list_agents_page",
         }
     }
 }
@@ -347,6 +371,16 @@ pub enum Response {
     CurrentRoster(Option<Box<SignedRoster>>),
     /// The answer to `Request::ListTokens`.
     Tokens(Vec<TokenSummary>),
+    /// The answer to `Request::ResolveAgent`.
+    AgentMatch(AgentSummary),
+    /// The answer to `Request::ResolveTicket`.
+    TicketMatch(TicketId),
+    /// The answer to `Request::ListAgentsPage`: `next` is where the next
+    /// page starts, `None` on the last page.
+    AgentPage {
+        agents: Vec<AgentSummary>,
+        next: Option<AgentCursor>,
+    },
 }
 
 /// An enrollment token as `tokens list` shows it; never its secret.

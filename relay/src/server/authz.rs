@@ -27,7 +27,10 @@ fn audience(request: &Request) -> Audience {
         Assign { .. } => Audience::Technician(Action::AssignTicket),
         Escalate { .. } => Audience::Technician(Action::EscalateTicket),
         ChangeStatus { .. } => Audience::Technician(Action::ChangeTicketStatus),
-        ListAgents => Audience::Technician(Action::ViewAgents),
+        ListAgents | ListAgentsPage { .. } | ResolveAgent { .. } => {
+            Audience::Technician(Action::ViewAgents)
+        }
+        ResolveTicket { .. } => Audience::Technician(Action::ViewTickets),
         RegisterTechnician { .. } => Audience::Technician(Action::RegisterTechnician),
         CreateEnrollmentToken { .. } => Audience::Technician(Action::CreateEnrollmentToken),
         // Anyone who works tickets may read the scripts on them; approvers

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::audit::{self, Subject};
 use crate::store::StoreError;
-use crate::{admin, org, revocation, workflow};
+use crate::{admin, org, resolve, revocation, workflow};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tracing::{error, info};
@@ -282,18 +282,20 @@ async fn run(
         }
         Request::ListAgents => {
             let agents = store.list_agents(MAX_LIST_ITEMS).await?;
-            let summaries = agents
-                .into_iter()
-                .map(|a| AgentSummary {
-                    online: shared.registry.is_online(a.id),
-                    id: a.id,
-                    hostname: a.hostname,
-                    os: a.os,
-                    enrolled_at: a.enrolled_at,
-                    last_seen: a.last_seen,
-                })
-                .collect();
+            let summaries = agents.into_iter().map(|a| agent_summary(shared, a)).collect();
             Ok(Response::Agents(summaries))
+        }
+        Request::ListAgentsPage { after, limit } => {
+            let (agents, next) = resolve::agent_page(store, after.as_ref(), limit).await?;
+            let agents = agents.into_iter().map(|a| agent_summary(shared, a)).collect();
+            Ok(Response::AgentPage { agents, next })
+        }
+        Request::ResolveAgent { selector } => {
+            let agent = resolve::agent(store, &selector).await?;
+            Ok(Response::AgentMatch(agent_summary(shared, agent)))
+        }
+        Request::ResolveTicket { reference } => {
+            Ok(Response::TicketMatch(resolve::ticket(store, &reference).await?))
         }
         Request::RegisterTechnician {
             name,
@@ -399,6 +401,18 @@ async fn run(
             revocation::revoke_token(store, &id, &peer.audit_actor(), now).await?;
             Ok(Response::Ok)
         }
+    }
+}
+
+/// An agent as technicians see it listed: with whether it is connected now.
+fn agent_summary(shared: &Shared, agent: crate::store::AgentRecord) -> AgentSummary {
+    AgentSummary {
+        online: shared.registry.is_online(agent.id),
+        id: agent.id,
+        hostname: agent.hostname,
+        os: agent.os,
+        enrolled_at: agent.enrolled_at,
+        last_seen: agent.last_seen,
     }
 }
 

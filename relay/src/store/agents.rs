@@ -5,6 +5,7 @@ use super::{settle, Store, StoreError};
 use sqlx::any::AnyRow;
 use triage_shared::identity::PublicKey;
 use triage_shared::protocol::ErrorKind;
+use triage_shared::selector::{AgentCursor, IdPrefix};
 use triage_shared::time::Timestamp;
 use triage_shared::AgentId;
 
@@ -136,6 +137,58 @@ impl Store {
         let rows = sqlx::query(&format!(
             "SELECT {AGENT_COLUMNS} FROM agents WHERE removed_at IS NULL ORDER BY hostname, id LIMIT $1"
         ))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(agent).collect()
+    }
+
+    /// One page of [`list_agents`](Self::list_agents): the enrolled agents
+    /// after `after` in (hostname, id) order. Keyset paging, so a page costs
+    /// the same however deep it is, and an agent enrolled meanwhile is not
+    /// shown twice.
+    pub async fn list_agents_after(
+        &self,
+        after: Option<&AgentCursor>,
+        limit: usize,
+    ) -> Result<Vec<AgentRecord>, StoreError> {
+        let Some(after) = after else {
+            return self.list_agents(limit).await;
+        };
+        // Spelled out rather than a row comparison, which older SQLite lacks.
+        let rows = sqlx::query(&format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE removed_at IS NULL \
+             AND (hostname > $1 OR (hostname = $1 AND id > $2)) \
+             ORDER BY hostname, id LIMIT $3"
+        ))
+        .bind(&after.hostname)
+        .bind(after.id.to_string())
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(agent).collect()
+    }
+
+    /// Enrolled agents whose hostname is `name` (ignoring ASCII case) or
+    /// whose id starts with `prefix`, at most `limit`, by id.
+    pub async fn agents_named(
+        &self,
+        name: &str,
+        prefix: Option<&IdPrefix>,
+        limit: usize,
+    ) -> Result<Vec<AgentRecord>, StoreError> {
+        // A prefix is hex digits and hyphens only (checked), so it holds no
+        // LIKE wildcard; without one, the pattern matches no id.
+        let pattern = match prefix {
+            Some(prefix) => format!("{}%", prefix.as_uuid_text()),
+            None => String::new(),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE removed_at IS NULL \
+             AND (LOWER(hostname) = LOWER($1) OR id LIKE $2) ORDER BY id LIMIT $3"
+        ))
+        .bind(name)
+        .bind(pattern)
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;

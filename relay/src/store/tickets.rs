@@ -14,6 +14,7 @@ use sqlx::{Any, Transaction};
 use triage_shared::diagnostics::Snapshot;
 use triage_shared::limits::MAX_TICKET_HISTORY;
 use triage_shared::protocol::{ErrorKind, RemoteError, TicketDetail};
+use triage_shared::selector::IdPrefix;
 use triage_shared::ticket::{Comment, Status, Ticket, TicketEvent};
 use triage_shared::{AgentId, TicketId};
 
@@ -185,6 +186,23 @@ impl Store {
             }
         };
         rows.iter().map(rows::ticket).collect()
+    }
+
+    /// Ids of tickets whose id starts with `prefix`, at most `limit`.
+    pub async fn tickets_with_prefix(
+        &self,
+        prefix: &IdPrefix,
+        limit: usize,
+    ) -> Result<Vec<TicketId>, StoreError> {
+        // Hex digits and hyphens only (checked), so no LIKE wildcard.
+        sqlx::query("SELECT id FROM tickets WHERE id LIKE $1 ORDER BY id LIMIT $2")
+            .bind(format!("{}%", prefix.as_uuid_text()))
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| rows::parsed(r, "id"))
+            .collect()
     }
 
     /// Applies `decide` to the current state of ticket `id` and stores the
