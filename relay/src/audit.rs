@@ -11,11 +11,10 @@
 
 use crate::store::{Store, StoreError};
 use serde_json::Value;
-use triage_shared::agent_update::AgentUpdate;
 use triage_shared::audit::{AuditEntry, ChainBreak, ChainVerifier};
 use triage_shared::diagnostics::clean;
 use triage_shared::identity::PublicKey;
-use triage_shared::protocol::{RemoteError, Request};
+use triage_shared::protocol::RemoteError;
 use triage_shared::time::Timestamp;
 
 /// Longest actor, target or outcome text kept in an entry, in bytes.
@@ -39,60 +38,12 @@ pub fn key_actor(key: &PublicKey) -> String {
 }
 
 /// What an audited request is about, decided before it runs so that a
-/// refusal is recorded just like a success.
+/// refusal is recorded just like a success (`server::route` gives each
+/// request's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject {
     pub action: &'static str,
     pub target: String,
-}
-
-/// The audit subject of a request, `None` for requests that only read or
-/// are too frequent to be security relevant (heartbeats, listings).
-pub fn subject(request: &Request) -> Option<Subject> {
-    let (action, target) = match request {
-        Request::Enroll { hostname, .. } => ("enroll", format!("host:{hostname}")),
-        Request::RegisterTechnician { name, .. } => {
-            ("technician.register", format!("technician:{name}"))
-        }
-        Request::CreateEnrollmentToken { .. } => ("token.create", "enrollment-token".into()),
-        Request::AttachScript { script, .. } => (
-            "script.attach",
-            format!("script:{}", script.manifest.script_id),
-        ),
-        Request::ApproveScript { approval, .. } => (
-            "script.approve",
-            format!("script:{}", approval.approval.script_id),
-        ),
-        Request::RunScript { script, .. } => ("script.run", format!("script:{script}")),
-        Request::Diagnose { agent, .. } => ("diag", format!("agent:{agent}")),
-        Request::PullLogs { agent, .. } => ("log.pull", format!("agent:{agent}")),
-        Request::Screenshot { agent, .. } => ("screenshot", format!("agent:{agent}")),
-        Request::PublishRoster { roster } => (
-            "roster.publish",
-            format!("roster:{}", roster.roster.version),
-        ),
-        Request::PublishRotation { rotation } => (
-            "org.rotate",
-            format!("org-key:{}", rotation.rotation.new_key),
-        ),
-        Request::FetchAttachment { ticket, .. } => ("attachment.fetch", format!("ticket:{ticket}")),
-        // A note is hidden from the employee, so its entry must not read
-        // like a public comment's.
-        Request::Comment { id, .. } => ("ticket.comment", format!("ticket:{id}")),
-        Request::Note { id, .. } => ("ticket.note", format!("ticket:{id}")),
-        // Bytes from an endpoint stored on a ticket, like `--attach`.
-        Request::SubmitUpdate {
-            ticket,
-            update: AgentUpdate::Screenshot(_),
-            ..
-        } => ("ticket.screenshot", format!("ticket:{ticket}")),
-        Request::RemoveTechnician { name } => ("technician.remove", technician_actor(name)),
-        Request::SetTechnicianRoles { name, .. } => ("technician.roles", technician_actor(name)),
-        Request::RemoveAgent { agent } => ("agent.remove", agent_actor(*agent)),
-        Request::RevokeToken { id } => ("token.revoke", format!("token:{id}")),
-        _ => return None,
-    };
-    Some(Subject { action, target })
 }
 
 /// The outcome text for a refusal.
@@ -281,65 +232,6 @@ mod tests {
         let err = verify_all(gap).unwrap_err();
         assert_eq!(err.seq, 4);
         assert!(err.problem.contains("missing"), "{}", err.problem);
-    }
-
-    #[test]
-    fn audited_requests_have_subjects_and_reads_do_not() {
-        let s = subject(&Request::Diagnose {
-            agent: triage_shared::AgentId::new_random(),
-            sections: vec![],
-            attach: None,
-        })
-        .unwrap();
-        assert_eq!(s.action, "diag");
-        assert!(s.target.starts_with("agent:"));
-        assert_eq!(subject(&Request::ListAgents), None);
-        let ticket = triage_shared::TicketId::new_random();
-        let fetch = subject(&Request::FetchAttachment {
-            ticket,
-            attachment: triage_shared::transfer::AttachmentId::new_random(),
-        })
-        .unwrap();
-        assert_eq!(
-            (fetch.action, fetch.target),
-            ("attachment.fetch", format!("ticket:{ticket}"))
-        );
-        let id = triage_shared::TicketId::new_random();
-        let text = "x".to_string();
-        let comment = subject(&Request::Comment {
-            id,
-            text: text.clone(),
-        })
-        .unwrap();
-        let note = subject(&Request::Note { id, text }).unwrap();
-        assert_eq!(
-            (comment.action, note.action),
-            ("ticket.comment", "ticket.note")
-        );
-        assert_eq!(note.target, format!("ticket:{id}"));
-        let update = |update| Request::SubmitUpdate {
-            id: triage_shared::ids::UpdateId::new_random(),
-            ticket: id,
-            update,
-        };
-        let png = AgentUpdate::Screenshot(vec![1]);
-        assert_eq!(subject(&update(png)).unwrap().action, "ticket.screenshot");
-        // Health readings are too frequent to audit.
-        assert_eq!(subject(&update(AgentUpdate::Comment("97%".into()))), None);
-        let mine = Request::MyTickets {
-            requester: "alice".into(),
-            limit: 0,
-        };
-        assert_eq!(subject(&mine), None);
-        assert_eq!(subject(&Request::Heartbeat), None);
-        assert_eq!(
-            subject(&Request::ListAudit {
-                after_seq: 0,
-                since: None,
-                limit: 0
-            }),
-            None
-        );
     }
 
     #[test]

@@ -87,8 +87,22 @@ pub enum SessionIdentity {
 
 // A request is decoded once and handled in place, so the size of the largest
 // variant (a ticket with its snapshot) costs nothing worth boxing for.
+//
+// `name()` is the variant's name in snake_case (`IntoStaticStr`);
+// `RequestKind` is the same list without the fields, to walk every kind.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    strum::EnumCount,
+    strum::EnumDiscriminants,
+    strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case")]
+#[strum_discriminants(name(RequestKind), derive(strum::EnumIter))]
 pub enum Request {
     /// Any peer: who am I to the relay.
     WhoAmI,
@@ -283,48 +297,7 @@ pub enum Request {
 impl Request {
     /// A short name for logs and audit entries.
     pub fn name(&self) -> &'static str {
-        match self {
-            Request::WhoAmI => "who_am_i",
-            Request::Enroll { .. } => "enroll",
-            Request::Heartbeat => "heartbeat",
-            Request::SubmitTicket { .. } => "submit_ticket",
-            Request::ListTickets { .. } => "list_tickets",
-            Request::ShowTicket { .. } => "show_ticket",
-            Request::Comment { .. } => "comment",
-            Request::Assign { .. } => "assign",
-            Request::Escalate { .. } => "escalate",
-            Request::ChangeStatus { .. } => "change_status",
-            Request::ListAgents => "list_agents",
-            Request::RegisterTechnician { .. } => "register_technician",
-            Request::CreateEnrollmentToken { .. } => "create_enrollment_token",
-            Request::ListTechnicians => "list_technicians",
-            Request::AttachScript { .. } => "attach_script",
-            Request::ListScripts { .. } => "list_scripts",
-            Request::ShowScript { .. } => "show_script",
-            Request::ApproveScript { .. } => "approve_script",
-            Request::RunScript { .. } => "run_script",
-            Request::ListAudit { .. } => "list_audit",
-            Request::Diagnose { .. } => "diagnose",
-            Request::SubmitUpdate { .. } => "submit_update",
-            Request::PullLogs { .. } => "pull_logs",
-            Request::Screenshot { .. } => "screenshot",
-            Request::FetchAttachment { .. } => "fetch_attachment",
-            Request::MyTickets { .. } => "my_tickets",
-            Request::Note { .. } => "note",
-            Request::PingAgent { .. } => "ping_agent",
-            Request::ExportRoster { .. } => "export_roster",
-            Request::PublishRoster { .. } => "publish_roster",
-            Request::CurrentRoster => "current_roster",
-            Request::PublishRotation { .. } => "publish_rotation",
-            Request::RemoveTechnician { .. } => "remove_technician",
-            Request::SetTechnicianRoles { .. } => "set_technician_roles",
-            Request::RemoveAgent { .. } => "remove_agent",
-            Request::ListTokens => "list_tokens",
-            Request::RevokeToken { .. } => "revoke_token",
-            Request::ResolveAgent { .. } => "resolve_agent",
-            Request::ResolveTicket { .. } => "resolve_ticket",
-            Request::ListAgentsPage { .. } => "list_agents_page",
-        }
+        self.into()
     }
 }
 
@@ -583,6 +556,38 @@ mod tests {
         };
         let back: Request = decode_frame(&encode(&req).unwrap()).unwrap();
         assert_eq!(back, req);
+    }
+
+    #[test]
+    fn request_names_are_the_snake_case_variant_names() {
+        // Audit entries, logs and refusals carry these; they must not drift.
+        let named = [
+            (Request::WhoAmI, "who_am_i"),
+            (Request::Heartbeat, "heartbeat"),
+            (
+                Request::CreateEnrollmentToken {
+                    uses: 1,
+                    ttl_secs: 1,
+                },
+                "create_enrollment_token",
+            ),
+            (Request::CurrentRoster, "current_roster"),
+            (
+                Request::SetTechnicianRoles {
+                    name: "bob".into(),
+                    roles: vec![],
+                },
+                "set_technician_roles",
+            ),
+            (Request::ListTokens, "list_tokens"),
+        ];
+        for (request, name) in named {
+            assert_eq!(request.name(), name);
+        }
+        let ping = Request::PingAgent {
+            agent: AgentId::new_random(),
+        };
+        assert_eq!(RequestKind::from(&ping), RequestKind::PingAgent);
     }
 
     #[test]

@@ -92,7 +92,9 @@ pub struct RunOrder {
     pub approval: SignedApproval,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `<&str>::from(&reply)` names a reply in snake_case, for messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum AgentReply {
     Pong,
     RosterInstalled {

@@ -1,68 +1,10 @@
-//! Who may send which request. Checked before a request does anything.
+//! Who may send which request. Checked before a request does anything;
+//! each request's audience is its row in `route`.
 
-use triage_shared::protocol::{ErrorKind, RemoteError, Request, SessionIdentity};
-use triage_shared::roles::{action_to_fetch, may, roles_allowed, Action, Role};
+use super::route::Audience;
+use triage_shared::protocol::{ErrorKind, RemoteError, SessionIdentity};
+use triage_shared::roles::{action_to_fetch, may, roles_allowed, Role};
 use triage_shared::transfer::AttachmentKind;
-
-/// The kind of peer a request is meant for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Audience {
-    Anyone,
-    Unenrolled,
-    Agent,
-    Technician(Action),
-}
-
-fn audience(request: &Request) -> Audience {
-    use Request::*;
-    match request {
-        WhoAmI => Audience::Anyone,
-        Enroll { .. } => Audience::Unenrolled,
-        Heartbeat | SubmitTicket { .. } | SubmitUpdate { .. } => Audience::Agent,
-        // Technicians pick assignees from this list; it holds nothing secret.
-        ListTickets { .. } | ShowTicket { .. } | ListTechnicians => {
-            Audience::Technician(Action::ViewTickets)
-        }
-        Comment { .. } => Audience::Technician(Action::CommentTicket),
-        Assign { .. } => Audience::Technician(Action::AssignTicket),
-        Escalate { .. } => Audience::Technician(Action::EscalateTicket),
-        ChangeStatus { .. } => Audience::Technician(Action::ChangeTicketStatus),
-        ListAgents | ListAgentsPage { .. } | ResolveAgent { .. } => {
-            Audience::Technician(Action::ViewAgents)
-        }
-        ResolveTicket { .. } => Audience::Technician(Action::ViewTickets),
-        RegisterTechnician { .. } => Audience::Technician(Action::RegisterTechnician),
-        CreateEnrollmentToken { .. } => Audience::Technician(Action::CreateEnrollmentToken),
-        // Anyone who works tickets may read the scripts on them; approvers
-        // must, to review what they sign.
-        ListScripts { .. } | ShowScript { .. } => Audience::Technician(Action::ViewTickets),
-        AttachScript { .. } => Audience::Technician(Action::AttachScript),
-        ApproveScript { .. } => Audience::Technician(Action::ApproveScript),
-        RunScript { .. } => Audience::Technician(Action::RunScript),
-        ListAudit { .. } => Audience::Technician(Action::ViewAudit),
-        Diagnose { .. } => Audience::Technician(Action::RunDiagnostics),
-        PullLogs { .. } => Audience::Technician(Action::PullLogs),
-        Screenshot { .. } => Audience::Technician(Action::TakeScreenshot),
-        // Whoever may read a ticket may ask; `authorize_fetch` then checks
-        // the attachment's kind against the role that makes such a file.
-        FetchAttachment { .. } => Audience::Technician(Action::ViewTickets),
-        MyTickets { .. } => Audience::Agent,
-        Note { .. } => Audience::Technician(Action::CommentTicket),
-        // A liveness check that reads nothing on the endpoint: whoever may
-        // see an agent listed as online may ask whether it answers.
-        PingAgent { .. } => Audience::Technician(Action::ViewAgents),
-        ExportRoster { .. } | PublishRoster { .. } | PublishRotation { .. } => {
-            Audience::Technician(Action::ManageOrg)
-        }
-        // Signed by the org key; every technician's CLI checks it before approving.
-        CurrentRoster => Audience::Technician(Action::ViewTickets),
-        RemoveTechnician { .. } => Audience::Technician(Action::RemoveTechnician),
-        SetTechnicianRoles { .. } => Audience::Technician(Action::SetTechnicianRoles),
-        RemoveAgent { .. } => Audience::Technician(Action::RemoveAgent),
-        ListTokens => Audience::Technician(Action::ListTokens),
-        RevokeToken { .. } => Audience::Technician(Action::RevokeToken),
-    }
-}
 
 /// The second check on `fetch_attachment`, once the attachment's kind is
 /// known: downloading needs the role that may make such an attachment.
@@ -100,10 +42,27 @@ fn role_list(roles: &[Role]) -> String {
         .join(", ")
 }
 
-pub fn authorize(identity: &SessionIdentity, request: &Request) -> Result<(), RemoteError> {
-    let name = request.name();
+/// The check from the request alone (the dispatcher has its route already).
+#[cfg(test)]
+pub fn authorize(
+    identity: &SessionIdentity,
+    request: &triage_shared::protocol::Request,
+) -> Result<(), RemoteError> {
+    authorize_audience(
+        identity,
+        request.name(),
+        super::route::route(request).audience,
+    )
+}
+
+/// Whether `identity` may send a request named `name` meant for `audience`.
+pub(super) fn authorize_audience(
+    identity: &SessionIdentity,
+    name: &str,
+    audience: Audience,
+) -> Result<(), RemoteError> {
     let refuse = |kind, message: String| Err(RemoteError::new(kind, message));
-    match (identity, audience(request)) {
+    match (identity, audience) {
         (_, Audience::Anyone) => Ok(()),
         (SessionIdentity::Unenrolled, Audience::Unenrolled) => Ok(()),
         (SessionIdentity::Unenrolled, _) => refuse(
@@ -144,6 +103,7 @@ pub fn authorize(identity: &SessionIdentity, request: &Request) -> Result<(), Re
 mod tests {
     use super::*;
     use triage_shared::identity::KeyPair;
+    use triage_shared::protocol::Request;
     use triage_shared::ticket::StatusAction;
     use triage_shared::{AgentId, TicketId};
 

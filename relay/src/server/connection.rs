@@ -11,35 +11,32 @@
 //! `unenrolled_lifetime`; a technician's requests pass the rate limit first.
 
 use super::admission::{Slot, Stage};
-use super::{commands, rate_limit, roster, Peer, Shared};
+use super::handshake::{decide, version_mismatch};
+use super::login_budget::Admission;
+use super::registry::Registration;
+use super::request::{Peer, Responder};
+use super::revoke::lookup;
+use super::{dispatch, rate_limit, roster, Shared};
 use crate::audit;
-use crate::store::StoreError;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 use tracing::{debug, info, info_span, warn, Instrument};
 use triage_shared::codec::{
-    body_len, decode_body, decode_prefix, encode, read_frame, write_frame, CodecError,
+    body_len, decode_body, decode_prefix, read_frame, write_frame, CodecError,
 };
-use triage_shared::identity::PublicKey;
 use triage_shared::protocol::{
     ErrorKind, Hello, PeerKind, RemoteError, Request, Response, SessionIdentity, Welcome,
     PROTOCOL_VERSION,
 };
-use triage_shared::tls;
-
-use super::handshake::{decide, version_mismatch, KnownKey};
-use super::login_budget::Admission;
-use super::registry::Registration;
 use triage_shared::time::Timestamp;
+use triage_shared::tls;
 
 /// How long a new connection has to finish TLS and send its `Hello`.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request stream may take to deliver its request frame.
 pub const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the relay waits for a client to take its response.
-pub const RESPONSE_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a refused client gets to read why before the connection closes.
 pub const REFUSAL_LINGER: Duration = Duration::from_secs(2);
 
@@ -300,31 +297,6 @@ fn garbled(what: &str, e: &CodecError) -> RemoteError {
     RemoteError::new(ErrorKind::InvalidInput, format!("garbled {what}: {e}"))
 }
 
-/// Looks the key up only among peers of the kind the client claims to be.
-pub(super) async fn lookup(
-    shared: &Shared,
-    key: &PublicKey,
-    kind: PeerKind,
-) -> Result<KnownKey, StoreError> {
-    Ok(match kind {
-        PeerKind::Agent | PeerKind::AgentOneShot => shared
-            .store
-            .agent_by_key(key)
-            .await?
-            .map_or(KnownKey::Unknown, KnownKey::Agent),
-        PeerKind::Technician => match shared.store.technician_record_by_key(key).await? {
-            None => KnownKey::Unknown,
-            Some(r) => match r.removed_at {
-                None => KnownKey::Technician(r.technician),
-                Some(at) => KnownKey::RemovedTechnician {
-                    name: r.technician.name,
-                    at,
-                },
-            },
-        },
-    })
-}
-
 /// Serves request streams until the connection ends. Each stream runs on
 /// its own task, so a slow or stalled request holds up nothing else; QUIC's
 /// stream limit bounds how many run at once.
@@ -414,66 +386,8 @@ async fn serve_stream(
             return;
         }
     }
-    commands::execute(&shared, &peer, request, recv, &mut out)
+    dispatch::execute(&shared, &peer, request, recv, &mut out)
         .instrument(span)
         .await;
     out.finish();
-}
-
-/// The technician-facing half of a request stream. Most requests answer with
-/// one frame; a script run answers with many as they arrive. If the client
-/// stops reading, later frames are dropped (the work itself carries on, so
-/// a run is still recorded).
-pub(super) struct Responder {
-    send: quinn::SendStream,
-    gone: bool,
-}
-
-impl Responder {
-    fn new(send: quinn::SendStream) -> Self {
-        Responder { send, gone: false }
-    }
-
-    /// Writes one response frame; `false` once the client is gone.
-    pub(super) async fn send(&mut self, response: &Response) -> bool {
-        if self.gone {
-            return false;
-        }
-        let frame = match encode(response) {
-            Ok(frame) => frame,
-            Err(e) => {
-                warn!(error = %e, "response cannot be encoded");
-                let fallback = Response::Error(RemoteError::new(
-                    ErrorKind::Internal,
-                    format!(
-                        "the answer is too large to send ({e}); ask for less, e.g. a smaller --limit"
-                    ),
-                ));
-                match encode(&fallback) {
-                    Ok(frame) => frame,
-                    Err(_) => return false,
-                }
-            }
-        };
-        match timeout(RESPONSE_WRITE_TIMEOUT, self.send.write_all(&frame)).await {
-            Ok(Ok(())) => true,
-            Ok(Err(e)) => {
-                debug!(error = %e, "client stopped reading the response");
-                self.gone = true;
-                false
-            }
-            Err(_) => {
-                debug!("client did not take the response in time");
-                let _ = self.send.reset(0u32.into());
-                self.gone = true;
-                false
-            }
-        }
-    }
-
-    fn finish(mut self) {
-        if !self.gone {
-            let _ = self.send.finish();
-        }
-    }
 }

@@ -5,10 +5,11 @@
 //! - the accept loop ([`accept_loop`]) asks for a Retry under load, takes
 //!   a handshaking slot (`admission`) and gives each connection its own task;
 //! - `connection` runs the hello exchange and one task per request stream;
-//! - `commands` turns one request into its response (`scripts`, `diag`,
-//!   `logs` and `ping` for the requests that reach an agent, through
-//!   `agent_link`; `transfer` splices a streamed body from an agent to a
-//!   technician);
+//! - `dispatch` takes one request: its `route` (audience, audit rule,
+//!   shape), `authz`, then its handler in `handlers` (by domain; the ones
+//!   that reach an agent go through `agent_link`, and `transfer` splices a
+//!   streamed body from an agent to a technician); `request` is what
+//!   they all share;
 //! - `roster` delivers the organisation's signed roster (and key rotations) to agents;
 //! - [`RelayHandle::shutdown`] stops accepting, closes connections, waits
 //!   for their tasks and closes the database pool.
@@ -16,22 +17,19 @@
 pub mod admission;
 pub mod agent_link;
 mod authz;
-mod commands;
 mod connection;
-mod diag;
+mod dispatch;
 pub mod failpoint;
+mod handlers;
 mod handshake;
 mod login_budget;
-mod logs;
-mod my_tickets;
-mod ping;
 pub mod rate_limit;
 pub mod registry;
+mod request;
 mod revoke;
 pub mod roster;
-mod scripts;
+mod route;
 mod transfer;
-mod updates;
 
 pub use admission::{
     Limits, MAX_CONNECTIONS, MAX_HANDSHAKING, MAX_HANDSHAKING_PER_ADDRESS,
@@ -40,11 +38,11 @@ pub use admission::{
 };
 pub use agent_link::{AGENT_REPLY_TIMEOUT, MAX_COMMANDS_PER_AGENT};
 pub use connection::{HELLO_TIMEOUT, MAX_HELLO_LEN, REQUEST_READ_TIMEOUT};
-pub use diag::{validate_report, DIAG_TIMEOUT};
+pub use handlers::diag::{validate_report, DIAG_TIMEOUT};
+pub use handlers::ping::PING_TIMEOUT;
+pub use handlers::scripts::RUN_GRACE;
 pub use login_budget::REFUSED_ENROLLMENTS_PER_WINDOW;
-pub use ping::PING_TIMEOUT;
 pub use roster::ROSTER_REFRESH;
-pub use scripts::RUN_GRACE;
 pub use transfer::{
     MAX_ATTACHMENT_LEN, MAX_TRANSFERS_PER_AGENT, SCREENSHOT_FIRST_FRAME_WAIT, STOP_GRACE,
     TRANSFER_IDLE_TIMEOUT,
@@ -64,7 +62,7 @@ use tokio::task::JoinSet;
 use tracing::{info, Instrument};
 use triage_shared::approval::{Roster, SignedRoster};
 use triage_shared::identity::{KeyPair, PublicKey};
-use triage_shared::protocol::{ErrorKind, RemoteError, SessionIdentity, TechnicianSummary};
+use triage_shared::protocol::{ErrorKind, RemoteError, TechnicianSummary};
 use triage_shared::remote::{AgentCommand, AgentReply};
 use triage_shared::roles::Role;
 use triage_shared::time::Timestamp;
@@ -100,13 +98,6 @@ pub(crate) struct Shared {
     pub rate: rate_limit::RateLimiter,
     /// Removals announced to the connections they close.
     pub revocations: revoke::Revocations,
-}
-
-/// Who is on the other end of a connection, fixed at hello time.
-#[derive(Debug)]
-pub(crate) struct Peer {
-    pub identity: SessionIdentity,
-    pub key: PublicKey,
 }
 
 /// A running relay. Dropping it stops the accept loop too; call

@@ -8,9 +8,10 @@
 //! - a removal made through this relay is announced ([`Revocations`]) and
 //!   every connection holding that key is closed at once ([`revoked`]).
 
-use super::connection::lookup;
-use super::handshake::recheck;
-use super::{Peer, Shared};
+use super::handshake::{recheck, KnownKey};
+use super::request::Peer;
+use super::Shared;
+use crate::store::StoreError;
 use tokio::sync::broadcast;
 use tracing::warn;
 use triage_shared::identity::PublicKey;
@@ -53,6 +54,32 @@ impl Revocations {
     fn subscribe(&self) -> broadcast::Receiver<Revoked> {
         self.tx.subscribe()
     }
+}
+
+/// Looks the key up only among peers of the kind the client claims to be
+/// (at the hello, and again before every request).
+pub(super) async fn lookup(
+    shared: &Shared,
+    key: &PublicKey,
+    kind: PeerKind,
+) -> Result<KnownKey, StoreError> {
+    Ok(match kind {
+        PeerKind::Agent | PeerKind::AgentOneShot => shared
+            .store
+            .agent_by_key(key)
+            .await?
+            .map_or(KnownKey::Unknown, KnownKey::Agent),
+        PeerKind::Technician => match shared.store.technician_record_by_key(key).await? {
+            None => KnownKey::Unknown,
+            Some(r) => match r.removed_at {
+                None => KnownKey::Technician(r.technician),
+                Some(at) => KnownKey::RemovedTechnician {
+                    name: r.technician.name,
+                    at,
+                },
+            },
+        },
+    })
 }
 
 /// The peer as the store knows its key now (fresh roles), or why it may no

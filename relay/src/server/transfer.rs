@@ -21,7 +21,7 @@
 //! the pull is abandoned at once.
 
 use super::agent_link::{AgentStream, ReplyError};
-use super::connection::Responder;
+use super::request::{reply_kind, Responder};
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -272,7 +272,7 @@ pub(super) async fn splice<S: Source, K: Sink>(
                     ErrorKind::Internal,
                     format!(
                         "agent {label} answered with {} instead of a body; check the agent's version",
-                        super::diag::reply_kind(&other)
+                        reply_kind(&other)
                     ),
                 );
                 return done(Ending::Failed(e), &check, None);

@@ -7,9 +7,9 @@
 //! agent's command slots like any command, so a flood of pings is bounded
 //! by `MAX_COMMANDS_PER_AGENT` and refused as busy beyond it.
 
-use super::agent_link::{self, ReplyError};
-use super::diag::reply_kind;
-use super::Shared;
+use crate::server::agent_link::{self, ReplyError};
+use crate::server::request::reply_kind;
+use crate::server::Shared;
 use crate::store::StoreError;
 use std::time::{Duration, Instant};
 use triage_shared::protocol::{ErrorKind, RemoteError, Response};
@@ -21,7 +21,10 @@ use triage_shared::AgentId;
 /// answer a ping is not usefully "up", and the technician pings again.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub(super) async fn ping(shared: &Shared, agent: AgentId) -> Result<Response, StoreError> {
+pub(in crate::server) async fn ping(
+    shared: &Shared,
+    agent: AgentId,
+) -> Result<Response, StoreError> {
     // Unknown → NotFound, offline → Unavailable, no free slot → busy; at once.
     let link = agent_link::connect(shared, agent).await?;
     let label = format!("{agent} ({})", link.hostname);

@@ -3,8 +3,8 @@
 //! employee's screenshot from the "Get help" window. Idempotent on the
 //! update id, which the agent made when it queued the update.
 
-use super::commands::{record_ticket, AuditNote};
-use super::Shared;
+use crate::server::request::{record_ticket, AuditNote};
+use crate::server::Shared;
 use crate::store::StoreError;
 use serde_json::json;
 use tracing::info;
@@ -36,7 +36,7 @@ pub(super) async fn submit(
     } else {
         info!(update_id = %id, "agent update was already applied; nothing to do");
     }
-    // Only screenshots are audited (see `audit::subject`): what was stored,
+    // Only screenshots are audited (see `route`): what was stored,
     // and whether this delivery stored it or an earlier one did.
     if let AgentUpdate::Screenshot(png) = &update {
         note.details = json!({

@@ -3,7 +3,7 @@
 //! only for one requester at a time; technicians' internal notes never
 //! appear (`Store::my_tickets` picks the latest public reply).
 
-use super::Shared;
+use crate::server::Shared;
 use crate::store::StoreError;
 use triage_shared::limits::{MAX_MY_TICKETS, MAX_NAME_LEN};
 use triage_shared::protocol::Response;

@@ -17,15 +17,15 @@
 //! A download of a stored attachment (`FetchAttachment`) is audited as
 //! `attachment.fetch` (ticket, attachment id, bytes sent) once it ended.
 
-use super::agent_link::{self, AgentLink, Slot};
-use super::commands::{record_ticket, to_remote};
-use super::connection::Responder;
-use super::transfer::{
+use crate::audit;
+use crate::server::agent_link::{self, AgentLink, Slot};
+use crate::server::authz::authorize_fetch;
+use crate::server::request::{record_ticket, to_remote, Peer, Responder};
+use crate::server::transfer::{
     splice, technician_signal, Ending, Plan, Spliced, MAX_ATTACHMENT_LEN, MAX_TRANSFERS_PER_AGENT,
     SCREENSHOT_FIRST_FRAME_WAIT, TRANSFER_IDLE_TIMEOUT,
 };
-use super::{Peer, Shared};
-use crate::audit;
+use crate::server::Shared;
 use crate::store::{ticket_not_found, StoreError, TransferRecord};
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -51,7 +51,7 @@ struct Pull {
 }
 
 /// A technician's log pull.
-pub(super) async fn pull_logs(
+pub(in crate::server) async fn pull_logs(
     shared: &Shared,
     peer: &Peer,
     agent: AgentId,
@@ -85,7 +85,7 @@ pub(super) async fn pull_logs(
 }
 
 /// A technician's screenshot request.
-pub(super) async fn screenshot(
+pub(in crate::server) async fn screenshot(
     shared: &Shared,
     peer: &Peer,
     agent: AgentId,
@@ -365,7 +365,7 @@ async fn finish(
 
 /// Sends a stored attachment as a transfer, chunk by chunk, and records
 /// the download (`attachment.fetch`) before the last frame.
-pub(super) async fn fetch_attachment(
+pub(in crate::server) async fn fetch_attachment(
     shared: &Shared,
     peer: &Peer,
     ticket: TicketId,
@@ -409,7 +409,7 @@ pub(super) async fn fetch_attachment(
     };
     let (summary, content) = found;
     // Downloading a log or a screenshot needs the role that may take one.
-    if let Err(refusal) = super::authz::authorize_fetch(&peer.identity, summary.kind) {
+    if let Err(refusal) = authorize_fetch(&peer.identity, summary.kind) {
         tracing::info!(reason = %refusal, "attachment download refused");
         audit_fetch(audit::refused(&refusal), 0).await;
         out.send(&Response::Error(refusal)).await;

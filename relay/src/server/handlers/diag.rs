@@ -2,9 +2,9 @@
 //! back (the agent is not trusted to keep to the limits either), and
 //! optionally attach it to a ticket.
 
-use super::agent_link;
-use super::commands::{record_ticket, AuditNote};
-use super::{Peer, Shared};
+use crate::server::agent_link;
+use crate::server::request::{record_ticket, reply_kind, AuditNote, Peer};
+use crate::server::Shared;
 use crate::store::{ticket_not_found, StoreError};
 use serde_json::json;
 use std::time::Duration;
@@ -19,19 +19,6 @@ use triage_shared::{AgentId, TicketId};
 pub const DIAG_TIMEOUT: Duration = Duration::from_secs(60);
 /// Packages or services one report may list.
 pub const MAX_REPORT_ITEMS: usize = 20_000;
-
-/// A short name for a reply, for messages (never its contents).
-pub(super) fn reply_kind(reply: &AgentReply) -> &'static str {
-    match reply {
-        AgentReply::Pong => "pong",
-        AgentReply::RosterInstalled { .. } => "roster_installed",
-        AgentReply::Diagnostics(_) => "diagnostics",
-        AgentReply::Run(_) => "run",
-        AgentReply::Error(_) => "error",
-        AgentReply::Transfer(_) => "transfer",
-        AgentReply::OrgKeyRotated { .. } => "org_key_rotated",
-    }
-}
 
 fn check_items(field: &'static str, count: usize) -> Result<(), InvalidInput> {
     if count > MAX_REPORT_ITEMS {
@@ -86,7 +73,7 @@ fn distinct(sections: Vec<Section>) -> Vec<Section> {
     out
 }
 
-pub(super) async fn diagnose(
+pub(in crate::server) async fn diagnose(
     shared: &Shared,
     peer: &Peer,
     agent: AgentId,
@@ -116,7 +103,7 @@ pub(super) async fn diagnose(
         "attach": attach.map(|t| t.to_string()),
     });
     // The intent is on record before the agent is asked; without it the
-    // diagnostics are not run (the outcome entry follows in `commands`).
+    // diagnostics are not run (the outcome entry follows in `dispatch`).
     let intent = crate::audit::record_intent(
         &shared.store,
         &peer.audit_actor(),

@@ -6,15 +6,14 @@
 //! technician as they arrive, keeping a capped copy of the output for the
 //! record.
 
-use super::agent_link::{self, ReplyError};
-use super::commands::{record_ticket, AuditNote};
-use super::connection::Responder;
-use super::{Peer, Shared};
 use crate::audit;
 use crate::scripts::{
     check_approval, check_attach, outcome_audit, outcome_comment, ApprovalTarget, OutputKeeper,
     Signer,
 };
+use crate::server::agent_link::{self, ReplyError};
+use crate::server::request::{record_ticket, reply_kind, to_remote, AuditNote, Peer, Responder};
+use crate::server::Shared;
 use crate::store::{fit, ticket_not_found, RunsOf, StoreError, StoredScript};
 use crate::workflow;
 use serde_json::json;
@@ -50,7 +49,7 @@ async fn ticket_agent(shared: &Shared, ticket: TicketId) -> Result<AgentId, Stor
     })
 }
 
-pub(super) async fn attach(
+pub(in crate::server) async fn attach(
     shared: &Shared,
     peer: &Peer,
     script: SignedScript,
@@ -86,7 +85,7 @@ pub(super) async fn attach(
     Ok(Response::ScriptAttached { script: id, digest })
 }
 
-pub(super) async fn list(
+pub(in crate::server) async fn list(
     shared: &Shared,
     ticket: TicketId,
     now: Timestamp,
@@ -103,7 +102,7 @@ pub(super) async fn list(
     ))
 }
 
-pub(super) async fn show(
+pub(in crate::server) async fn show(
     shared: &Shared,
     ticket: TicketId,
     script: ScriptId,
@@ -126,7 +125,7 @@ pub(super) async fn show(
     })))
 }
 
-pub(super) async fn approve(
+pub(in crate::server) async fn approve(
     shared: &Shared,
     peer: &Peer,
     ticket: TicketId,
@@ -174,7 +173,7 @@ enum RunEnd {
 /// Records the run, comments on the ticket and appends the audit entry
 /// before the last frame goes out, so whoever reads the result can already
 /// find it on the ticket and in the log.
-pub(super) async fn run(
+pub(in crate::server) async fn run(
     shared: &Shared,
     peer: &Peer,
     ticket: TicketId,
@@ -203,7 +202,7 @@ pub(super) async fn run(
     let (link, stored, approval) = match prepared {
         Ok(p) => p,
         Err(e) => {
-            let refusal = super::commands::to_remote(e);
+            let refusal = to_remote(e);
             audit::record(
                 &shared.store,
                 &actor,
@@ -395,7 +394,7 @@ async fn forward(
                     format!(
                         "agent {} answered a script run with {}; check the agent's version",
                         stream.agent,
-                        super::diag::reply_kind(&other)
+                        reply_kind(&other)
                     ),
                 ))
             }
