@@ -18,6 +18,7 @@ pub mod protocol;
 pub mod remote;
 pub mod report;
 pub mod roles;
+pub mod stream_timer;
 pub mod ticket;
 pub mod time;
 pub mod tls;
