@@ -386,7 +386,9 @@ async fn the_stop_grace_counts_from_the_stop() {
     let began = Instant::now();
     let s = splice(&mut agent, &mut FakeTech::default(), finished, plan).await;
     assert!(agent.stopped());
-    assert!(message(&s.ending).message.contains("within 10 s of being told to stop"));
+    assert!(message(&s.ending)
+        .message
+        .contains("within 10 s of being told to stop"));
     assert_eq!(began.elapsed(), Duration::from_secs(8) + STOP_GRACE);
 }
 

@@ -70,7 +70,15 @@ pub async fn receive(
     let stop_sending = move || {
         let _ = send.finish();
     };
-    answer(&mut recv, stop_sending, request.name(), receiver, follow, stop).await
+    answer(
+        &mut recv,
+        stop_sending,
+        request.name(),
+        receiver,
+        follow,
+        stop,
+    )
+    .await
 }
 
 /// Reads the answer to a sent request from `recv`; `stop_sending` finishes

@@ -3,7 +3,9 @@ use crate::receive::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::io::DuplexStream;
-use triage_shared::transfer::{ContentDigest, EndReason, TransferEnd, TransferFrame, TransferStart};
+use triage_shared::transfer::{
+    ContentDigest, EndReason, TransferEnd, TransferFrame, TransferStart,
+};
 
 fn start() -> Response {
     Response::Transfer(TransferFrame::Start(TransferStart {
@@ -54,7 +56,15 @@ where
     let mut out = Vec::new();
     let receiver = Receiver::new(Output::Stdout(&mut out), false);
     let stop_sending = move || flag.store(true, Ordering::SeqCst);
-    let got = answer(&mut from_relay, stop_sending, "logs", receiver, follow, stop).await;
+    let got = answer(
+        &mut from_relay,
+        stop_sending,
+        "logs",
+        receiver,
+        follow,
+        stop,
+    )
+    .await;
     let took = began.elapsed();
     relay_task.abort();
     (got, took)
@@ -130,7 +140,10 @@ async fn a_stopped_follow_that_does_not_end_is_given_up_after_the_grace() {
     })
     .await;
     let e = got.unwrap_err().to_string();
-    assert!(e.contains("did not finish within 20 s of being told to stop"), "{e}");
+    assert!(
+        e.contains("did not finish within 20 s of being told to stop"),
+        "{e}"
+    );
     assert_eq!(took, Duration::from_secs(5) + STOP_WAIT);
 }
 
