@@ -19,6 +19,7 @@ pub mod remote;
 pub mod report;
 pub mod roles;
 pub mod selector;
+pub mod stream_timer;
 pub mod ticket;
 pub mod time;
 pub mod tls;

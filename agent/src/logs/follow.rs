@@ -19,12 +19,23 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWrite};
 use tokio::time::Instant;
 use tracing::info;
 use triage_shared::codec::CodecError;
+use triage_shared::stream_timer::{AfterStop, Decision, Event, Patience, StreamTimer};
 use triage_shared::transfer::{EndReason, TRANSFER_CHUNK_LEN};
 
 /// How often a followed file is checked for new bytes.
 pub const FOLLOW_POLL: Duration = Duration::from_millis(250);
 /// Longest silence on a followed log before a `KeepAlive` goes out.
 pub const FOLLOW_KEEPALIVE: Duration = Duration::from_secs(10);
+
+/// The sender's side of the stream timer: a silence as long as the
+/// keep-alive interval is what calls for a `KeepAlive`. The technician's
+/// stop ends a follow at once, so there is no grace to wait out.
+const KEEPALIVE_PATIENCE: Patience = Patience {
+    first_frame: FOLLOW_KEEPALIVE,
+    next_frame: FOLLOW_KEEPALIVE,
+    stop_grace: Duration::ZERO,
+    after_stop: AfterStop::GraceOnly,
+};
 
 /// The file being followed and how far it was read.
 pub(super) struct Spot {
@@ -95,7 +106,7 @@ where
         let _ = recv.read(&mut byte).await;
     };
     tokio::pin!(stop);
-    let mut last_sent = Instant::now();
+    let mut quiet = StreamTimer::new(KEEPALIVE_PATIENCE, Instant::now());
     loop {
         let before = body.pump.bytes();
         match drain(body, &mut spot, &mut buf).await? {
@@ -105,10 +116,10 @@ where
         }
         body.pump.flush().await?;
         if body.pump.bytes() != before {
-            last_sent = Instant::now();
-        } else if last_sent.elapsed() >= FOLLOW_KEEPALIVE {
+            quiet.step(Event::Frame, Instant::now());
+        } else if let Decision::TimedOut(_) = quiet.check(Instant::now()) {
             body.pump.keep_alive().await?;
-            last_sent = Instant::now();
+            quiet.step(Event::Frame, Instant::now());
         }
         tokio::select! {
             _ = &mut stop => return Ok(Ended::Normally(EndReason::Stopped)),

@@ -306,3 +306,45 @@ async fn follow_stops_at_the_byte_limit() {
     assert_eq!(end.reason, EndReason::LimitReached { limit: 8 });
     assert_eq!(f.body, b"12345678");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_quiet_follow_sends_keep_alives_and_stops_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("app.log");
+    std::fs::write(&path, b"old\n").unwrap();
+    let mut f = Followed::start(
+        policy(tmp.path(), u64::MAX),
+        LogQuery {
+            follow: true,
+            ..query(&path)
+        },
+    );
+    f.until(4).await;
+    let began = tokio::time::Instant::now();
+    // Two keep-alives in a quiet stretch, each one interval after the last.
+    for n in 1..=2u32 {
+        let reply: Option<AgentReply> = read_frame(&mut f.replies).await.unwrap();
+        assert!(
+            matches!(reply, Some(AgentReply::Transfer(TransferFrame::KeepAlive))),
+            "{reply:?}"
+        );
+        let quiet = began.elapsed();
+        assert!(quiet >= FOLLOW_KEEPALIVE * n, "{quiet:?}");
+        assert!(quiet <= FOLLOW_KEEPALIVE * n + FOLLOW_POLL * n, "{quiet:?}");
+    }
+    // New bytes go out within a poll, not after a keep-alive interval.
+    let appended = tokio::time::Instant::now();
+    append(&path, b"new\n");
+    f.until(8).await;
+    assert!(
+        appended.elapsed() <= FOLLOW_POLL,
+        "{:?}",
+        appended.elapsed()
+    );
+    // A stop needs no grace: the end follows within one poll.
+    let stopped = tokio::time::Instant::now();
+    let (body, end) = f.stop().await;
+    assert_eq!(body, b"old\nnew\n");
+    assert!(matches!(end, TransferFrame::End(ref e) if e.reason == EndReason::Stopped));
+    assert!(stopped.elapsed() <= FOLLOW_POLL, "{:?}", stopped.elapsed());
+}

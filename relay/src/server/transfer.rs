@@ -28,6 +28,7 @@ use tokio::time::Instant;
 use triage_shared::limits::SCREENSHOT_CONSENT_TIMEOUT;
 use triage_shared::protocol::{ErrorKind, RemoteError, Response};
 use triage_shared::remote::AgentReply;
+use triage_shared::stream_timer::{AfterStop, Decision, Event, Patience, StreamTimer};
 use triage_shared::transfer::{
     ContentDigest, EndReason, Step, TransferCheck, TransferFrame, TransferStart, MAX_LOG_PATH_LEN,
 };
@@ -203,7 +204,13 @@ pub(super) async fn splice<S: Source, K: Sink>(
     let mut check = TransferCheck::default();
     let mut kept: Option<Vec<u8>> = plan.keep.map(|_| Vec::new());
     let mut listening = true;
-    let mut stop_by: Option<Instant> = None;
+    let patience = Patience {
+        first_frame: plan.first_frame_within,
+        next_frame: TRANSFER_IDLE_TIMEOUT,
+        stop_grace: STOP_GRACE,
+        after_stop: AfterStop::GraceOnly,
+    };
+    let mut timer = StreamTimer::new(patience, Instant::now());
     let label = source.label();
     let done = |ending, check: &TransferCheck, kept: Option<Vec<u8>>| Spliced {
         ending,
@@ -213,22 +220,14 @@ pub(super) async fn splice<S: Source, K: Sink>(
     };
     let mut stopper = Some(source.stopper());
     loop {
-        let idle = if check.start().is_none() {
-            plan.first_frame_within
-        } else {
-            TRANSFER_IDLE_TIMEOUT
-        };
-        let wait = match stop_by {
-            None => idle,
-            Some(at) => at.saturating_duration_since(Instant::now()),
-        };
+        let wait = timer.deadline().saturating_duration_since(Instant::now());
         // One read per frame, never dropped half way (a frame read is not
         // cancel-safe): the technician's signal is handled beside it.
         let next = source.next(wait);
         tokio::pin!(next);
         let reply = loop {
             let grace = async {
-                match stop_by {
+                match timer.stop_deadline() {
                     Some(at) => tokio::time::sleep_until(at).await,
                     None => std::future::pending().await,
                 }
@@ -243,7 +242,7 @@ pub(super) async fn splice<S: Source, K: Sink>(
                             if let Some(stop) = stopper.take() {
                                 stop.stop();
                             }
-                            stop_by = Some(Instant::now() + STOP_GRACE);
+                            timer.step(Event::Stop, Instant::now());
                         }
                         TechSignal::Finished => {}
                     }
@@ -284,23 +283,18 @@ pub(super) async fn splice<S: Source, K: Sink>(
                 );
                 return done(failed(m), &check, None);
             }
-            Err(ReplyError::Timeout(..)) if stop_by.is_some() => {
-                let m = format!(
-                    "agent {label} did not finish within {} s of being told to stop",
-                    STOP_GRACE.as_secs()
-                );
-                return done(
-                    Ending::Failed(RemoteError::new(ErrorKind::Timeout, m)),
-                    &check,
-                    None,
-                );
-            }
             Err(ReplyError::Timeout(..)) => {
-                let m = format!(
-                    "agent {label} sent nothing for {} s after {} bytes; the relay stopped waiting",
-                    idle.as_secs(),
-                    check.bytes()
-                );
+                let m = match timer.expired() {
+                    Decision::StopGraceOver => format!(
+                        "agent {label} did not finish within {} s of being told to stop",
+                        STOP_GRACE.as_secs()
+                    ),
+                    _ => format!(
+                        "agent {label} sent nothing for {} s after {} bytes; the relay stopped waiting",
+                        timer.patience().as_secs(),
+                        check.bytes()
+                    ),
+                };
                 return done(
                     Ending::Failed(RemoteError::new(ErrorKind::Timeout, m)),
                     &check,
@@ -368,6 +362,8 @@ pub(super) async fn splice<S: Source, K: Sink>(
         if !sink.send(&Response::Transfer(frame)).await {
             return done(Ending::TechnicianGone, &check, None);
         }
+        // Counted once the technician took it: a slow technician is not the agent's delay.
+        timer.step(Event::Frame, Instant::now());
     }
 }
 

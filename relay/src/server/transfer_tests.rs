@@ -87,6 +87,8 @@ struct FakeTech {
     got: Vec<Response>,
     /// Stops taking frames after this many.
     takes: Option<usize>,
+    /// How long each frame takes to go out (a slow technician).
+    delay: Duration,
 }
 
 impl Sink for FakeTech {
@@ -95,7 +97,11 @@ impl Sink for FakeTech {
         if ok {
             self.got.push(response.clone());
         }
-        async move { ok }
+        let delay = self.delay;
+        async move {
+            tokio::time::sleep(delay).await;
+            ok
+        }
     }
 }
 
@@ -359,6 +365,51 @@ async fn a_finished_technician_stops_a_follow_and_gets_its_end() {
     let e = message(&s.ending);
     assert_eq!(e.kind, ErrorKind::Timeout);
     assert!(e.message.contains("told to stop"), "{}", e.message);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_stop_grace_counts_from_the_stop() {
+    let mut agent = FakeAgent::new(vec![]);
+    agent.replies = vec![
+        (Duration::ZERO, Ok(start(None, false))),
+        (Duration::from_secs(5), Ok(chunk(b"a"))),
+    ]
+    .into();
+    let finished = async {
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        TechSignal::Finished
+    };
+    let plan = Plan {
+        follow: true,
+        ..PLAIN
+    };
+    let began = Instant::now();
+    let s = splice(&mut agent, &mut FakeTech::default(), finished, plan).await;
+    assert!(agent.stopped());
+    assert!(message(&s.ending)
+        .message
+        .contains("within 10 s of being told to stop"));
+    assert_eq!(began.elapsed(), Duration::from_secs(8) + STOP_GRACE);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_technician_does_not_count_against_the_agent() {
+    // Each frame takes 25 s to reach the technician and 25 s more to come
+    // from the agent: 50 s between frames, yet the agent was quick each time.
+    let quick = TRANSFER_IDLE_TIMEOUT - Duration::from_secs(5);
+    let mut agent = FakeAgent::new(vec![]);
+    agent.replies = vec![
+        (Duration::ZERO, Ok(start(Some(1), true))),
+        (quick, Ok(chunk(b"x"))),
+        (quick, Ok(end(b"x", EndReason::Complete))),
+    ]
+    .into();
+    let mut tech = FakeTech {
+        delay: quick,
+        ..Default::default()
+    };
+    let s = splice(&mut agent, &mut tech, quiet(), PLAIN).await;
+    assert!(matches!(s.ending, Ending::Ended { .. }), "{:?}", s.ending);
 }
 
 #[tokio::test(start_paused = true)]

@@ -12,11 +12,13 @@ use crate::error::CliError;
 use crate::receive::{Received, Receiver};
 use std::future::Future;
 use std::time::Duration;
+use tokio::io::AsyncRead;
 use tokio::time::Instant;
 use triage_shared::client::ClientError;
 use triage_shared::codec::{read_frame, write_frame};
 use triage_shared::limits::SCREENSHOT_CONSENT_TIMEOUT;
 use triage_shared::protocol::{Request, Response};
+use triage_shared::stream_timer::{AfterStop, Decision, Event, Patience, StreamTimer};
 
 /// Longest the CLI waits for the next frame. Longer than the relay's own
 /// patience with the agent, so a silent agent is reported by the relay,
@@ -29,6 +31,14 @@ pub const FIRST_FRAME_TIMEOUT: Duration =
 /// How long a stopped `--follow` may take to deliver its end.
 pub const STOP_WAIT: Duration = Duration::from_secs(20);
 
+const PATIENCE: Patience = Patience {
+    first_frame: FIRST_FRAME_TIMEOUT,
+    next_frame: IDLE_TIMEOUT,
+    stop_grace: STOP_WAIT,
+    // Stopping never gives a silent stream longer than the frame wait.
+    after_stop: AfterStop::GraceOrFrame,
+};
+
 /// Resolves on Ctrl-C (never, where Ctrl-C cannot be caught).
 pub async fn ctrl_c() {
     if tokio::signal::ctrl_c().await.is_err() {
@@ -40,7 +50,7 @@ pub async fn ctrl_c() {
 pub async fn receive(
     conn: &Connected,
     request: &Request,
-    mut receiver: Receiver<'_>,
+    receiver: Receiver<'_>,
     follow: bool,
     stop: impl Future<Output = ()>,
 ) -> Result<Received, CliError> {
@@ -57,32 +67,56 @@ pub async fn receive(
     if !follow {
         let _ = send.finish();
     }
+    let stop_sending = move || {
+        let _ = send.finish();
+    };
+    answer(
+        &mut recv,
+        stop_sending,
+        request.name(),
+        receiver,
+        follow,
+        stop,
+    )
+    .await
+}
+
+/// Reads the answer to a sent request from `recv`; `stop_sending` finishes
+/// the request's sending half (how a `--follow` is told to stop).
+async fn answer<R: AsyncRead + Unpin>(
+    recv: &mut R,
+    stop_sending: impl FnOnce(),
+    request_name: &str,
+    mut receiver: Receiver<'_>,
+    follow: bool,
+    stop: impl Future<Output = ()>,
+) -> Result<Received, CliError> {
     tokio::pin!(stop);
-    let mut stopping: Option<Instant> = None;
-    let mut idle = FIRST_FRAME_TIMEOUT;
+    let mut stop_sending = Some(stop_sending);
+    let mut timer = StreamTimer::new(PATIENCE, Instant::now());
     loop {
         // A frame read is never dropped half way: the stop is handled beside it.
-        let next = read_frame::<_, Response>(&mut recv);
+        let next = read_frame::<_, Response>(recv);
         tokio::pin!(next);
-        let deadline = Instant::now() + idle;
         let got = loop {
-            let until = stopping.map_or(deadline, |s| s.min(deadline));
             tokio::select! {
                 got = &mut next => break Some(got),
-                _ = &mut stop, if stopping.is_none() => {
+                _ = &mut stop, if timer.stop_deadline().is_none() => {
                     if !follow {
                         let bytes = receiver.bytes();
                         return Err(receiver.fail(format!("interrupted after {bytes} bytes")));
                     }
-                    let _ = send.finish();
-                    stopping = Some(Instant::now() + STOP_WAIT);
+                    if let Some(stop_sending) = stop_sending.take() {
+                        stop_sending();
+                    }
+                    timer.step(Event::Stop, Instant::now());
                 }
-                _ = tokio::time::sleep_until(until) => break None,
+                _ = tokio::time::sleep_until(timer.deadline()) => break None,
             }
         };
         let got = match got {
             Some(got) => got,
-            None if stopping.is_some() => {
+            None if timer.expired() == Decision::StopGraceOver => {
                 let reason = format!(
                     "the endpoint did not finish within {} s of being told to stop",
                     STOP_WAIT.as_secs()
@@ -92,24 +126,24 @@ pub async fn receive(
             None => {
                 let reason = format!(
                     "nothing arrived for {} s after {} bytes",
-                    idle.as_secs(),
+                    timer.patience().as_secs(),
                     receiver.bytes()
                 );
                 return Err(receiver.fail(reason));
             }
         };
-        idle = IDLE_TIMEOUT;
         match got {
             Ok(Some(Response::Transfer(frame))) => {
                 if let Some(reason) = receiver.accept(frame)? {
                     return receiver.finish(reason);
                 }
+                // Counted from when the frame was handled, as the next read begins.
+                timer.step(Event::Frame, Instant::now());
             }
             Ok(Some(Response::Error(e))) => return Err(receiver.remote_error(e)),
             Ok(Some(_)) => {
                 let reason = format!(
-                    "the relay answered `{}` with something unexpected; is it running a matching version of Triage?",
-                    request.name()
+                    "the relay answered `{request_name}` with something unexpected; is it running a matching version of Triage?"
                 );
                 return Err(receiver.fail(reason));
             }
@@ -128,3 +162,7 @@ pub async fn receive(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;
