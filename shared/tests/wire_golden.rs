@@ -9,8 +9,8 @@
 
 use triage_shared::agent_update::AgentUpdate;
 use triage_shared::codec::{decode_frame, encode};
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::ids::{AgentId, TicketId, UpdateId};
-use triage_shared::protocol::{ErrorKind, RemoteError};
 use triage_shared::protocol::{PeerKind, Request, Response, Welcome};
 use triage_shared::remote::{AgentCommand, AgentReply, OutputStream, RunEvent, Section};
 use triage_shared::ticket::{

@@ -12,8 +12,9 @@ use super::transfers::{insert_attachment, NewAttachment};
 use super::{fit, settle, Store, StoreError};
 use sqlx::{Any, Transaction};
 use triage_shared::diagnostics::Snapshot;
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::limits::MAX_TICKET_HISTORY;
-use triage_shared::protocol::{ErrorKind, RemoteError, TicketDetail};
+use triage_shared::protocol::TicketDetail;
 use triage_shared::ticket::{Comment, Status, Ticket, TicketEvent};
 use triage_shared::{AgentId, TicketId};
 
