@@ -48,7 +48,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tracing::{debug, error, info, warn, Instrument};
 use triage_shared::client::{ClientError, Session};
-use triage_shared::protocol::{ErrorKind, PeerKind, RemoteError, Request, SessionIdentity};
+use triage_shared::error::{ErrorKind, RemoteError};
+use triage_shared::protocol::{PeerKind, Request, SessionIdentity};
 
 /// How often the agent tells the relay it is still there.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);

@@ -113,30 +113,7 @@ pub(crate) async fn close(session: Session) {
 
 /// A short name for a response, for error messages.
 pub(crate) fn response_name(response: &Response) -> &'static str {
-    match response {
-        Response::Ok => "ok",
-        Response::Identity(_) => "identity",
-        Response::Enrolled { .. } => "enrolled",
-        Response::TicketStored { .. } => "ticket_stored",
-        Response::Tickets(_) => "tickets",
-        Response::Ticket(_) => "ticket",
-        Response::Agents(_) => "agents",
-        Response::Token { .. } => "token",
-        Response::Technicians(_) => "technicians",
-        Response::Error(_) => "error",
-        Response::ScriptAttached { .. } => "script_attached",
-        Response::Scripts(_) => "scripts",
-        Response::Script(_) => "script",
-        Response::Run(_) => "run",
-        Response::Audit(_) => "audit",
-        Response::Diagnostics(_) => "diagnostics",
-        Response::Transfer(_) => "transfer",
-        Response::MyTickets(_) => "my_tickets",
-        Response::AgentPong { .. } => "agent_pong",
-        Response::RosterDraft(_) => "roster_draft",
-        Response::CurrentRoster(_) => "current_roster",
-        Response::Tokens(_) => "tokens",
-    }
+    response.name()
 }
 
 #[cfg(test)]

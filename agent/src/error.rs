@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 use triage_shared::client::ClientError;
-use triage_shared::protocol::{ErrorKind, RemoteError};
-use triage_shared::ticket::InvalidInput;
+use triage_shared::error::{ErrorKind, RemoteError};
+use triage_shared::text::InvalidInput;
 use triage_shared::AgentId;
 
 #[derive(Debug, thiserror::Error)]

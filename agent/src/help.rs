@@ -26,7 +26,8 @@ use std::time::Duration;
 use tracing::{info, warn, Instrument};
 use triage_shared::agent_update::AgentUpdate;
 use triage_shared::client::{ClientError, Session};
-use triage_shared::protocol::{ErrorKind, PeerKind, RemoteError, SessionIdentity};
+use triage_shared::error::{ErrorKind, RemoteError};
+use triage_shared::protocol::{PeerKind, SessionIdentity};
 use triage_shared::ticket::{Category, NewTicket, Priority, Source};
 use triage_shared::TicketId;
 

@@ -4,6 +4,7 @@
 
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, Users};
 use triage_shared::limits::MAX_NAME_LEN;
+use triage_shared::text::shortened;
 
 /// The name used when nothing better can be found or nothing of it survives sanitizing.
 pub const UNKNOWN_NAME: &str = "unknown";
@@ -66,7 +67,7 @@ pub fn os_label() -> String {
         .or_else(System::name)
         .unwrap_or_else(|| std::env::consts::OS.to_string());
     let clean: String = label.chars().filter(|c| !c.is_control()).collect();
-    crate::diagnostics::shape::truncate(&clean, MAX_NAME_LEN)
+    shortened(&clean, MAX_NAME_LEN).to_string()
 }
 
 /// The account this process runs as, by asking sysinfo for its own process.
@@ -110,7 +111,7 @@ pub fn running_as_root() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use triage_shared::ticket::check_name;
+    use triage_shared::text::check_name;
 
     #[test]
     fn sanitized_names_pass_the_relay_rules() {

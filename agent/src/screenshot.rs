@@ -24,7 +24,7 @@ use tokio::io::AsyncWrite;
 use tracing::{info, warn};
 use triage_shared::agent_update::PNG_SIGNATURE;
 use triage_shared::codec::{write_frame, CodecError};
-use triage_shared::protocol::{ErrorKind, RemoteError};
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::remote::AgentReply;
 use triage_shared::transfer::{EndReason, TransferStart};
 use triage_shared::TicketId;

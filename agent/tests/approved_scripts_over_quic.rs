@@ -12,8 +12,8 @@ use triage_shared::approval::{
     Approval, Interpreter, Nonce, Refusal, Roster, RosterEntry, ScriptDigest, ScriptId,
     ScriptManifest,
 };
+use triage_shared::error::ErrorKind;
 use triage_shared::identity::KeyPair;
-use triage_shared::protocol::ErrorKind;
 use triage_shared::remote::{AgentCommand, AgentReply, OutputStream, RunEvent, RunId, RunOrder};
 use triage_shared::roles::Role;
 use triage_shared::time::Timestamp;

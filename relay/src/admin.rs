@@ -7,11 +7,12 @@ use crate::audit;
 use crate::store::{Store, StoreError};
 use serde_json::json;
 use std::time::Duration;
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::identity::PublicKey;
 use triage_shared::limits::{MAX_ROLES, MAX_TOKEN_TTL_SECS, MAX_TOKEN_USES};
-use triage_shared::protocol::{ErrorKind, RemoteError, TechnicianSummary};
+use triage_shared::protocol::TechnicianSummary;
 use triage_shared::roles::Role;
-use triage_shared::ticket::check_name;
+use triage_shared::text::check_name;
 use triage_shared::time::Timestamp;
 use triage_shared::token::{EnrollmentToken, RelayLocator, TokenSecret};
 

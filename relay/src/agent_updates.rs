@@ -5,8 +5,8 @@
 
 use crate::store::{NewAttachment, TicketUpdate};
 use triage_shared::agent_update::AgentUpdate;
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::ids::{CommentId, UpdateId};
-use triage_shared::protocol::{ErrorKind, RemoteError};
 use triage_shared::ticket::{
     transition, Comment, Status, StatusAction, Ticket, TicketEvent, TicketEventKind,
 };

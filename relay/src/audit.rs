@@ -12,9 +12,9 @@
 use crate::store::{Store, StoreError};
 use serde_json::Value;
 use triage_shared::audit::{AuditEntry, ChainBreak, ChainVerifier};
-use triage_shared::diagnostics::clean;
+use triage_shared::error::RemoteError;
 use triage_shared::identity::PublicKey;
-use triage_shared::protocol::RemoteError;
+use triage_shared::text::{clean, truncate_at_char_boundary};
 use triage_shared::time::Timestamp;
 
 /// Longest actor, target or outcome text kept in an entry, in bytes.
@@ -55,12 +55,7 @@ pub fn refused(e: &RemoteError) -> String {
 /// hostname) so that an entry stays small and prints safely.
 pub fn bounded(text: &str) -> String {
     let mut s = clean(text);
-    if s.len() > MAX_AUDIT_TEXT {
-        let mut cut = MAX_AUDIT_TEXT;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
+    if truncate_at_char_boundary(&mut s, MAX_AUDIT_TEXT) {
         s.push('…');
     }
     s
@@ -106,7 +101,7 @@ pub async fn record_intent(
 /// What the technician hears when the intent entry could not be written.
 pub fn audit_unavailable(act: &str) -> RemoteError {
     RemoteError::new(
-        triage_shared::protocol::ErrorKind::Unavailable,
+        triage_shared::error::ErrorKind::Unavailable,
         format!(
             "the relay's audit log is unavailable, so it refused to {act}; nothing was sent to the agent. \
              Tell the relay admin (check the relay's database and its disk), then try again"

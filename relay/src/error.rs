@@ -1,8 +1,8 @@
 use crate::store::StoreError;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::identity::IdentityError;
-use triage_shared::protocol::{ErrorKind, RemoteError};
 use triage_shared::tls::TlsError;
 
 #[derive(Debug, thiserror::Error)]

@@ -22,8 +22,9 @@ use triage_shared::approval::roster::{
     accept_rotation, check_roster, SignedRotation, MAX_ROSTER_ENTRIES, MAX_ROSTER_VALIDITY,
 };
 use triage_shared::approval::{Roster, RosterEntry, SignedRoster};
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::identity::{KeyPair, PublicKey};
-use triage_shared::protocol::{ErrorKind, RemoteError, TechnicianSummary};
+use triage_shared::protocol::TechnicianSummary;
 use triage_shared::time::Timestamp;
 
 /// Records `key` as the organisation key (once) and audits it.

@@ -12,11 +12,11 @@ use triage_shared::approval::{
     ScriptDigest, SignedApproval, SignedScript, MAX_APPROVAL_TTL, MAX_SCRIPT_LEN,
     MAX_SCRIPT_TARGETS, MAX_SCRIPT_TIMEOUT,
 };
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::identity::PublicKey;
 use triage_shared::limits::MAX_TEXT_LEN;
-use triage_shared::protocol::{ErrorKind, RemoteError};
 use triage_shared::remote::{RunOutcome, MAX_SCRIPT_OUTPUT};
-use triage_shared::ticket::check_text;
+use triage_shared::text::{check_text, truncate_at_char_boundary};
 use triage_shared::time::Timestamp;
 use triage_shared::{AgentId, TicketId};
 
@@ -234,13 +234,7 @@ impl OutputKeeper {
     /// NUL replaced (PostgreSQL refuses it), at most [`MAX_SCRIPT_OUTPUT`] bytes.
     pub fn into_text(self) -> String {
         let mut text = String::from_utf8_lossy(&self.kept).replace('\0', "\u{FFFD}");
-        if text.len() > MAX_SCRIPT_OUTPUT {
-            let mut cut = MAX_SCRIPT_OUTPUT;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-        }
+        truncate_at_char_boundary(&mut text, MAX_SCRIPT_OUTPUT);
         text
     }
 }

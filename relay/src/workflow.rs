@@ -5,11 +5,12 @@
 //! socket, so every rule is unit-tested on plain values.
 
 use crate::store::{AgentRecord, TicketUpdate};
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::ids::CommentId;
 use triage_shared::limits::MAX_TEXT_LEN;
-use triage_shared::protocol::{ErrorKind, RemoteError};
+use triage_shared::text::check_text;
 use triage_shared::ticket::{
-    check_text, transition, Comment, NewTicket, Source, Status, StatusAction, Ticket, TicketEvent,
+    transition, Comment, NewTicket, Source, Status, StatusAction, Ticket, TicketEvent,
     TicketEventKind, Tier,
 };
 use triage_shared::time::Timestamp;

@@ -9,8 +9,9 @@ use std::time::Duration;
 use tempfile::TempDir;
 use triage_relay::{Limits, RelayConfig};
 use triage_shared::client::{ClientError, Session};
+use triage_shared::error::ErrorKind;
 use triage_shared::identity::KeyPair;
-use triage_shared::protocol::{ErrorKind, PeerKind, Request, Response, SessionIdentity};
+use triage_shared::protocol::{PeerKind, Request, Response, SessionIdentity};
 use triage_shared::roles::Role;
 
 async fn relay_with(limits: Limits) -> TestRelay {
@@ -41,7 +42,7 @@ async fn wait_unenrolled(t: &TestRelay, unenrolled: usize) {
     });
 }
 
-fn refused(result: Result<Session, ClientError>) -> triage_shared::protocol::RemoteError {
+fn refused(result: Result<Session, ClientError>) -> triage_shared::error::RemoteError {
     match result {
         Err(ClientError::Refused(e)) => e,
         Err(other) => panic!("expected a refusal, got {other}"),

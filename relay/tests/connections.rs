@@ -6,14 +6,15 @@ mod common;
 use common::{raw_connection, start_in, TestRelay};
 use triage_shared::client::{ClientError, Session};
 use triage_shared::codec::expect_frame;
+use triage_shared::error::ErrorKind;
 use triage_shared::identity::KeyPair;
 use triage_shared::limits::MAX_FRAME_LEN;
 use triage_shared::protocol::{
-    ErrorKind, Hello, PeerKind, Request, Response, SessionIdentity, Welcome, PROTOCOL_VERSION,
+    Hello, PeerKind, Request, Response, SessionIdentity, Welcome, PROTOCOL_VERSION,
 };
 use triage_shared::roles::Role;
 
-fn refusal(result: Result<Session, ClientError>) -> triage_shared::protocol::RemoteError {
+fn refusal(result: Result<Session, ClientError>) -> triage_shared::error::RemoteError {
     match result {
         Err(ClientError::Refused(e)) => e,
         Err(other) => panic!("expected a refusal, got {other}"),

@@ -5,9 +5,10 @@ mod common;
 use common::TestRelay;
 use std::time::Duration;
 use triage_shared::client::Session;
+use triage_shared::error::ErrorKind;
 use triage_shared::identity::KeyPair;
 use triage_shared::limits::MAX_TOKEN_USES;
-use triage_shared::protocol::{ErrorKind, PeerKind, Request, Response, SessionIdentity};
+use triage_shared::protocol::{PeerKind, Request, Response, SessionIdentity};
 use triage_shared::roles::Role;
 use triage_shared::token::EnrollmentToken;
 

@@ -9,9 +9,10 @@ use common::{read_all, TestRelay};
 use triage_shared::agent_update::{AgentUpdate, PNG_SIGNATURE};
 use triage_shared::audit::AuditEntry;
 use triage_shared::client::{ClientError, Session};
+use triage_shared::error::ErrorKind;
 use triage_shared::ids::UpdateId;
 use triage_shared::limits::{MAX_ATTACHED_SCREENSHOT_LEN, MAX_MY_TICKETS, MAX_NAME_LEN};
-use triage_shared::protocol::{ErrorKind, PeerKind, Request, Response, TicketDetail};
+use triage_shared::protocol::{PeerKind, Request, Response, TicketDetail};
 use triage_shared::roles::Role;
 use triage_shared::ticket::{
     Category, EmployeeTicket, NewTicket, Priority, Source, TicketEventKind,

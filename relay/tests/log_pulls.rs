@@ -9,7 +9,8 @@ use std::time::Duration;
 use triage_relay::MAX_TRANSFERS_PER_AGENT;
 use triage_shared::client::{next_frame, Session};
 use triage_shared::codec::{read_frame, write_frame};
-use triage_shared::protocol::{ErrorKind, Request, Response};
+use triage_shared::error::ErrorKind;
+use triage_shared::protocol::{Request, Response};
 use triage_shared::remote::{AgentCommand, AgentReply};
 use triage_shared::roles::Role;
 use triage_shared::ticket::{Category, NewTicket, Priority, Source};
@@ -342,7 +343,7 @@ async fn a_screenshot_refusal_reaches_the_technician_and_the_audit_log() {
                 requester: None,
             }
         );
-        let refusal = triage_shared::protocol::RemoteError::new(ErrorKind::Forbidden, why);
+        let refusal = triage_shared::error::RemoteError::new(ErrorKind::Forbidden, why);
         cmd.answer(&[AgentReply::Error(refusal)]).await;
         agent
     });
@@ -370,7 +371,7 @@ async fn a_screenshot_for_a_ticket_names_its_requester_to_the_agent() {
     let fake = tokio::spawn(async move {
         let cmd = next_command(&agent).await;
         let command = cmd.command.clone();
-        let refusal = triage_shared::protocol::RemoteError::new(ErrorKind::Forbidden, "no");
+        let refusal = triage_shared::error::RemoteError::new(ErrorKind::Forbidden, "no");
         cmd.answer(&[AgentReply::Error(refusal)]).await;
         command
     });

@@ -6,8 +6,9 @@
 mod common;
 
 use common::script_world::{world, CONTENT};
+use triage_shared::error::ErrorKind;
 use triage_shared::identity::KeyPair;
-use triage_shared::protocol::{ErrorKind, Request};
+use triage_shared::protocol::Request;
 use triage_shared::roles::Role;
 
 #[tokio::test]

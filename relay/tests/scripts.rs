@@ -8,7 +8,8 @@ use common::script_world::{outcome, world, CONTENT};
 use common::{next_command, read_all, PROMPTLY};
 use std::time::Duration;
 use triage_shared::approval::Refusal;
-use triage_shared::protocol::{ErrorKind, Request, Response};
+use triage_shared::error::ErrorKind;
+use triage_shared::protocol::{Request, Response};
 use triage_shared::remote::{AgentCommand, AgentReply, OutputStream, RunEvent};
 
 #[tokio::test]

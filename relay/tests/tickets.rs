@@ -4,7 +4,8 @@ mod common;
 
 use common::TestRelay;
 use triage_shared::client::Session;
-use triage_shared::protocol::{ErrorKind, Request, Response};
+use triage_shared::error::ErrorKind;
+use triage_shared::protocol::{Request, Response};
 use triage_shared::roles::Role;
 use triage_shared::ticket::{
     Category, NewTicket, Priority, Source, Status, StatusAction, TicketEventKind, Tier,

@@ -6,11 +6,12 @@
 //! [`UpdateId`]: crate::ids::UpdateId
 
 use crate::limits::{MAX_ATTACHED_SCREENSHOT_LEN, MAX_TEXT_LEN};
-use crate::ticket::{check_text, InvalidInput};
+use crate::text::{check_text, InvalidInput};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AgentUpdate {
     /// A comment from the agent.
     Comment(String),
@@ -27,11 +28,7 @@ pub const PNG_SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
 
 impl AgentUpdate {
     pub fn name(&self) -> &'static str {
-        match self {
-            AgentUpdate::Comment(_) => "comment",
-            AgentUpdate::Resolve(_) => "resolve",
-            AgentUpdate::Screenshot(_) => "screenshot",
-        }
+        self.into()
     }
 
     /// The text the update carries, if it is a text update.
@@ -127,6 +124,21 @@ mod tests {
         assert_eq!(index(PeerKind::Agent), 0);
         assert_eq!(index(PeerKind::Technician), 1);
         assert_eq!(index(PeerKind::AgentOneShot), 2);
+    }
+
+    #[test]
+    fn update_names_are_the_serde_names() {
+        let updates = [
+            AgentUpdate::Comment("c".into()),
+            AgentUpdate::Resolve("r".into()),
+            AgentUpdate::Screenshot(vec![]),
+        ];
+        let names: Vec<_> = updates.iter().map(AgentUpdate::name).collect();
+        assert_eq!(names, ["comment", "resolve", "screenshot"]);
+        for update in &updates {
+            let json = serde_json::to_value(update).unwrap();
+            assert!(json.get(update.name()).is_some(), "{json}");
+        }
     }
 
     #[test]

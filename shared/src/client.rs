@@ -3,10 +3,9 @@
 //! each on its own stream.
 
 use crate::codec::{expect_frame, read_frame, write_frame, CodecError};
+use crate::error::{ErrorKind, RemoteError};
 use crate::identity::KeyPair;
-use crate::protocol::{
-    ErrorKind, Hello, PeerKind, RemoteError, Request, Response, SessionIdentity, Welcome,
-};
+use crate::protocol::{Hello, PeerKind, Request, Response, SessionIdentity, Welcome};
 use crate::tls::{client_config, TlsError, FINGERPRINT_MISMATCH, SERVER_NAME};
 use crate::token::RelayLocator;
 use serde::de::DeserializeOwned;

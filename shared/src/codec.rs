@@ -206,8 +206,8 @@ mod tests {
 
     #[test]
     fn encoding_an_oversized_message_is_refused() {
-        let big = Response::Error(crate::protocol::RemoteError::new(
-            crate::protocol::ErrorKind::Internal,
+        let big = Response::Error(crate::error::RemoteError::new(
+            crate::error::ErrorKind::Internal,
             "x".repeat(MAX_FRAME_LEN + 1),
         ));
         assert!(matches!(

@@ -2,7 +2,7 @@
 //! from sysinfo; the relay stores it on tickets; the CLI renders it.
 
 use crate::limits::{MAX_SNAPSHOT_ITEMS, MAX_SNAPSHOT_STRING_LEN};
-use crate::ticket::InvalidInput;
+use crate::text::InvalidInput;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -153,39 +153,6 @@ impl Snapshot {
     }
 }
 
-/// Strips control characters so a hostile snapshot cannot drive the terminal.
-pub fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
-pub fn human_duration(secs: u64) -> String {
-    let (d, h, m) = (secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60);
-    if d > 0 {
-        format!("{d}d {h}h {m}m")
-    } else if h > 0 {
-        format!("{h}h {m}m")
-    } else {
-        format!("{m}m {}s", secs % 60)
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -248,7 +215,7 @@ pub(crate) mod tests {
         for needle in [
             "host-7",
             "Debian 12",
-            "1d 2h 3m",
+            "1day 2h 3m 4s",
             "Test CPU",
             "2 physical / 4 logical",
             "8.0 GiB",
@@ -281,12 +248,5 @@ pub(crate) mod tests {
         let mut s = sample();
         s.os.hostname = "h".repeat(MAX_SNAPSHOT_STRING_LEN + 1);
         assert!(s.validate().is_err());
-    }
-
-    #[test]
-    fn human_units() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_duration(59), "0m 59s");
     }
 }

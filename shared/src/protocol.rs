@@ -27,7 +27,9 @@ use crate::time::Timestamp;
 use crate::token_id::TokenId;
 use crate::transfer::{AttachmentId, AttachmentSummary, LogQuery, TransferFrame};
 use serde::{Deserialize, Serialize};
-use std::fmt;
+
+// Kept here for code that still names them by this path.
+pub use crate::error::{ErrorKind, RemoteError};
 
 pub const PROTOCOL_VERSION: u16 = 3;
 
@@ -301,7 +303,8 @@ impl Request {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Response {
     Ok,
     Identity(SessionIdentity),
@@ -354,6 +357,13 @@ pub enum Response {
         agents: Vec<AgentSummary>,
         next: Option<AgentCursor>,
     },
+}
+
+impl Response {
+    /// A short name for error messages ("the relay answered with `tickets`").
+    pub fn name(&self) -> &'static str {
+        self.into()
+    }
 }
 
 /// An enrollment token as `tokens list` shows it; never its secret.
@@ -443,60 +453,6 @@ pub struct TechnicianSummary {
     pub roles: Vec<Role>,
     pub public_key: PublicKey,
     pub created_at: Timestamp,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    InvalidInput,
-    NotFound,
-    Forbidden,
-    Unauthenticated,
-    InvalidToken,
-    InvalidTransition,
-    VersionMismatch,
-    Conflict,
-    Unavailable,
-    Timeout,
-    Internal,
-    /// The peer's access was taken away (a removed technician or agent).
-    Revoked,
-}
-
-/// An error the other side reports; `message` says what to do next.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RemoteError {
-    pub kind: ErrorKind,
-    pub message: String,
-}
-
-impl RemoteError {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        RemoteError {
-            kind,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for RemoteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for RemoteError {}
-
-impl From<crate::ticket::InvalidInput> for RemoteError {
-    fn from(e: crate::ticket::InvalidInput) -> Self {
-        RemoteError::new(ErrorKind::InvalidInput, e.to_string())
-    }
-}
-
-impl From<crate::ticket::TransitionError> for RemoteError {
-    fn from(e: crate::ticket::TransitionError) -> Self {
-        RemoteError::new(ErrorKind::InvalidTransition, e.to_string())
-    }
 }
 
 #[cfg(test)]

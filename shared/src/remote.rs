@@ -9,8 +9,8 @@
 use crate::approval::roster::SignedRotation;
 use crate::approval::{Refusal, SignedApproval, SignedRoster, SignedScript};
 use crate::diagnostics::Snapshot;
+use crate::error::RemoteError;
 use crate::ids::TicketId;
-use crate::protocol::RemoteError;
 use crate::time::Timestamp;
 use crate::transfer::{LogQuery, TransferFrame};
 use serde::{Deserialize, Serialize};
@@ -40,7 +40,8 @@ impl fmt::Display for RunId {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum AgentCommand {
     Ping,
     /// The organisation's current roster; the agent installs it only if the
@@ -71,16 +72,9 @@ pub enum AgentCommand {
 }
 
 impl AgentCommand {
+    /// A short name for logs and audit entries.
     pub fn name(&self) -> &'static str {
-        match self {
-            AgentCommand::Ping => "ping",
-            AgentCommand::InstallRoster(_) => "install_roster",
-            AgentCommand::Diagnose { .. } => "diagnose",
-            AgentCommand::RunScript(_) => "run_script",
-            AgentCommand::PullLogs(_) => "pull_logs",
-            AgentCommand::Screenshot { .. } => "screenshot",
-            AgentCommand::RotateOrgKey(_) => "rotate_org_key",
-        }
+        self.into()
     }
 }
 
@@ -141,8 +135,9 @@ pub struct RunOutcome {
 }
 
 /// Sections of a live diagnostics run, as named on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Section {
     Os,
     Cpu,
@@ -171,18 +166,7 @@ impl Section {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Section::Os => "os",
-            Section::Cpu => "cpu",
-            Section::Memory => "memory",
-            Section::Disks => "disks",
-            Section::Network => "network",
-            Section::Processes => "processes",
-            Section::Components => "components",
-            Section::Users => "users",
-            Section::Software => "software",
-            Section::Services => "services",
-        }
+        self.into()
     }
 }
 
@@ -256,6 +240,30 @@ mod tests {
     #[test]
     fn sections_parse() {
         assert_eq!("Disks".parse::<Section>().unwrap(), Section::Disks);
-        assert!("gpu".parse::<Section>().unwrap_err().contains("software"));
+        assert_eq!(
+            "gpu".parse::<Section>().unwrap_err(),
+            "unknown section `gpu`; use any of: os, cpu, memory, disks, network, \
+             processes, components, users, software, services"
+        );
+    }
+
+    #[test]
+    fn names_are_the_serde_names() {
+        for section in Section::ALL {
+            let json = serde_json::to_value(section).unwrap();
+            assert_eq!(json, section.as_str());
+        }
+        let commands = [
+            AgentCommand::Ping,
+            AgentCommand::Diagnose { sections: vec![] },
+            AgentCommand::PullLogs(LogQuery::whole("/var/log/syslog")),
+            AgentCommand::Screenshot {
+                requested_by: "bob".into(),
+                ticket: None,
+                requester: None,
+            },
+        ];
+        let names: Vec<_> = commands.iter().map(AgentCommand::name).collect();
+        assert_eq!(names, ["ping", "diagnose", "pull_logs", "screenshot"]);
     }
 }

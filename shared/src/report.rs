@@ -7,9 +7,13 @@
 //! Every string from the endpoint goes through [`clean`], so a hostile report
 //! cannot drive the terminal.
 
-use crate::diagnostics::{clean, human_bytes, human_duration, ProcessInfo, Snapshot};
+use crate::diagnostics::{ProcessInfo, Snapshot};
 use crate::remote::{DiagnosticsReport, Package, Section, Service};
+use crate::size::human_bytes;
+use crate::text::clean;
+use crate::time::human_duration;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 /// Renders the asked `sections` of `report`, in the canonical order of
 /// [`Section::ALL`] whatever order they were asked in. Empty `sections`
@@ -77,7 +81,7 @@ fn os(out: &mut String, s: &Snapshot) {
         clean(&o.name),
         clean(&o.version),
         clean(&o.kernel),
-        human_duration(o.uptime_secs)
+        human_duration(Duration::from_secs(o.uptime_secs))
     );
 }
 

@@ -66,29 +66,39 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// Parses durations like `90s`, `15m`, `1h`, `7d` (one unit, whole numbers).
+/// Parses a duration written for people, in humantime's syntax: `90s`,
+/// `15m`, `1h`, `7d`, `1h 30m`. Whole seconds only: every duration this is
+/// used for (token lifetimes, approval windows, health timings) counts
+/// seconds, and a fraction would be dropped without a word.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    use humantime::DurationError;
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("duration `{text}` needs a unit: s, m, h or d (e.g. 1h)"))?;
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("duration `{text}` must start with a whole number (e.g. 30m)"))?;
-    let secs = match unit {
-        "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        "d" => n.checked_mul(86_400),
-        _ => {
-            return Err(format!(
-                "duration `{text}` has unknown unit `{unit}`; use s, m, h or d"
-            ))
+    let d = humantime::parse_duration(text).map_err(|e| match e {
+        DurationError::UnknownUnit { unit, .. } if unit.is_empty() => {
+            format!("duration `{text}` needs a unit: s, m, h or d (e.g. 1h)")
         }
+        DurationError::UnknownUnit { unit, .. } => {
+            format!("duration `{text}` has unknown unit `{unit}`; use s, m, h or d")
+        }
+        DurationError::NumberOverflow => format!("duration `{text}` is too long"),
+        DurationError::InvalidCharacter(_)
+        | DurationError::NumberExpected(_)
+        | DurationError::Empty => {
+            format!("duration `{text}` must start with a whole number (e.g. 30m)")
+        }
+    })?;
+    if d.subsec_nanos() != 0 {
+        return Err(format!(
+            "duration `{text}` must be whole seconds (e.g. 90s)"
+        ));
     }
-    .ok_or_else(|| format!("duration `{text}` is too long"))?;
-    Ok(Duration::from_secs(secs))
+    Ok(d)
+}
+
+/// A duration for people, to the second, in the syntax [`parse_duration`]
+/// reads back: `59s`, `5m`, `1m 30s`, `1day 2h 3m 4s`.
+pub fn human_duration(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 
 #[cfg(test)]
@@ -110,9 +120,50 @@ mod tests {
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
         assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86_400));
-        assert!(parse_duration("10").is_err());
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("5y").is_err());
-        assert!(parse_duration("99999999999999999999d").is_err());
+        assert_eq!(
+            parse_duration(" 1h 30m ").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
+        assert_eq!(
+            parse_duration("10").unwrap_err(),
+            "duration `10` needs a unit: s, m, h or d (e.g. 1h)"
+        );
+        assert_eq!(
+            parse_duration("h").unwrap_err(),
+            "duration `h` must start with a whole number (e.g. 30m)"
+        );
+        // humantime knows years, so an unknown unit is now a made-up one.
+        assert_eq!(
+            parse_duration("5parsecs").unwrap_err(),
+            "duration `5parsecs` has unknown unit `parsecs`; use s, m, h or d"
+        );
+        assert_eq!(
+            parse_duration("99999999999999999999d").unwrap_err(),
+            "duration `99999999999999999999d` is too long"
+        );
+        assert!(parse_duration("1500ms")
+            .unwrap_err()
+            .contains("whole seconds"));
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn durations_print_to_the_second_and_read_back() {
+        let cases = [
+            (0, "0s"),
+            (59, "59s"),
+            (90, "1m 30s"),
+            (300, "5m"),
+            (7200, "2h"),
+            (86_400, "1day"),
+            (93_784, "1day 2h 3m 4s"),
+        ];
+        for (secs, text) in cases {
+            let d = Duration::from_secs(secs);
+            assert_eq!(human_duration(d), text);
+            assert_eq!(parse_duration(text).unwrap(), d, "{text}");
+        }
+        assert_eq!(human_duration(Duration::from_millis(1999)), "1s");
     }
 }

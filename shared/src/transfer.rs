@@ -12,7 +12,7 @@
 
 use crate::ids::{AgentId, TicketId};
 use crate::limits::MAX_FRAME_LEN;
-use crate::ticket::InvalidInput;
+use crate::text::InvalidInput;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

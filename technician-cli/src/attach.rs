@@ -14,7 +14,7 @@ use triage_shared::approval::{
 };
 use triage_shared::identity::PublicKey;
 use triage_shared::limits::MAX_TEXT_LEN;
-use triage_shared::ticket::check_text;
+use triage_shared::text::check_text;
 use triage_shared::time::{parse_duration, Timestamp};
 use triage_shared::{AgentId, TicketId};
 

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 use triage_shared::client::ClientError;
-use triage_shared::diagnostics::clean;
-use triage_shared::protocol::{ErrorKind, RemoteError};
+use triage_shared::error::{ErrorKind, RemoteError};
+use triage_shared::text::clean;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -125,8 +125,8 @@ pub enum CliError {
     Json(#[from] serde_json::Error),
 }
 
-impl From<triage_shared::ticket::InvalidInput> for CliError {
-    fn from(e: triage_shared::ticket::InvalidInput) -> Self {
+impl From<triage_shared::text::InvalidInput> for CliError {
+    fn from(e: triage_shared::text::InvalidInput) -> Self {
         CliError::InvalidInput(e.to_string())
     }
 }

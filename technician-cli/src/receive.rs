@@ -17,8 +17,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use triage_shared::diagnostics::clean;
-use triage_shared::protocol::RemoteError;
+use triage_shared::error::RemoteError;
+use triage_shared::text::clean;
 use triage_shared::transfer::{
     ContentDigest, EndReason, Step, TransferCheck, TransferFrame, TransferStart,
 };

@@ -1,5 +1,5 @@
 use super::*;
-use triage_shared::protocol::ErrorKind;
+use triage_shared::error::ErrorKind;
 use triage_shared::transfer::TransferEnd;
 
 fn start(len: Option<u64>) -> TransferFrame {

@@ -16,9 +16,9 @@ use crate::commands::Out;
 use crate::error::CliError;
 use crate::text::TextCleaner;
 use std::io::Write;
-use triage_shared::diagnostics::clean;
 use triage_shared::protocol::Response;
 use triage_shared::remote::{OutputStream, RunEvent, RunOutcome, MAX_SCRIPT_OUTPUT};
+use triage_shared::text::clean;
 
 /// Where a run's output goes.
 pub struct RunWriters<'a> {
@@ -187,7 +187,7 @@ pub fn replay(
 mod tests {
     use super::*;
     use triage_shared::approval::Refusal;
-    use triage_shared::protocol::{ErrorKind, RemoteError};
+    use triage_shared::error::{ErrorKind, RemoteError};
     use triage_shared::time::Timestamp;
 
     fn out(data: &[u8]) -> Response {

@@ -12,8 +12,8 @@
 use crate::error::CliError;
 use crate::ticket_ref::{hex_prefix, matching, shown, MAX_AMBIGUOUS_SHOWN};
 use triage_shared::approval::ScriptId;
-use triage_shared::diagnostics::clean;
 use triage_shared::protocol::AgentSummary;
+use triage_shared::text::clean;
 use triage_shared::AgentId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,14 +1,15 @@
 //! Small text tools for terminal output: aligned tables, truncation, ages.
 //! Everything here is pure; every cell is passed through
-//! [`diagnostics::clean`](triage_shared::diagnostics::clean) because most of
+//! [`text::clean`](triage_shared::text::clean) because most of
 //! what a table shows came from the network.
 
+use comfy_table::{presets, Table};
 use std::fmt::Write as _;
-use triage_shared::diagnostics::clean;
+use triage_shared::text::clean;
 use triage_shared::time::Timestamp;
 
-/// Space between table columns.
-const GAP: &str = "  ";
+/// Spaces between table columns.
+const GAP: usize = 2;
 /// The last (flexible) column keeps at least this many characters, even if
 /// the line then overflows a very narrow terminal.
 pub const MIN_FLEX_WIDTH: usize = 12;
@@ -26,14 +27,15 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
-/// An aligned table. Every column but the last is padded to its widest cell;
-/// the last is truncated so each line fits in `width` characters.
+/// An aligned table, laid out by comfy-table. Every column but the last is
+/// padded to its widest cell; the last is truncated so each line fits in
+/// `width` characters. Cells are cleaned before comfy-table sees them.
 pub fn table(headers: &[&str], rows: &[Vec<String>], width: usize) -> String {
-    let cleaned: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| r.iter().map(|c| clean(c)).collect())
-        .collect();
     let columns = headers.len();
+    let mut cleaned: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().take(columns).map(|c| clean(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &cleaned {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -43,21 +45,27 @@ pub fn table(headers: &[&str], rows: &[Vec<String>], width: usize) -> String {
     let fixed: usize = widths
         .iter()
         .take(columns.saturating_sub(1))
-        .map(|w| w + GAP.len())
+        .map(|w| w + GAP)
         .sum();
     let flex = width.saturating_sub(fixed).max(MIN_FLEX_WIDTH);
-    let mut out = String::new();
-    let header_row: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header_row).chain(&cleaned) {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate().take(columns) {
-            if i + 1 == columns {
-                line.push_str(&truncate(cell, flex));
-            } else {
-                let pad = widths[i].saturating_sub(cell.chars().count());
-                let _ = write!(line, "{cell}{}{GAP}", " ".repeat(pad));
+    let mut header_row: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&mut header_row).chain(&mut cleaned) {
+        if row.len() == columns {
+            if let Some(last) = row.last_mut() {
+                *last = truncate(last, flex);
             }
         }
+    }
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING)
+        .set_header(header_row)
+        .add_rows(cleaned);
+    for (i, column) in t.column_iter_mut().enumerate() {
+        let right = if i + 1 < columns { GAP as u16 } else { 0 };
+        column.set_padding((0, right));
+    }
+    let mut out = String::new();
+    for line in t.lines() {
         out.push_str(line.trim_end());
         out.push('\n');
     }

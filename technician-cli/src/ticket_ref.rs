@@ -92,7 +92,7 @@ pub(crate) fn matching(prefix: &str, known: impl IntoIterator<Item = Uuid>) -> V
 
 /// User input shown back in an error: cut short and without control characters.
 pub(crate) fn shown(text: &str) -> String {
-    triage_shared::diagnostics::clean(&text.trim().chars().take(40).collect::<String>())
+    triage_shared::text::clean(&text.trim().chars().take(40).collect::<String>())
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@ mod common;
 
 use common::{keyed_home, logged_in, single, triage, FakeRelay, Known};
 use triage_cli::CliError;
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::identity::{CertFingerprint, KeyPair};
-use triage_shared::protocol::{ErrorKind, RemoteError, Request, Response, TicketDetail};
+use triage_shared::protocol::{Request, Response, TicketDetail};
 use triage_shared::roles::Role;
 use triage_shared::ticket::{Category, Priority, Source, Status, StatusAction, Ticket, Tier};
 use triage_shared::time::Timestamp;

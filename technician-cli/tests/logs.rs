@@ -7,7 +7,8 @@ use common::{keyed_home, triage, FakeRelay, Known};
 use std::path::Path;
 use std::sync::Arc;
 use triage_cli::CliError;
-use triage_shared::protocol::{AgentSummary, ErrorKind, RemoteError, Request, Response};
+use triage_shared::error::{ErrorKind, RemoteError};
+use triage_shared::protocol::{AgentSummary, Request, Response};
 use triage_shared::roles::Role;
 use triage_shared::time::Timestamp;
 use triage_shared::transfer::{

@@ -15,10 +15,9 @@ use triage_shared::approval::{
     verify_run, Interpreter, Roster, RosterEntry, RunContext, SignedApproval, SignedRoster,
     SignedScript,
 };
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::identity::{KeyPair, PublicKey};
-use triage_shared::protocol::{
-    ErrorKind, RemoteError, Request, Response, ScriptDetail, ScriptSummary, TicketDetail,
-};
+use triage_shared::protocol::{Request, Response, ScriptDetail, ScriptSummary, TicketDetail};
 use triage_shared::remote::{OutputStream, RunEvent, RunOutcome};
 use triage_shared::roles::Role;
 use triage_shared::ticket::{Category, Priority, Source, Status, Ticket, Tier};

@@ -4,11 +4,10 @@ use std::time::Duration;
 use triage_e2e::{cli, stranger, Deployment};
 use triage_shared::client::{ClientError, Session};
 use triage_shared::codec::{encode, expect_frame};
+use triage_shared::error::ErrorKind;
 use triage_shared::identity::{CertFingerprint, KeyPair};
 use triage_shared::limits::MAX_FRAME_LEN;
-use triage_shared::protocol::{
-    ErrorKind, Hello, PeerKind, Request, Response, SessionIdentity, Welcome,
-};
+use triage_shared::protocol::{Hello, PeerKind, Request, Response, SessionIdentity, Welcome};
 use triage_shared::roles::Role;
 use triage_shared::tls::{client_config, SERVER_NAME};
 use triage_shared::token::{EnrollmentToken, TokenSecret};

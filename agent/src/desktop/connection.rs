@@ -30,6 +30,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
+use triage_shared::text::shortened;
 
 /// Connections served at once; more are told to try again.
 pub const MAX_DESKTOP_CONNECTIONS: usize = 32;
@@ -370,7 +371,7 @@ fn consent_of(answer: ConsentAnswer) -> Consent {
         ConsentAnswer::Deny => Consent::Denied("the user declined".into()),
         ConsentAnswer::CaptureFailed(why) => {
             let clean: String = why.chars().filter(|c| !c.is_control()).collect();
-            Consent::Failed(crate::diagnostics::shape::truncate(&clean, MAX_REASON_LEN))
+            Consent::Failed(shortened(&clean, MAX_REASON_LEN).to_string())
         }
     }
 }

@@ -5,17 +5,14 @@
 use super::protocol::HelpForm;
 use crate::help::HelpRequest;
 use triage_shared::limits::MAX_TITLE_LEN;
+use triage_shared::text::shortened;
 
 /// The title for `text`: its first line with something on it, trimmed and
 /// cut to [`MAX_TITLE_LEN`] bytes at a character boundary. `None` when the
 /// text is blank.
 pub fn title_from_text(text: &str) -> Option<String> {
     let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-    let mut end = line.len().min(MAX_TITLE_LEN);
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    Some(line[..end].trim_end().to_string())
+    Some(shortened(line, MAX_TITLE_LEN).trim_end().to_string())
 }
 
 /// The request the daemon files for `form`, sent by `requester` (the

@@ -121,7 +121,7 @@ fn describe(e: ClientError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use triage_shared::protocol::{ErrorKind, RemoteError};
+    use triage_shared::error::{ErrorKind, RemoteError};
 
     #[test]
     fn relay_trouble_reads_as_the_network_and_refusals_as_themselves() {

@@ -3,7 +3,6 @@
 //! they return; [`software`] and [`services`] run the tools with a timeout
 //! and give `None` (and a log line) when a tool is absent, fails or hangs.
 
-use super::shape::truncate;
 use crate::runner::Group;
 use std::path::Path;
 use std::process::Stdio;
@@ -11,6 +10,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tracing::{debug, warn};
 use triage_shared::remote::{Package, Service};
+use triage_shared::text::shortened;
 
 /// Packages listed at most (a busy desktop has 2 000–4 000).
 pub const MAX_PACKAGES: usize = 5000;
@@ -47,8 +47,8 @@ pub fn parse_packages(text: &str) -> Vec<Package> {
             let (name, version) = line.split_once('\t')?;
             let name = name.trim();
             (!name.is_empty()).then(|| Package {
-                name: truncate(name, MAX_FIELD_LEN),
-                version: truncate(version.trim(), MAX_FIELD_LEN),
+                name: shortened(name, MAX_FIELD_LEN).to_string(),
+                version: shortened(version.trim(), MAX_FIELD_LEN).to_string(),
             })
         })
         .collect();
@@ -87,9 +87,9 @@ pub fn parse_services(text: &str) -> Vec<Service> {
             }
             let description = words.collect::<Vec<_>>().join(" ");
             Some(Service {
-                name: truncate(name, MAX_FIELD_LEN),
-                state: truncate(active, MAX_FIELD_LEN),
-                description: truncate(&description, MAX_DESCRIPTION_LEN),
+                name: shortened(name, MAX_FIELD_LEN).to_string(),
+                state: shortened(active, MAX_FIELD_LEN).to_string(),
+                description: shortened(&description, MAX_DESCRIPTION_LEN).to_string(),
             })
         })
         .collect();

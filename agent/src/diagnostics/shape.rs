@@ -7,6 +7,7 @@ use triage_shared::diagnostics::{
     ComponentInfo, CpuInfo, DiskInfo, MemoryInfo, NetworkInfo, OsInfo, ProcessInfo, Snapshot,
 };
 use triage_shared::limits::{MAX_SNAPSHOT_ITEMS, MAX_SNAPSHOT_STRING_LEN, TOP_PROCESSES};
+use triage_shared::text::truncate_at_char_boundary;
 use triage_shared::time::Timestamp;
 
 /// Everything the probe read, before ranking and clamping. `processes` is
@@ -22,18 +23,6 @@ pub struct RawSample {
     pub processes: Vec<ProcessInfo>,
     pub components: Vec<ComponentInfo>,
     pub users: Vec<String>,
-}
-
-/// Cuts `s` to at most `max` bytes without splitting a character.
-pub fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
 }
 
 /// NaN and infinities (which some platforms report for idle or vanished
@@ -116,9 +105,7 @@ pub fn assemble(raw: RawSample) -> Snapshot {
 }
 
 fn clamp_str(s: &mut String) {
-    if s.len() > MAX_SNAPSHOT_STRING_LEN {
-        *s = truncate(s, MAX_SNAPSHOT_STRING_LEN);
-    }
+    truncate_at_char_boundary(s, MAX_SNAPSHOT_STRING_LEN);
 }
 
 fn clamp_list<T>(list: &mut Vec<T>) {
@@ -260,14 +247,6 @@ pub(crate) mod tests {
         let top = top_by_cpu(&procs, 3);
         assert_eq!(top[0].pid, 2);
         assert!(top.iter().all(|p| p.cpu_percent.is_finite()));
-    }
-
-    #[test]
-    fn truncation_respects_character_boundaries() {
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("héllo", 3), "hé");
-        assert_eq!(truncate("abc", 3), "abc");
-        assert_eq!(truncate("", 0), "");
     }
 
     #[test]

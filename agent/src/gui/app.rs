@@ -18,6 +18,7 @@ use crate::capture::{fit_png, image::RgbaImage, thumbnail};
 use crate::desktop::protocol::{ConsentAnswer, HelpForm, MAX_DESKTOP_FRAME_LEN};
 use std::time::{Duration, Instant};
 use triage_shared::limits::{MAX_ATTACHED_SCREENSHOT_LEN, MAX_TEXT_LEN};
+use triage_shared::text::{text_problem, TextProblem};
 use triage_shared::ticket::{Category, EmployeeTicket, Priority};
 use triage_shared::TicketId;
 
@@ -119,17 +120,18 @@ impl Tickets {
 }
 
 /// Refuses what the daemon would refuse, with a sentence the user can act on.
+/// Control characters are left to the daemon: it turns Windows line endings
+/// into newlines before the ticket is checked.
 pub fn check_text(text: &str) -> Result<(), String> {
-    if text.trim().is_empty() {
-        return Err("Please describe what's wrong before asking for help.".into());
+    match text_problem(text, MAX_TEXT_LEN, false) {
+        Some(TextProblem::Empty) => {
+            Err("Please describe what's wrong before asking for help.".into())
+        }
+        Some(TextProblem::TooLong { len, max }) => Err(format!(
+            "Your description is {len} bytes long; please shorten it to at most {max}."
+        )),
+        Some(TextProblem::ControlCharacters) | None => Ok(()),
     }
-    if text.len() > MAX_TEXT_LEN {
-        return Err(format!(
-            "Your description is {} bytes long; please shorten it to at most {MAX_TEXT_LEN}.",
-            text.len()
-        ));
-    }
-    Ok(())
 }
 
 pub struct HelpApp {

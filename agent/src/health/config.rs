@@ -181,36 +181,3 @@ impl Default for HealthConfig {
         }
     }
 }
-
-/// Parses `5GiB`, `500 MB`, `1.5TiB`, `1024` (bytes).
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size; write e.g. 5GiB or 500MB"))?;
-    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" => 1e3,
-        "mb" => 1e6,
-        "gb" => 1e9,
-        "tb" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => GIB as f64,
-        "tib" => GIB as f64 * 1024.0,
-        _ => {
-            return Err(format!(
-                "`{text}` has an unknown unit; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
-            ))
-        }
-    };
-    let bytes = n * factor;
-    if !bytes.is_finite() || bytes > u64::MAX as f64 {
-        return Err(format!("`{text}` is too large"));
-    }
-    Ok(bytes as u64)
-}

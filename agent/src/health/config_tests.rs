@@ -181,11 +181,19 @@ fn the_outbox_bound_is_checked() {
 
 #[test]
 fn sizes_parse_in_both_unit_families() {
-    assert_eq!(parse_bytes("5GiB").unwrap(), 5 << 30);
-    assert_eq!(parse_bytes("500 MB").unwrap(), 500_000_000);
-    assert_eq!(parse_bytes("1.5KiB").unwrap(), 1536);
-    assert_eq!(parse_bytes("42").unwrap(), 42);
-    assert!(parse_bytes("5 parsecs").is_err());
-    assert!(parse_bytes("GiB").is_err());
-    assert!(parse_bytes("99999999999TiB").is_err());
+    let disk = |raise: &str| {
+        parse(&format!("[health.disk]\nraise_free_bytes = \"{raise}\"\n"))
+            .map(|c| c.health.disk.raise_free_bytes)
+    };
+    assert_eq!(disk("5GiB").unwrap(), 5 << 30);
+    assert_eq!(disk("500 MB").unwrap(), 500_000_000);
+    assert_eq!(disk("1.5KiB").unwrap(), 1536);
+    assert_eq!(disk("42").unwrap(), 42);
+    let err = disk("5 parsecs").unwrap_err();
+    assert!(
+        err.contains("health.disk.raise_free_bytes") && err.contains("unknown unit"),
+        "{err}"
+    );
+    assert!(disk("GiB").is_err());
+    assert!(disk("99999999999TiB").unwrap_err().contains("too large"));
 }

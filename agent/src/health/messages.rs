@@ -5,39 +5,19 @@ use super::config::HealthConfig;
 use super::machine::{rule_facts, HealthEvent};
 use super::rules::timing;
 use crate::outbox::Message;
-use std::time::Duration;
 use triage_shared::agent_update::AgentUpdate;
 use triage_shared::diagnostics::Snapshot;
 use triage_shared::limits::MAX_TITLE_LEN;
+use triage_shared::text::shortened;
 use triage_shared::ticket::{Category, NewTicket, Source};
+use triage_shared::time::human_duration;
 
 /// Who the health monitor's tickets are from.
 pub const HEALTH_REQUESTER: &str = "health-monitor";
 
-/// `90s`, `5m`, `2h`, `1d`: the largest whole unit.
-pub fn human_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0 => "0s".into(),
-        _ if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        _ if s % 3600 == 0 => format!("{}h", s / 3600),
-        _ if s % 60 == 0 => format!("{}m", s / 60),
-        _ => format!("{s}s"),
-    }
-}
-
-/// `text` cut to at most `max` bytes on a character boundary.
-fn cut(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
-}
-
 /// The ticket title, e.g. `Disk /var 96% full on host-7`.
 pub fn title(headline: &str, host: &str) -> String {
-    cut(&format!("{headline} on {host}"), MAX_TITLE_LEN)
+    shortened(&format!("{headline} on {host}"), MAX_TITLE_LEN).to_string()
 }
 
 /// The outbox message for `event`; `snapshot` goes with a new ticket.

@@ -4,11 +4,12 @@
 //! table lists the common keys itself.)
 
 use super::config::{
-    parse_bytes, Common, HealthConfig, LevelRule, Severity, MAX_IGNORE_ENTRIES, MAX_INTERVAL,
-    MAX_RULE_DURATION, MIN_INTERVAL,
+    Common, HealthConfig, LevelRule, Severity, MAX_IGNORE_ENTRIES, MAX_INTERVAL, MAX_RULE_DURATION,
+    MIN_INTERVAL,
 };
 use serde::Deserialize;
 use std::time::Duration;
+use triage_shared::size::parse_bytes;
 use triage_shared::time::parse_duration;
 
 /// A byte count: an integer, or a string like `"5GiB"`.

@@ -6,6 +6,7 @@ use super::config::{DiskRule, HealthConfig, LevelRule, Severity};
 use super::sample::HealthSample;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
+use triage_shared::size::human_bytes;
 
 /// Devices one rule tracks at most (mounts, sensors); more are ignored.
 pub const MAX_DEVICES_PER_RULE: usize = 64;
@@ -74,21 +75,6 @@ pub struct Observation {
 pub struct RuleFacts {
     pub severity: Severity,
     pub thresholds: String,
-}
-
-/// Bytes for people: `4.0 GiB`, `512.0 MiB`, `900 B`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// A device name safe for a one-line title: control characters become

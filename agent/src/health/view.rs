@@ -4,7 +4,6 @@
 
 use super::config::Severity;
 use super::machine::Phase;
-use super::messages::human_duration;
 use super::rules::{facts, timing, Level, RuleId};
 use super::store;
 use crate::config::AgentConfig;
@@ -14,6 +13,7 @@ use crate::state::StateDir;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use triage_shared::time::human_duration;
 use triage_shared::time::Timestamp;
 use triage_shared::TicketId;
 

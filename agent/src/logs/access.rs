@@ -17,7 +17,7 @@
 use std::fs::File;
 use std::io;
 use std::path::{Component, Path, PathBuf};
-use triage_shared::protocol::{ErrorKind, RemoteError};
+use triage_shared::error::{ErrorKind, RemoteError};
 
 /// The allowed roots, resolved once per request.
 #[derive(Debug, Clone)]

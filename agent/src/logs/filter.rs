@@ -10,7 +10,7 @@
 
 use super::timestamp::{leading_time, Clock};
 use regex::bytes::{Regex, RegexBuilder};
-use triage_shared::protocol::{ErrorKind, RemoteError};
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::transfer::LogQuery;
 
 /// Compiled size a `--grep` pattern may take (`RegexBuilder::size_limit`).

@@ -162,8 +162,8 @@ where
                     Ok(Err(LogRefusal::Missing { .. })) => {}
                     Ok(Err(refusal)) => return Ok(Ended::Failed(refusal.to_remote())),
                     Err(e) => {
-                        return Ok(Ended::Failed(triage_shared::protocol::RemoteError::new(
-                            triage_shared::protocol::ErrorKind::Internal,
+                        return Ok(Ended::Failed(triage_shared::error::RemoteError::new(
+                            triage_shared::error::ErrorKind::Internal,
                             format!("following the log failed: {e}"),
                         )))
                     }

@@ -43,7 +43,7 @@ use timestamp::Clock;
 use tokio::io::{AsyncRead, AsyncSeekExt, AsyncWrite};
 use tracing::{info, warn, Instrument};
 use triage_shared::codec::{write_frame, CodecError};
-use triage_shared::protocol::{ErrorKind, RemoteError};
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::remote::AgentReply;
 use triage_shared::transfer::{EndReason, LogQuery, TransferStart};
 

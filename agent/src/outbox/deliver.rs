@@ -7,7 +7,8 @@ use super::{Loaded, Message, Outbox, CORRUPT_DIR, REFUSED_DIR};
 use std::future::Future;
 use tracing::{debug, warn};
 use triage_shared::client::{ClientError, Session};
-use triage_shared::protocol::{ErrorKind, RemoteError, Request, Response};
+use triage_shared::error::{ErrorKind, RemoteError};
+use triage_shared::protocol::{Request, Response};
 
 /// Something that carries one request to the relay and brings back its
 /// answer: a [`Session`], or a stand-in in tests.

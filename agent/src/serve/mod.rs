@@ -50,7 +50,7 @@ use tracing::{debug, error, info, warn, Instrument};
 use triage_shared::approval::roster::SignedRotation;
 use triage_shared::approval::SignedRoster;
 use triage_shared::codec::{read_frame, write_frame, CodecError};
-use triage_shared::protocol::{ErrorKind, RemoteError};
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::remote::{AgentCommand, AgentReply, Section};
 use triage_shared::time::Timestamp;
 use triage_shared::AgentId;

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn, Instrument};
 use triage_shared::approval::{verify_run, Nonce, Refusal, RunContext};
 use triage_shared::codec::{write_frame, CodecError};
-use triage_shared::protocol::{ErrorKind, RemoteError};
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::remote::{AgentReply, RunEvent, RunOrder};
 use triage_shared::time::Timestamp;
 

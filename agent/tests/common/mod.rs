@@ -12,10 +12,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use triage_shared::agent_update::AgentUpdate;
 use triage_shared::codec::{expect_frame, read_frame, write_frame};
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::identity::{KeyPair, PublicKey};
 use triage_shared::protocol::{
-    ErrorKind, Hello, PeerKind, RemoteError, Request, Response, SessionIdentity, Welcome,
-    PROTOCOL_VERSION,
+    Hello, PeerKind, Request, Response, SessionIdentity, Welcome, PROTOCOL_VERSION,
 };
 use triage_shared::remote::{AgentCommand, AgentReply};
 use triage_shared::tls::{peer_public_key, server_config};

@@ -3,8 +3,8 @@
 use super::rows::{opt_timestamp, parsed, text, timestamp};
 use super::{settle, Store, StoreError};
 use sqlx::any::AnyRow;
+use triage_shared::error::ErrorKind;
 use triage_shared::identity::PublicKey;
-use triage_shared::protocol::ErrorKind;
 use triage_shared::selector::{AgentCursor, IdPrefix};
 use triage_shared::time::Timestamp;
 use triage_shared::AgentId;

@@ -5,6 +5,7 @@
 //! said, never silently dropped.
 
 use triage_shared::remote::ScriptRunRecord;
+use triage_shared::text::truncate_at_char_boundary;
 
 /// Script output shown across all runs in one ticket or script view.
 pub const VIEW_OUTPUT_BUDGET: usize = 256 * 1024;
@@ -28,16 +29,13 @@ pub fn trim_outputs(runs: &mut [ScriptRunRecord], budget: usize) {
             left -= run.output.len();
             continue;
         }
-        let mut cut = left;
-        while !run.output.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let hidden = run.output.len() - cut;
-        run.output.truncate(cut);
+        let before = run.output.len();
+        truncate_at_char_boundary(&mut run.output, left);
+        let hidden = before - run.output.len();
+        left -= run.output.len();
         run.output.push_str(&format!(
             "\n[{hidden} more bytes of output are kept on the relay but not shown here]"
         ));
-        left -= cut;
     }
 }
 

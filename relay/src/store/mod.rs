@@ -43,7 +43,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::AnyPool;
 use std::time::Duration;
-use triage_shared::protocol::{ErrorKind, RemoteError};
+use triage_shared::error::{ErrorKind, RemoteError};
 
 /// Database connections one relay keeps open.
 pub const POOL_SIZE: u32 = 8;
@@ -84,8 +84,8 @@ impl StoreError {
     }
 }
 
-impl From<triage_shared::ticket::InvalidInput> for StoreError {
-    fn from(e: triage_shared::ticket::InvalidInput) -> Self {
+impl From<triage_shared::text::InvalidInput> for StoreError {
+    fn from(e: triage_shared::text::InvalidInput) -> Self {
         StoreError::Refused(e.into())
     }
 }

@@ -8,8 +8,8 @@ use super::rows::{json, parsed, to_json};
 use super::{Store, StoreError};
 use triage_shared::approval::roster::SignedRotation;
 use triage_shared::approval::SignedRoster;
+use triage_shared::error::ErrorKind;
 use triage_shared::identity::PublicKey;
-use triage_shared::protocol::ErrorKind;
 use triage_shared::time::Timestamp;
 
 impl Store {

@@ -8,8 +8,9 @@
 use super::rows::{opt_timestamp, parsed, roles_from_text, roles_to_text, text, timestamp};
 use super::{settle, Store, StoreError};
 use sqlx::any::AnyRow;
+use triage_shared::error::ErrorKind;
 use triage_shared::identity::PublicKey;
-use triage_shared::protocol::{ErrorKind, TechnicianSummary};
+use triage_shared::protocol::TechnicianSummary;
 use triage_shared::roles::Role;
 use triage_shared::time::Timestamp;
 

@@ -5,7 +5,8 @@ use super::rows::{int, opt_text, opt_timestamp, parsed, text, timestamp};
 use super::{Store, StoreError};
 use sqlx::any::AnyRow;
 use std::fmt;
-use triage_shared::protocol::{ErrorKind, RemoteError, TokenSummary};
+use triage_shared::error::{ErrorKind, RemoteError};
+use triage_shared::protocol::TokenSummary;
 use triage_shared::time::Timestamp;
 use triage_shared::token_id::TokenId;
 

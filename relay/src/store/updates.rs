@@ -4,8 +4,8 @@ use super::tickets::{lock_ticket, write_update};
 use super::{settle, Store, StoreError};
 use crate::agent_updates;
 use triage_shared::agent_update::AgentUpdate;
+use triage_shared::error::ErrorKind;
 use triage_shared::ids::UpdateId;
-use triage_shared::protocol::ErrorKind;
 use triage_shared::time::Timestamp;
 use triage_shared::{AgentId, TicketId};
 

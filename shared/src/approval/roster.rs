@@ -11,7 +11,7 @@
 use super::signed_bytes;
 use crate::identity::{KeyPair, PublicKey, Signature};
 use crate::roles::Role;
-use crate::ticket::check_name;
+use crate::text::check_name;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;

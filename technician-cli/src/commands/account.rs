@@ -5,9 +5,9 @@ use super::{connect, connect_to, print_json, Out};
 use crate::error::CliError;
 use crate::home::Home;
 use crate::render;
-use triage_shared::diagnostics::clean;
 use triage_shared::identity::PublicKey;
 use triage_shared::protocol::SessionIdentity;
+use triage_shared::text::clean;
 use triage_shared::token::{EnrollmentToken, RelayLocator};
 
 /// Makes the key pair. The public key is the last line, so scripts (and

@@ -13,7 +13,7 @@ use std::path::Path;
 use triage_shared::identity::PublicKey;
 use triage_shared::protocol::{Request, Response};
 use triage_shared::roles::Role;
-use triage_shared::ticket::check_name;
+use triage_shared::text::check_name;
 use triage_shared::time::Timestamp;
 use triage_shared::token::EnrollmentToken;
 use triage_shared::token_id::TokenId;

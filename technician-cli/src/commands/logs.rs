@@ -21,9 +21,9 @@ use crate::ticket_ref::{hex_prefix, matching, short_id, shown, TicketRef};
 use std::future::Future;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use triage_shared::diagnostics::clean;
 use triage_shared::limits::SCREENSHOT_CONSENT_TIMEOUT;
 use triage_shared::protocol::Request;
+use triage_shared::text::clean;
 use triage_shared::transfer::{AttachmentId, EndReason, LogQuery};
 use triage_shared::TicketId;
 

@@ -22,10 +22,11 @@ use serde::Serialize;
 use std::io::Write;
 use std::time::Duration;
 use triage_shared::client::{next_frame, ClientError, Session};
+use triage_shared::error::ErrorKind;
 use triage_shared::identity::KeyPair;
 use triage_shared::limits::MAX_LIST_ITEMS;
 use triage_shared::protocol::{
-    AgentSummary, ErrorKind, PeerKind, Request, Response, SessionIdentity, TicketDetail,
+    AgentSummary, PeerKind, Request, Response, SessionIdentity, TicketDetail,
 };
 use triage_shared::roles::Role;
 use triage_shared::token::RelayLocator;

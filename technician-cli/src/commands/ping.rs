@@ -16,8 +16,9 @@ use crate::selector::AgentSelector;
 use crate::ticket_ref::short_uuid;
 use serde::Serialize;
 use std::time::{Duration, Instant};
-use triage_shared::diagnostics::clean;
-use triage_shared::protocol::{ErrorKind, Request, Response};
+use triage_shared::error::ErrorKind;
+use triage_shared::protocol::{Request, Response};
+use triage_shared::text::clean;
 use triage_shared::AgentId;
 
 /// How long the CLI waits for one ping. Longer than the relay's own limit

@@ -12,7 +12,7 @@ use crate::selector::AgentSelector;
 use crate::text::{relative, table};
 use triage_shared::protocol::{Request, Response, TokenSummary};
 use triage_shared::roles::Role;
-use triage_shared::ticket::check_name;
+use triage_shared::text::check_name;
 use triage_shared::time::Timestamp;
 
 /// `technicians remove NAME`, checked.
@@ -94,7 +94,7 @@ pub async fn remove_agent(home: &Home, agent: &str, out: Out<'_>) -> Result<(), 
         out,
         "Agent {} ({}) removed; its tickets stay. To bring the endpoint back, enroll it again there: `triage-agent enroll TOKEN --force`.",
         removed.id,
-        triage_shared::diagnostics::clean(&removed.hostname)
+        triage_shared::text::clean(&removed.hostname)
     )?;
     Ok(())
 }

@@ -12,9 +12,9 @@ use triage_shared::approval::roster::{
     accept_rotation, diff, OrgKeyRotation, RosterChange, SignedRotation,
 };
 use triage_shared::approval::{Roster, RosterEntry, SignedRoster};
-use triage_shared::diagnostics::clean;
 use triage_shared::identity::KeyPair;
 use triage_shared::protocol::{Request, Response};
+use triage_shared::text::clean;
 use triage_shared::time::Timestamp;
 
 /// Largest roster file read; a full roster takes about a third of it.

@@ -17,9 +17,9 @@ use std::io::IsTerminal;
 use std::time::Duration;
 use triage_shared::approval::{Interpreter, ScriptDigest, ScriptId, SignedRoster};
 use triage_shared::client::next_frame;
-use triage_shared::diagnostics::clean;
 use triage_shared::identity::KeyPair;
 use triage_shared::protocol::{Request, Response, ScriptDetail, ScriptSummary};
+use triage_shared::text::clean;
 use triage_shared::time::Timestamp;
 use triage_shared::TicketId;
 

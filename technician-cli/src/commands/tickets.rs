@@ -6,10 +6,11 @@ use crate::error::CliError;
 use crate::home::Home;
 use crate::render;
 use crate::ticket_ref::{short_id, TicketRef};
-use triage_shared::diagnostics::clean;
 use triage_shared::limits::MAX_TEXT_LEN;
 use triage_shared::protocol::{Request, Response};
-use triage_shared::ticket::{check_name, check_text, Status, StatusAction, Ticket, Tier};
+use triage_shared::text::clean;
+use triage_shared::text::{check_name, check_text};
+use triage_shared::ticket::{Status, StatusAction, Ticket, Tier};
 use triage_shared::time::Timestamp;
 use triage_shared::TicketId;
 

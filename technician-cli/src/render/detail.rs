@@ -3,8 +3,8 @@
 use super::run_line;
 use crate::text::{compact_duration, indented_block, relative};
 use std::fmt::Write as _;
-use triage_shared::diagnostics::clean;
 use triage_shared::protocol::TicketDetail;
+use triage_shared::text::clean;
 use triage_shared::ticket::{Status, Ticket, TicketEventKind};
 use triage_shared::time::Timestamp;
 

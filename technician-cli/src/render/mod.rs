@@ -16,9 +16,9 @@ pub use script::{
 
 use crate::text::{age, relative, table, truncate};
 use crate::ticket_ref::short_id;
-use triage_shared::diagnostics::clean;
 use triage_shared::protocol::{AgentSummary, SessionIdentity, TechnicianSummary};
 use triage_shared::roles::Role;
+use triage_shared::text::clean;
 use triage_shared::ticket::Ticket;
 use triage_shared::time::Timestamp;
 

@@ -9,12 +9,13 @@ use crate::text::{age, relative, safe_text, table};
 use crate::ticket_ref::short_uuid;
 use serde::Serialize;
 use std::fmt::Write as _;
+use std::time::Duration;
 use triage_shared::approval::{ManifestHash, ScriptDigest, SignedApproval};
-use triage_shared::diagnostics::{clean, human_duration};
 use triage_shared::protocol::{ScriptDetail, ScriptSummary};
 use triage_shared::remote::ScriptRunRecord;
+use triage_shared::text::clean;
 use triage_shared::ticket::Ticket;
-use triage_shared::time::Timestamp;
+use triage_shared::time::{human_duration, Timestamp};
 use triage_shared::AgentId;
 
 /// What `script show` checked locally.
@@ -125,7 +126,11 @@ pub fn script_detail(detail: &ScriptDetail, now: Timestamp) -> String {
         &format!("{} ({})", clean(&m.author), m.author_key),
     );
     field(&mut out, "Interpreter", m.interpreter.as_str());
-    field(&mut out, "Timeout", &human_duration(m.timeout_secs));
+    field(
+        &mut out,
+        "Timeout",
+        &human_duration(Duration::from_secs(m.timeout_secs)),
+    );
     field(
         &mut out,
         "Created",
@@ -226,7 +231,11 @@ pub fn approval_review(
         ),
     );
     field(&mut out, "Interpreter", m.interpreter.as_str());
-    field(&mut out, "Timeout", &human_duration(m.timeout_secs));
+    field(
+        &mut out,
+        "Timeout",
+        &human_duration(Duration::from_secs(m.timeout_secs)),
+    );
     let description = if m.description.is_empty() {
         "-".to_string()
     } else {
@@ -369,7 +378,7 @@ mod tests {
         for needle in [
             "Script       aaaa1111-0000-4000-8000-000000000001",
             "Interpreter  sh",
-            "Timeout      5m 0s",
+            "Timeout      5m",
             &format!("Digest       {}", d.script.manifest.digest),
             "Description  restart the print spooler",
             "carol  valid until",

@@ -9,9 +9,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use triage_cli::{Cli, CliError};
 use triage_shared::codec::{expect_frame, write_frame};
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::identity::{KeyPair, PublicKey};
 use triage_shared::protocol::{
-    ErrorKind, Hello, RemoteError, Request, Response, SessionIdentity, Welcome, PROTOCOL_VERSION,
+    Hello, Request, Response, SessionIdentity, Welcome, PROTOCOL_VERSION,
 };
 use triage_shared::roles::Role;
 use triage_shared::tls::{peer_public_key, server_config};

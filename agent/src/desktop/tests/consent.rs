@@ -7,7 +7,7 @@ use super::super::protocol::ConsentAnswer;
 use super::*;
 use crate::logs::pump_tests::{body, replies};
 use crate::screenshot::{self, ScreenshotPolicy};
-use triage_shared::protocol::{ErrorKind, RemoteError};
+use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::remote::AgentReply;
 use triage_shared::transfer::EndReason;
 use triage_shared::TicketId;

@@ -1,0 +1,369 @@
+//! Golden frames: representative messages encoded with the real codec and
+//! compared byte for byte with frames recorded from an earlier build. bincode
+//! is positional, so a reordered variant or field, or a serde rename that
+//! changes a variant's shape, shows up here as a different byte string. The
+//! JSON table does the same for the names `--json` output and config use.
+//!
+//! If a frame here changes, the wire changed: that needs a
+//! `PROTOCOL_VERSION` bump, not a new golden string.
+
+use triage_shared::agent_update::AgentUpdate;
+use triage_shared::codec::{decode_frame, encode};
+use triage_shared::error::{ErrorKind, RemoteError};
+use triage_shared::ids::{AgentId, TicketId, UpdateId};
+use triage_shared::protocol::{PeerKind, Request, Response, Welcome};
+use triage_shared::remote::{AgentCommand, AgentReply, OutputStream, RunEvent, Section};
+use triage_shared::ticket::{
+    Category, NewTicket, Priority, Source, Status, StatusAction, TicketEventKind, Tier,
+};
+use triage_shared::transfer::LogQuery;
+use uuid::Uuid;
+
+const TICKET: TicketId = TicketId(Uuid::from_u128(0x0011_2233_4455_6677_8899_aabb_ccdd_eeff));
+const AGENT: AgentId = AgentId(Uuid::from_u128(0xfeed_face_0000_0000_0000_0000_0000_0001));
+const UPDATE: UpdateId = UpdateId(Uuid::from_u128(7));
+
+const ALL_ERROR_KINDS: [ErrorKind; 12] = [
+    ErrorKind::InvalidInput,
+    ErrorKind::NotFound,
+    ErrorKind::Forbidden,
+    ErrorKind::Unauthenticated,
+    ErrorKind::InvalidToken,
+    ErrorKind::InvalidTransition,
+    ErrorKind::VersionMismatch,
+    ErrorKind::Conflict,
+    ErrorKind::Unavailable,
+    ErrorKind::Timeout,
+    ErrorKind::Internal,
+    ErrorKind::Revoked,
+];
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `(name, frame as hex)` for every golden value, in a fixed order.
+fn frames() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut add = |name: &str, frame: Vec<u8>| out.push((name.to_string(), hex(&frame)));
+
+    add(
+        "hello",
+        encode(&triage_shared::protocol::Hello {
+            version: 3,
+            peer: PeerKind::AgentOneShot,
+            software: "triage 0.1.0".into(),
+        })
+        .unwrap(),
+    );
+    add("request.who_am_i", encode(&Request::WhoAmI).unwrap());
+    add(
+        "request.list_tickets",
+        encode(&Request::ListTickets {
+            status: Some(Status::InProgress),
+            limit: 300,
+        })
+        .unwrap(),
+    );
+    add(
+        "request.change_status",
+        encode(&Request::ChangeStatus {
+            id: TICKET,
+            action: StatusAction::Reopen,
+            note: Some("é again".into()),
+        })
+        .unwrap(),
+    );
+    add(
+        "request.submit_ticket",
+        encode(&Request::SubmitTicket {
+            ticket: NewTicket {
+                id: TICKET,
+                title: "Printer jammed".into(),
+                description: "since Monday".into(),
+                category: Category::Hardware,
+                priority: Priority::Urgent,
+                source: Source::HealthAlert,
+                requester: "alice".into(),
+            },
+            snapshot: None,
+        })
+        .unwrap(),
+    );
+    add(
+        "request.diagnose",
+        encode(&Request::Diagnose {
+            agent: AGENT,
+            sections: vec![Section::Os, Section::Disks, Section::Services],
+            attach: Some(TICKET),
+        })
+        .unwrap(),
+    );
+    add(
+        "request.submit_update",
+        encode(&Request::SubmitUpdate {
+            id: UPDATE,
+            ticket: TICKET,
+            update: AgentUpdate::Resolve("cleared".into()),
+        })
+        .unwrap(),
+    );
+    add(
+        "request.revoke_token",
+        encode(&Request::RevokeToken {
+            id: "0123456789abcdef".into(),
+        })
+        .unwrap(),
+    );
+    add("response.ok", encode(&Response::Ok).unwrap());
+    add(
+        "response.ticket_stored",
+        encode(&Response::TicketStored {
+            id: TICKET,
+            created: true,
+        })
+        .unwrap(),
+    );
+    add(
+        "response.error",
+        encode(&Response::Error(RemoteError::new(
+            ErrorKind::InvalidTransition,
+            "cannot start a ticket that is closed; reopen it first",
+        )))
+        .unwrap(),
+    );
+    add(
+        "welcome.refused",
+        encode(&Welcome::Refused(RemoteError::new(
+            ErrorKind::VersionMismatch,
+            "upgrade",
+        )))
+        .unwrap(),
+    );
+    for kind in ALL_ERROR_KINDS {
+        add(
+            &format!("remote_error.{kind:?}"),
+            encode(&RemoteError::new(kind, "x")).unwrap(),
+        );
+    }
+    for status in Status::ALL {
+        add(&format!("status.{status}"), encode(status).unwrap());
+    }
+    for priority in Priority::ALL {
+        add(&format!("priority.{priority}"), encode(priority).unwrap());
+    }
+    for tier in Tier::ALL {
+        add(&format!("tier.{tier}"), encode(tier).unwrap());
+    }
+    for category in Category::ALL {
+        add(&format!("category.{category}"), encode(category).unwrap());
+    }
+    for source in Source::ALL {
+        add(&format!("source.{source}"), encode(source).unwrap());
+    }
+    add(
+        "event.status_changed",
+        encode(&TicketEventKind::StatusChanged {
+            from: Status::Waiting,
+            to: Status::Closed,
+        })
+        .unwrap(),
+    );
+    add("agent_command.ping", encode(&AgentCommand::Ping).unwrap());
+    add(
+        "agent_command.diagnose",
+        encode(&AgentCommand::Diagnose {
+            sections: Section::ALL.to_vec(),
+        })
+        .unwrap(),
+    );
+    add(
+        "agent_command.pull_logs",
+        encode(&AgentCommand::PullLogs(LogQuery {
+            path: "/var/log/syslog".into(),
+            tail: Some(100),
+            since_secs: None,
+            grep: Some("error".into()),
+            follow: true,
+        }))
+        .unwrap(),
+    );
+    add(
+        "agent_command.screenshot",
+        encode(&AgentCommand::Screenshot {
+            requested_by: "bob".into(),
+            ticket: Some(TICKET),
+            requester: Some("alice".into()),
+        })
+        .unwrap(),
+    );
+    add(
+        "agent_reply.error",
+        encode(&AgentReply::Error(RemoteError::new(
+            ErrorKind::Forbidden,
+            "no",
+        )))
+        .unwrap(),
+    );
+    add(
+        "agent_reply.output",
+        encode(&AgentReply::Run(RunEvent::Output {
+            stream: OutputStream::Stderr,
+            data: b"oops".to_vec(),
+        }))
+        .unwrap(),
+    );
+    out
+}
+
+/// Recorded before `RemoteError` moved to `error.rs` and the string
+/// tables moved to strum.
+const GOLDEN: &[(&str, &str)] = &[
+    ("hello", "0000000f03020c74726961676520302e312e30"),
+    ("request.who_am_i", "0000000100"),
+    ("request.list_tickets", "00000006040101fb2c01"),
+    ("request.change_status", "0000001d091000112233445566778899aabbccddeeff040108c3a920616761696e"),
+    ("request.submit_ticket", "00000038031000112233445566778899aabbccddeeff0e5072696e746572206a616d6d65640c73696e6365204d6f6e64617900030105616c69636500"),
+    ("request.diagnose", "000000281410feedface00000000000000000000000103000309011000112233445566778899aabbccddeeff"),
+    ("request.submit_update", "0000002c1510000000000000000000000000000000071000112233445566778899aabbccddeeff0107636c6561726564"),
+    ("request.revoke_token", "00000012241030313233343536373839616263646566"),
+    ("response.ok", "0000000100"),
+    ("response.ticket_stored", "00000013031000112233445566778899aabbccddeeff01"),
+    ("response.error", "0000003809053563616e6e6f742073746172742061207469636b6574207468617420697320636c6f7365643b2072656f70656e206974206669727374"),
+    ("welcome.refused", "0000000a01060775706772616465"),
+    ("remote_error.InvalidInput", "00000003000178"),
+    ("remote_error.NotFound", "00000003010178"),
+    ("remote_error.Forbidden", "00000003020178"),
+    ("remote_error.Unauthenticated", "00000003030178"),
+    ("remote_error.InvalidToken", "00000003040178"),
+    ("remote_error.InvalidTransition", "00000003050178"),
+    ("remote_error.VersionMismatch", "00000003060178"),
+    ("remote_error.Conflict", "00000003070178"),
+    ("remote_error.Unavailable", "00000003080178"),
+    ("remote_error.Timeout", "00000003090178"),
+    ("remote_error.Internal", "000000030a0178"),
+    ("remote_error.Revoked", "000000030b0178"),
+    ("status.open", "0000000100"),
+    ("status.in_progress", "0000000101"),
+    ("status.waiting", "0000000102"),
+    ("status.resolved", "0000000103"),
+    ("status.closed", "0000000104"),
+    ("priority.low", "0000000100"),
+    ("priority.normal", "0000000101"),
+    ("priority.high", "0000000102"),
+    ("priority.urgent", "0000000103"),
+    ("tier.l1", "0000000100"),
+    ("tier.l2", "0000000101"),
+    ("tier.l3", "0000000102"),
+    ("category.hardware", "0000000100"),
+    ("category.software", "0000000101"),
+    ("category.network", "0000000102"),
+    ("category.account", "0000000103"),
+    ("category.other", "0000000104"),
+    ("source.employee", "0000000100"),
+    ("source.health_alert", "0000000101"),
+    ("source.technician", "0000000102"),
+    ("event.status_changed", "00000003030204"),
+    ("agent_command.ping", "0000000100"),
+    ("agent_command.diagnose", "0000000c020a00010203040506070809"),
+    ("agent_command.pull_logs", "0000001c040f2f7661722f6c6f672f7379736c6f6701640001056572726f7201"),
+    ("agent_command.screenshot", "0000001e0503626f62011000112233445566778899aabbccddeeff0105616c696365"),
+    ("agent_reply.error", "000000050402026e6f"),
+    ("agent_reply.output", "00000008030201046f6f7073"),
+];
+
+#[test]
+fn frames_match_the_recorded_bytes() {
+    let actual = frames();
+    let listing: String = actual
+        .iter()
+        .map(|(name, hex)| format!("    (\"{name}\", \"{hex}\"),\n"))
+        .collect();
+    assert_eq!(actual.len(), GOLDEN.len(), "actual frames:\n{listing}");
+    for ((name, hex), (golden_name, golden_hex)) in actual.iter().zip(GOLDEN) {
+        assert_eq!(name, golden_name, "actual frames:\n{listing}");
+        assert_eq!(hex, golden_hex, "{name} changed on the wire");
+    }
+}
+
+#[test]
+fn golden_frames_decode_back() {
+    let frame = |name: &str| -> Vec<u8> {
+        let (_, hex) = GOLDEN.iter().find(|(n, _)| *n == name).expect(name);
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let error: Response = decode_frame(&frame("response.error")).unwrap();
+    assert_eq!(
+        error,
+        Response::Error(RemoteError::new(
+            ErrorKind::InvalidTransition,
+            "cannot start a ticket that is closed; reopen it first",
+        ))
+    );
+    let revoked: RemoteError = decode_frame(&frame("remote_error.Revoked")).unwrap();
+    assert_eq!(revoked.kind, ErrorKind::Revoked);
+    let urgent: Priority = decode_frame(&frame("priority.urgent")).unwrap();
+    assert_eq!(urgent, Priority::Urgent);
+    let shot: AgentCommand = decode_frame(&frame("agent_command.screenshot")).unwrap();
+    assert_eq!(shot.name(), "screenshot");
+}
+
+#[test]
+fn json_names_are_unchanged() {
+    let json = |v: serde_json::Value| v.to_string();
+    let cases = [
+        (
+            json(serde_json::to_value(Status::InProgress).unwrap()),
+            r#""in_progress""#,
+        ),
+        (
+            json(serde_json::to_value(Source::HealthAlert).unwrap()),
+            r#""health_alert""#,
+        ),
+        (json(serde_json::to_value(Tier::L2).unwrap()), r#""l2""#),
+        (
+            json(serde_json::to_value(Priority::Normal).unwrap()),
+            r#""normal""#,
+        ),
+        (
+            json(serde_json::to_value(Category::Account).unwrap()),
+            r#""account""#,
+        ),
+        (
+            json(serde_json::to_value(StatusAction::Start).unwrap()),
+            r#""start""#,
+        ),
+        (
+            json(serde_json::to_value(ErrorKind::InvalidToken).unwrap()),
+            r#""invalid_token""#,
+        ),
+        (
+            json(serde_json::to_value(Section::Processes).unwrap()),
+            r#""processes""#,
+        ),
+        (
+            json(serde_json::to_value(RemoteError::new(ErrorKind::Revoked, "gone")).unwrap()),
+            r#"{"kind":"revoked","message":"gone"}"#,
+        ),
+        (
+            json(serde_json::to_value(AgentUpdate::Comment("hi".into())).unwrap()),
+            r#"{"comment":"hi"}"#,
+        ),
+        (
+            json(
+                serde_json::to_value(TicketEventKind::Escalated {
+                    from: Tier::L1,
+                    to: Tier::L2,
+                })
+                .unwrap(),
+            ),
+            r#"{"escalated":{"from":"l1","to":"l2"}}"#,
+        ),
+    ];
+    for (actual, expected) in cases {
+        assert_eq!(actual, expected);
+    }
+}
