@@ -181,10 +181,14 @@ pub enum TicketsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AgentsCommand {
-    /// List enrolled endpoints and whether they are online.
+    /// List enrolled endpoints and whether they are online: all of them,
+    /// fetched from the relay a page at a time, unless `--limit` is given.
     List {
         #[arg(long)]
         json: bool,
+        /// Show at most this many (by hostname).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        limit: Option<u32>,
     },
     /// Check that an endpoint answers through the relay, like ping(8): one
     /// line per reply, then a summary. Fails if none answered.
@@ -431,7 +435,10 @@ mod tests {
     fn agents_and_technicians_list_parse() {
         assert!(matches!(
             parse(&["agents", "list", "--json"]).unwrap().command,
-            Command::Agents(AgentsCommand::List { json: true })
+            Command::Agents(AgentsCommand::List {
+                json: true,
+                limit: None
+            })
         ));
         assert!(matches!(
             parse(&["technicians", "list"]).unwrap().command,

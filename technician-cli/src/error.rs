@@ -65,10 +65,6 @@ pub enum CliError {
         prefix: String,
         matches: Vec<String>,
     },
-    #[error("no agent has the id or hostname `{0}`; run `triage agents list` to see them")]
-    NoSuchAgent(String),
-    #[error("`{given}` matches several agents ({}); give more of the id", .matches.join(", "))]
-    AmbiguousAgent { given: String, matches: Vec<String> },
     #[error("cannot attach {}: {problem}", .path.display())]
     ScriptFile { path: PathBuf, problem: String },
     #[error("{0}")]

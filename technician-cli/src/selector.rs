@@ -4,17 +4,14 @@
 //! - A script: its full id or a unique prefix of at least
 //!   [`MIN_PREFIX_HEX`](crate::ticket_ref::MIN_PREFIX_HEX) hex digits, among
 //!   the ticket's scripts.
-//! - An agent: its full id, a unique id prefix, or its hostname (compared
-//!   without regard to case). A name that is both a hostname and an id
-//!   prefix must match one agent in total, so it is never silently taken
-//!   as the other.
+//! - An agent: parsed here and sent as a
+//!   [`triage_shared::selector::AgentSelector`]; the relay matches it
+//!   against every enrolled agent.
 
 use crate::error::CliError;
 use crate::ticket_ref::{hex_prefix, matching, shown, MAX_AMBIGUOUS_SHOWN};
 use triage_shared::approval::ScriptId;
-use triage_shared::protocol::AgentSummary;
-use triage_shared::text::clean;
-use triage_shared::AgentId;
+pub use triage_shared::selector::AgentSelector;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScriptRef {
@@ -63,150 +60,29 @@ impl ScriptRef {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AgentSelector {
-    Id(AgentId),
-    /// A hostname, or an id prefix, or both.
-    Name(String),
-}
-
-impl AgentSelector {
-    pub fn parse(text: &str) -> Result<AgentSelector, CliError> {
-        let text = text.trim();
-        if let Ok(id) = text.parse::<AgentId>() {
-            return Ok(AgentSelector::Id(id));
-        }
-        if text.is_empty() {
-            return Err(CliError::InvalidInput(
-                "name an agent by its id, the first 8 digits of its id, or its hostname (`triage agents list` shows them)".into(),
-            ));
-        }
-        Ok(AgentSelector::Name(text.to_string()))
-    }
-
-    /// The one agent among `agents` this names.
-    pub fn resolve<'a>(&self, agents: &'a [AgentSummary]) -> Result<&'a AgentSummary, CliError> {
-        let (given, matches): (String, Vec<&AgentSummary>) = match self {
-            AgentSelector::Id(id) => (
-                id.to_string(),
-                agents.iter().filter(|a| a.id == *id).collect(),
-            ),
-            AgentSelector::Name(name) => {
-                let prefix = hex_prefix(name);
-                let by_prefix: Vec<_> = match &prefix {
-                    Some(p) => matching(p, agents.iter().map(|a| a.id.0)),
-                    None => Vec::new(),
-                };
-                let found = agents
-                    .iter()
-                    .filter(|a| {
-                        a.hostname.eq_ignore_ascii_case(name) || by_prefix.contains(&a.id.0)
-                    })
-                    .collect();
-                (shown(name), found)
-            }
-        };
-        let mut matches = matches;
-        matches.sort_by_key(|a| a.id);
-        matches.dedup_by_key(|a| a.id);
-        match matches.as_slice() {
-            [] => Err(CliError::NoSuchAgent(given)),
-            [one] => Ok(one),
-            many => Err(CliError::AmbiguousAgent {
-                given,
-                matches: many
-                    .iter()
-                    .take(MAX_AMBIGUOUS_SHOWN)
-                    .map(|a| format!("{} ({})", a.id, clean(&a.hostname)))
-                    .collect(),
-            }),
-        }
-    }
+/// What a technician typed to name an agent, checked as the relay will
+/// check it; the relay does the matching against every enrolled agent.
+pub fn parse_agent(text: &str) -> Result<AgentSelector, CliError> {
+    AgentSelector::parse(text).map_err(|e| CliError::InvalidInput(e.message))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use triage_shared::time::Timestamp;
-
-    fn agent(id: &str, host: &str) -> AgentSummary {
-        AgentSummary {
-            id: id.parse().unwrap(),
-            hostname: host.into(),
-            os: "Debian 12".into(),
-            enrolled_at: Timestamp(0),
-            last_seen: None,
-            online: true,
-        }
-    }
-
-    fn fleet() -> Vec<AgentSummary> {
-        vec![
-            agent("1234abcd-0000-4000-8000-000000000001", "laptop-7"),
-            agent("1234abcd-0000-4000-8000-000000000002", "desk-1"),
-            agent("9999ffff-1111-4000-8000-000000000003", "deadbeef"),
-            agent("deadbeef-2222-4000-8000-000000000004", "kiosk"),
-            agent("5555aaaa-3333-4000-8000-000000000005", "twin"),
-            agent("6666bbbb-4444-4000-8000-000000000006", "TWIN"),
-        ]
-    }
-
-    fn pick(text: &str) -> Result<String, CliError> {
-        let fleet = fleet();
-        AgentSelector::parse(text)?
-            .resolve(&fleet)
-            .map(|a| a.hostname.clone())
-    }
 
     #[test]
-    fn an_agent_is_found_by_full_id_prefix_or_hostname() {
+    fn agent_names_are_checked_before_they_are_sent() {
         assert_eq!(
-            pick("9999ffff-1111-4000-8000-000000000003").unwrap(),
-            "deadbeef"
+            parse_agent(" laptop-7 ").unwrap(),
+            AgentSelector::Name("laptop-7".into())
         );
-        assert_eq!(pick("9999FFFF").unwrap(), "deadbeef");
-        let err = pick("1234abcd-0000").unwrap_err();
-        assert!(err.to_string().contains("several"), "{err}");
-        assert_eq!(
-            pick("1234abcd-0000-4000-8000-000000000002").unwrap(),
-            "desk-1"
-        );
-        assert_eq!(pick("LAPTOP-7").unwrap(), "laptop-7");
-        assert_eq!(pick(" kiosk ").unwrap(), "kiosk");
-    }
-
-    #[test]
-    fn a_name_that_is_both_a_hostname_and_an_id_prefix_is_ambiguous() {
-        let err = pick("deadbeef").unwrap_err();
-        assert!(matches!(err, CliError::AmbiguousAgent { .. }), "{err}");
-        let text = err.to_string();
-        assert!(
-            text.contains("(kiosk)") && text.contains("(deadbeef)"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn hostnames_shared_by_two_agents_need_the_id() {
-        let err = pick("twin").unwrap_err();
-        assert!(err.to_string().contains("5555aaaa"), "{err}");
-        assert!(err.to_string().contains("6666bbbb"), "{err}");
-    }
-
-    #[test]
-    fn an_unknown_agent_says_how_to_list_them() {
-        for text in [
-            "printer-9",
-            "abcdef0123",
-            "0000aaaa-0000-4000-8000-000000000000",
-        ] {
-            let err = pick(text).unwrap_err();
-            assert!(matches!(err, CliError::NoSuchAgent(_)), "{text}: {err}");
-            assert!(err.to_string().contains("triage agents list"), "{err}");
-        }
-        assert!(matches!(pick("  "), Err(CliError::InvalidInput(_))));
-        let err = pick("evil\u{1b}[2J").unwrap_err();
-        assert!(!err.to_string().contains('\u{1b}'));
+        let err = parse_agent("  ").unwrap_err();
+        assert!(matches!(err, CliError::InvalidInput(_)), "{err}");
+        assert!(err.to_string().contains("triage agents list"), "{err}");
+        assert!(matches!(
+            parse_agent("pc\u{1b}[2J"),
+            Err(CliError::InvalidInput(_))
+        ));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{keyed_home, single, triage, FakeRelay, Known};
+use common::{keyed_home, resolve_agent_among, single, triage, FakeRelay, Known};
 use tempfile::TempDir;
 use triage_cli::CliError;
 use triage_shared::audit::{chain_after, AuditEntry};
@@ -37,10 +37,13 @@ async fn diag_finds_the_agent_by_hostname_and_sends_its_id() {
             roles: vec![Role::L1],
         }],
         single(|r| match r {
-            Request::ListAgents => Response::Agents(vec![
-                agent(AGENT, "laptop-7"),
-                agent("5555aaaa-0000-4000-8000-000000000005", "desk-1"),
-            ]),
+            Request::ResolveAgent { selector } => resolve_agent_among(
+                &[
+                    agent(AGENT, "laptop-7"),
+                    agent("5555aaaa-0000-4000-8000-000000000005", "desk-1"),
+                ],
+                selector,
+            ),
             Request::Diagnose { .. } => Response::Error(RemoteError::new(
                 ErrorKind::Unavailable,
                 "agent laptop-7 is offline",
@@ -66,7 +69,8 @@ async fn diag_finds_the_agent_by_hostname_and_sends_its_id() {
     let err = triage(home.path(), &["diag", "printer-9"])
         .await
         .unwrap_err();
-    assert!(matches!(err, CliError::NoSuchAgent(_)), "{err}");
+    assert!(matches!(err, CliError::NotFound(_)), "{err}");
+    assert!(err.to_string().contains("triage agents list"), "{err}");
 }
 
 fn audit_log(n: usize) -> Vec<AuditEntry> {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{keyed_home, triage, FakeRelay, Known};
+use common::{keyed_home, resolve_agent_among, triage, FakeRelay, Known};
 use std::path::Path;
 use std::sync::Arc;
 use triage_cli::CliError;
@@ -48,14 +48,17 @@ async fn world(pull: Vec<Response>) -> (tempfile::TempDir, FakeRelay) {
             roles: vec![Role::L2],
         }],
         Arc::new(move |r: &Request| match r {
-            Request::ListAgents => vec![Response::Agents(vec![AgentSummary {
-                id: AGENT.parse::<AgentId>().unwrap(),
-                hostname: "laptop-7".into(),
-                os: "Debian".into(),
-                enrolled_at: Timestamp(0),
-                last_seen: None,
-                online: true,
-            }])],
+            Request::ResolveAgent { selector } => vec![resolve_agent_among(
+                &[AgentSummary {
+                    id: AGENT.parse::<AgentId>().unwrap(),
+                    hostname: "laptop-7".into(),
+                    os: "Debian".into(),
+                    enrolled_at: Timestamp(0),
+                    last_seen: None,
+                    online: true,
+                }],
+                selector,
+            )],
             Request::PullLogs { .. } => pull.clone(),
             other => panic!("unexpected {other:?}"),
         }),

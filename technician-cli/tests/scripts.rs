@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{keyed_home, triage, FakeRelay, Handler, Known};
+use common::{keyed_home, resolve_ticket_among, triage, FakeRelay, Handler, Known};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
@@ -66,7 +66,9 @@ fn script_relay(store: Arc<Mutex<Store>>, trusted: Roster) -> Handler {
         let mut s = store.lock().unwrap();
         let one = |r| vec![r];
         match request {
-            Request::ListTickets { .. } => one(Response::Tickets(vec![ticket()])),
+            Request::ResolveTicket { reference } => {
+                one(resolve_ticket_among(&[ticket().id], reference))
+            }
             Request::ShowTicket { .. } => one(Response::Ticket(Box::new(TicketDetail {
                 ticket: ticket(),
                 comments: vec![],

@@ -184,6 +184,11 @@ impl Technician {
         cli(&self.home, args).await
     }
 
+    /// What a command printed, and how it ended.
+    pub async fn printed(&self, args: &[&str]) -> (String, Result<(), CliError>) {
+        cli_printed(&self.home, args).await
+    }
+
     /// Runs a command that must succeed and prints JSON.
     pub async fn json(&self, args: &[&str]) -> serde_json::Value {
         let out = self
@@ -247,6 +252,13 @@ impl Agent {
 
 /// Runs the technician CLI's library entry point with `--home home`.
 pub async fn cli(home: &Path, args: &[&str]) -> Result<String, CliError> {
+    let (printed, outcome) = cli_printed(home, args).await;
+    outcome.map(|()| printed)
+}
+
+/// Runs the CLI and returns what it printed, whether or not it then failed
+/// (a ping that went unanswered still prints its report).
+pub async fn cli_printed(home: &Path, args: &[&str]) -> (String, Result<(), CliError>) {
     let mut argv = vec![
         "triage".to_string(),
         "--home".into(),
@@ -256,8 +268,8 @@ pub async fn cli(home: &Path, args: &[&str]) -> Result<String, CliError> {
     let parsed = triage_cli::Cli::try_parse_from(&argv)
         .unwrap_or_else(|e| panic!("bad test arguments {argv:?}: {e}"));
     let mut out = Vec::new();
-    triage_cli::run(parsed, &mut out).await?;
-    Ok(String::from_utf8(out).expect("CLI prints UTF-8"))
+    let outcome = triage_cli::run(parsed, &mut out).await;
+    (String::from_utf8(out).expect("CLI prints UTF-8"), outcome)
 }
 
 /// Polls `check` until it holds or `timeout` passes.

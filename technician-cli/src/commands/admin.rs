@@ -29,21 +29,17 @@ pub struct IssuedToken {
 }
 
 pub async fn agents(home: &Home, command: AgentsCommand, out: Out<'_>) -> Result<(), CliError> {
-    let json = match command {
-        AgentsCommand::List { json } => json,
+    let (json, limit) = match command {
+        AgentsCommand::List { json, limit } => (json, limit.map(|n| n as usize)),
         AgentsCommand::Ping(args) => return super::ping::run(home, args, out).await,
         AgentsCommand::Remove { agent } => {
             return super::revoke::remove_agent(home, &agent, out).await
         }
     };
     let conn = connect(home).await?;
-    let request = Request::ListAgents;
-    let result = conn.ask(&request).await;
+    let result = conn.agents(limit).await;
     conn.close().await;
-    let agents = match result? {
-        Response::Agents(agents) => agents,
-        _ => return Err(unexpected(&request)),
-    };
+    let agents = result?;
     if json {
         return print_json(out, &agents);
     }

@@ -34,7 +34,7 @@ pub fn plan(args: DiagArgs) -> Result<Plan, CliError> {
         }
     }
     Ok(Plan {
-        agent: AgentSelector::parse(&args.agent)?,
+        agent: crate::selector::parse_agent(&args.agent)?,
         sections,
         attach: args.attach.as_deref().map(TicketRef::parse).transpose()?,
         json: args.json,

@@ -53,7 +53,7 @@ pub fn plan_logs(args: LogsArgs) -> Result<LogsPlan, CliError> {
         ));
     }
     Ok(LogsPlan {
-        agent: AgentSelector::parse(&args.agent)?,
+        agent: crate::selector::parse_agent(&args.agent)?,
         query,
         for_terminal: args.stdout_is_terminal && args.output.is_none(),
         output: args.output,
@@ -145,7 +145,7 @@ fn report(out: Out<'_>, r: &Received, attach: Option<TicketId>) -> Result<(), Cl
 }
 
 pub async fn screenshot(home: &Home, args: ScreenshotArgs, out: Out<'_>) -> Result<(), CliError> {
-    let agent = AgentSelector::parse(&args.agent)?;
+    let agent = crate::selector::parse_agent(&args.agent)?;
     let attach = args.attach.as_deref().map(TicketRef::parse).transpose()?;
     let conn = connect(home).await?;
     let result = async {

@@ -24,11 +24,11 @@ use std::time::Duration;
 use triage_shared::client::{next_frame, ClientError, Session};
 use triage_shared::error::ErrorKind;
 use triage_shared::identity::KeyPair;
-use triage_shared::limits::MAX_LIST_ITEMS;
 use triage_shared::protocol::{
     AgentSummary, PeerKind, Request, Response, SessionIdentity, TicketDetail,
 };
 use triage_shared::roles::Role;
+use triage_shared::selector::{AgentCursor, IdPrefix};
 use triage_shared::token::RelayLocator;
 use triage_shared::TicketId;
 
@@ -90,29 +90,46 @@ impl Connected {
         tokio::time::timeout(limit, exchange).await.ok()
     }
 
-    /// The online or offline agent a selector names (id, id prefix or hostname).
+    /// The online or offline agent a selector names (id, id prefix or
+    /// hostname), as the relay resolves it against every enrolled agent.
     pub async fn resolve_agent(&self, agent: &AgentSelector) -> Result<AgentSummary, CliError> {
-        let listing = Request::ListAgents;
-        match self.ask(&listing).await? {
-            Response::Agents(agents) => Ok(agent.resolve(&agents)?.clone()),
-            _ => Err(unexpected(&listing)),
+        let request = Request::ResolveAgent {
+            selector: agent.clone(),
+        };
+        match self.ask(&request).await? {
+            Response::AgentMatch(agent) => Ok(agent),
+            _ => Err(unexpected(&request)),
         }
     }
 
-    /// The ticket a reference names: a full id needs no lookup; a prefix is
-    /// matched against the newest [`MAX_LIST_ITEMS`] tickets.
+    /// The ticket a reference names: a full id needs no lookup; the relay
+    /// matches a prefix against every ticket.
     pub async fn resolve_ticket(&self, target: &TicketRef) -> Result<TicketId, CliError> {
-        if let TicketRef::Full(id) = target {
-            return Ok(*id);
-        }
-        let request = Request::ListTickets {
-            status: None,
-            limit: MAX_LIST_ITEMS as u32,
+        let prefix = match target {
+            TicketRef::Full(id) => return Ok(*id),
+            TicketRef::Prefix(digits) => {
+                IdPrefix::parse(digits).ok_or_else(|| CliError::BadTicketId(digits.clone()))?
+            }
+        };
+        let request = Request::ResolveTicket {
+            reference: triage_shared::selector::TicketRef::Prefix(prefix),
         };
         match self.ask(&request).await? {
-            Response::Tickets(tickets) => target.resolve(tickets.iter().map(|t| t.id)),
+            Response::TicketMatch(id) => Ok(id),
             _ => Err(unexpected(&request)),
         }
+    }
+
+    /// Every enrolled agent, or the first `limit`, fetched a page at a time.
+    pub async fn agents(&self, limit: Option<usize>) -> Result<Vec<AgentSummary>, CliError> {
+        let mut pages = AgentPages::new(limit);
+        while let Some(request) = pages.next_request() {
+            match self.ask(&request).await? {
+                Response::AgentPage { agents, next } => pages.take(agents, next)?,
+                _ => return Err(unexpected(&request)),
+            }
+        }
+        Ok(pages.into_agents())
     }
 
     pub async fn ticket(&self, id: TicketId) -> Result<TicketDetail, CliError> {
@@ -174,6 +191,59 @@ pub fn print_json<T: Serialize + ?Sized>(out: Out<'_>, value: &T) -> Result<(), 
     Ok(())
 }
 
+/// Most endpoints one listing collects, whatever a relay hands out.
+pub const MAX_LISTED_AGENTS: usize = 1_000_000;
+
+/// Walks the pages of the endpoint list: what to ask next, and a check
+/// that each page moves forward, so a relay that repeats a cursor or sends
+/// empty pages cannot keep the CLI asking.
+pub struct AgentPages {
+    agents: Vec<AgentSummary>,
+    limit: usize,
+    after: Option<AgentCursor>,
+    done: bool,
+}
+
+impl AgentPages {
+    pub fn new(limit: Option<usize>) -> AgentPages {
+        AgentPages {
+            agents: Vec::new(),
+            limit: limit.unwrap_or(MAX_LISTED_AGENTS).min(MAX_LISTED_AGENTS),
+            after: None,
+            done: limit == Some(0),
+        }
+    }
+
+    pub fn next_request(&self) -> Option<Request> {
+        (!self.done).then(|| Request::ListAgentsPage {
+            after: self.after.clone(),
+            limit: u32::try_from(self.limit - self.agents.len()).unwrap_or(u32::MAX),
+        })
+    }
+
+    pub fn take(
+        &mut self,
+        mut page: Vec<AgentSummary>,
+        next: Option<AgentCursor>,
+    ) -> Result<(), CliError> {
+        let stalled = next.is_some() && (page.is_empty() || next == self.after);
+        if stalled {
+            return Err(CliError::Relay(
+                "the relay's endpoint list did not move on to a next page; try again, and tell the relay admin if it persists".into(),
+            ));
+        }
+        page.truncate(self.limit - self.agents.len());
+        self.agents.extend(page);
+        self.after = next;
+        self.done = self.after.is_none() || self.agents.len() >= self.limit;
+        Ok(())
+    }
+
+    pub fn into_agents(self) -> Vec<AgentSummary> {
+        self.agents
+    }
+}
+
 pub fn unexpected(request: &Request) -> CliError {
     CliError::UnexpectedResponse {
         request: request.name(),
@@ -195,6 +265,82 @@ fn width_from(columns: Option<&str>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use triage_shared::time::Timestamp;
+
+    fn agents(hosts: &[&str]) -> Vec<AgentSummary> {
+        hosts
+            .iter()
+            .map(|h| AgentSummary {
+                id: triage_shared::AgentId::new_random(),
+                hostname: h.to_string(),
+                os: "Debian".into(),
+                enrolled_at: Timestamp(0),
+                last_seen: None,
+                online: false,
+            })
+            .collect()
+    }
+
+    fn cursor_after(page: &[AgentSummary]) -> Option<AgentCursor> {
+        page.last().map(|a| AgentCursor {
+            hostname: a.hostname.clone(),
+            id: a.id,
+        })
+    }
+
+    #[test]
+    fn every_page_is_fetched_until_the_relay_says_it_was_the_last() {
+        let mut pages = AgentPages::new(None);
+        let first = agents(&["a", "b"]);
+        let Some(Request::ListAgentsPage { after: None, .. }) = pages.next_request() else {
+            panic!("the first page starts at the beginning");
+        };
+        pages.take(first.clone(), cursor_after(&first)).unwrap();
+        let Some(Request::ListAgentsPage { after, .. }) = pages.next_request() else {
+            panic!("a second page is asked for");
+        };
+        assert_eq!(after, cursor_after(&first));
+        pages.take(agents(&["c"]), None).unwrap();
+        assert!(pages.next_request().is_none());
+        let hosts: Vec<_> = pages
+            .into_agents()
+            .into_iter()
+            .map(|a| a.hostname)
+            .collect();
+        assert_eq!(hosts, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_limit_stops_the_paging_and_asks_for_no_more_than_it_needs() {
+        let mut pages = AgentPages::new(Some(3));
+        let Some(Request::ListAgentsPage { limit: 3, .. }) = pages.next_request() else {
+            panic!("asks for the limit");
+        };
+        let first = agents(&["a", "b"]);
+        pages.take(first.clone(), cursor_after(&first)).unwrap();
+        let Some(Request::ListAgentsPage { limit: 1, .. }) = pages.next_request() else {
+            panic!("asks for the rest");
+        };
+        // A relay that sends more than asked is cut to the limit.
+        let second = agents(&["c", "d"]);
+        pages.take(second.clone(), cursor_after(&second)).unwrap();
+        assert!(pages.next_request().is_none());
+        assert_eq!(pages.into_agents().len(), 3);
+    }
+
+    #[test]
+    fn a_relay_that_does_not_move_on_is_refused() {
+        let mut pages = AgentPages::new(None);
+        let first = agents(&["a"]);
+        pages.take(first.clone(), cursor_after(&first)).unwrap();
+        let err = pages
+            .take(agents(&["a"]), cursor_after(&first))
+            .unwrap_err();
+        assert!(err.to_string().contains("next page"), "{err}");
+        let mut pages = AgentPages::new(None);
+        let err = pages.take(Vec::new(), cursor_after(&first)).unwrap_err();
+        assert!(matches!(err, CliError::Relay(_)), "{err}");
+    }
 
     #[test]
     fn width_comes_from_columns_when_sensible() {

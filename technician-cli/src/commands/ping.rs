@@ -37,7 +37,7 @@ pub struct Plan {
 
 pub fn plan(args: PingArgs) -> Result<Plan, CliError> {
     Ok(Plan {
-        agent: AgentSelector::parse(&args.agent)?,
+        agent: crate::selector::parse_agent(&args.agent)?,
         count: args.count,
         interval: Duration::from_millis(args.interval_ms),
         json: args.json,

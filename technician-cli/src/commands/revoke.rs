@@ -8,7 +8,6 @@ use super::{connect, print_json, terminal_width, unexpected, Out};
 use crate::error::CliError;
 use crate::home::Home;
 use crate::render::roles_text;
-use crate::selector::AgentSelector;
 use crate::text::{relative, table};
 use triage_shared::protocol::{Request, Response, TokenSummary};
 use triage_shared::roles::Role;
@@ -77,7 +76,7 @@ pub async fn set_roles(
 }
 
 pub async fn remove_agent(home: &Home, agent: &str, out: Out<'_>) -> Result<(), CliError> {
-    let selector = AgentSelector::parse(agent)?;
+    let selector = crate::selector::parse_agent(agent)?;
     let conn = connect(home).await?;
     let result = async {
         let target = conn.resolve_agent(&selector).await?;
@@ -180,7 +179,7 @@ mod tests {
             plan_roles("bob".into(), vec![]),
             Err(CliError::InvalidInput(_))
         ));
-        assert!(AgentSelector::parse("  ").is_err());
+        assert!(crate::selector::parse_agent("  ").is_err());
         assert_eq!(
             plan_roles("bob".into(), vec![Role::L2, Role::L1, Role::L2]).unwrap(),
             Request::SetTechnicianRoles {

@@ -158,3 +158,59 @@ pub async fn logged_in(
         .unwrap();
     (dir, relay)
 }
+
+/// What a relay answers `ResolveAgent` with, among `agents`: a fake's
+/// stand-in for the relay's own lookup (tested in the relay's store tests).
+pub fn resolve_agent_among(
+    agents: &[triage_shared::protocol::AgentSummary],
+    selector: &triage_shared::selector::AgentSelector,
+) -> Response {
+    use triage_shared::selector::AgentSelector;
+    let found: Vec<_> = agents
+        .iter()
+        .filter(|a| match selector {
+            AgentSelector::Id(id) => a.id == *id,
+            AgentSelector::Name(name) => {
+                a.hostname.eq_ignore_ascii_case(name)
+                    || selector.id_prefix().is_some_and(|p| p.matches(&a.id.0))
+            }
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Response::AgentMatch((*one).clone()),
+        [] => Response::Error(RemoteError::new(
+            ErrorKind::NotFound,
+            format!("no agent has the id or hostname `{selector}`; run `triage agents list` to see them"),
+        )),
+        _ => Response::Error(RemoteError::new(
+            ErrorKind::InvalidInput,
+            format!("`{selector}` matches several agents; give more of the id"),
+        )),
+    }
+}
+
+/// What a relay answers `ResolveTicket` with, among `ids`.
+pub fn resolve_ticket_among(
+    ids: &[triage_shared::TicketId],
+    reference: &triage_shared::selector::TicketRef,
+) -> Response {
+    use triage_shared::selector::TicketRef;
+    let found: Vec<_> = ids
+        .iter()
+        .filter(|id| match reference {
+            TicketRef::Full(full) => *id == full,
+            TicketRef::Prefix(p) => p.matches(&id.0),
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Response::TicketMatch(**one),
+        [] => Response::Error(RemoteError::new(
+            ErrorKind::NotFound,
+            format!("no ticket id starts with `{reference}`; run `triage tickets list` to see ids"),
+        )),
+        _ => Response::Error(RemoteError::new(
+            ErrorKind::InvalidInput,
+            format!("`{reference}` matches several tickets; type more of the id"),
+        )),
+    }
+}
