@@ -13,6 +13,7 @@ use crate::scripts::{
 };
 use crate::server::agent_link::{self, ReplyError};
 use crate::server::request::{record_ticket, reply_kind, to_remote, AuditNote, Peer, Responder};
+use crate::server::transfer::{Sink, Source};
 use crate::server::Shared;
 use crate::store::{fit, ticket_not_found, RunsOf, StoreError, StoredScript};
 use crate::workflow;
@@ -163,6 +164,7 @@ pub(in crate::server) async fn approve(
 }
 
 /// How a run ended, as far as the relay could tell.
+#[derive(Debug)]
 enum RunEnd {
     Finished(RunOutcome),
     Refused(triage_shared::approval::Refusal),
@@ -340,14 +342,17 @@ async fn prepare(
 }
 
 /// Forwards run events until the run ends, the agent goes away or the
-/// deadline passes.
-async fn forward(
-    stream: &mut agent_link::AgentStream,
+/// deadline passes. The result is handed back unsent, so the run can be
+/// recorded before the technician hears it. A technician who stops
+/// reading does not stop the run: its output is still kept for the record.
+async fn forward<S: Source, K: Sink>(
+    stream: &mut S,
     deadline: Instant,
     timeout_secs: u64,
     keeper: &mut OutputKeeper,
-    out: &mut Responder,
+    out: &mut K,
 ) -> RunEnd {
+    let label = stream.label();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let reply = match stream.next(left).await {
@@ -356,17 +361,15 @@ async fn forward(
                 return RunEnd::Failed(RemoteError::new(
                     ErrorKind::Timeout,
                     format!(
-                        "agent {} ({}) gave no result within the script's timeout of {timeout_secs} s plus {} s; the relay stopped waiting",
-                        stream.agent,
-                        stream.hostname,
+                        "agent {label} gave no result within the script's timeout of {timeout_secs} s plus {} s; the relay stopped waiting",
                         RUN_GRACE.as_secs()
                     ),
                 ))
             }
-            Err(ReplyError::Disconnected(label)) => {
+            Err(ReplyError::Disconnected(who)) => {
                 return RunEnd::Failed(RemoteError::new(
                     ErrorKind::Unavailable,
-                    format!("agent {label} disconnected during the run; its result is unknown"),
+                    format!("agent {who} disconnected during the run; its result is unknown"),
                 ))
             }
             Err(e) => return RunEnd::Failed(e.into()),
@@ -392,8 +395,7 @@ async fn forward(
                 return RunEnd::Failed(RemoteError::new(
                     ErrorKind::Internal,
                     format!(
-                        "agent {} answered a script run with {}; check the agent's version",
-                        stream.agent,
+                        "agent {label} answered a script run with {}; check the agent's version",
                         reply_kind(&other)
                     ),
                 ))
@@ -401,12 +403,13 @@ async fn forward(
             None => {
                 return RunEnd::Failed(RemoteError::new(
                     ErrorKind::Unavailable,
-                    format!(
-                        "agent {} ({}) ended the run without a result",
-                        stream.agent, stream.hostname
-                    ),
+                    format!("agent {label} ended the run without a result"),
                 ))
             }
         }
     }
 }
+
+#[cfg(test)]
+#[path = "scripts_tests.rs"]
+mod tests;
