@@ -1,108 +1,86 @@
-//! Shared set-up: an in-process relay on loopback, technicians driven
-//! through the real CLI entry point, agents enrolled with real tokens, and
-//! a raw quinn endpoint pair with the same TLS configuration (no relay).
+//! Set-up for the benchmarks: the e2e harness (`triage_e2e`: an in-process
+//! relay on loopback, technicians through the real CLI entry point, agents
+//! enrolled with real tokens) with the load limits lifted, plus what only a
+//! benchmark needs: keys enrolled over the wire by the thousand, and a raw
+//! quinn endpoint pair with the same TLS configuration (no relay).
 
 use anyhow::{anyhow, Context, Result};
-use clap::Parser;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tempfile::TempDir;
-use triage_relay::{RelayConfig, RelayHandle};
+use triage_e2e::loopback;
+use triage_relay::RelayConfig;
 use triage_shared::client::Session;
-use triage_shared::identity::{KeyPair, PublicKey};
+use triage_shared::identity::KeyPair;
 use triage_shared::protocol::{PeerKind, Request, Response};
 use triage_shared::roles::Role;
 use triage_shared::tls;
 use triage_shared::token::{EnrollmentToken, RelayLocator};
 use triage_shared::AgentId;
 
-pub fn loopback() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
-}
+/// The e2e harness's deployment, with the limits that would measure
+/// themselves lifted, and errors as `anyhow` for the benchmark's report.
+pub struct Deployment(triage_e2e::Deployment);
 
-/// A relay in this process with its store in a temporary directory.
-pub struct Deployment {
-    pub relay: RelayHandle,
-    pub dir: TempDir,
+impl std::ops::Deref for Deployment {
+    type Target = triage_e2e::Deployment;
+    fn deref(&self) -> &triage_e2e::Deployment {
+        &self.0
+    }
 }
 
 impl Deployment {
     pub async fn start() -> Result<Deployment> {
-        let dir = tempfile::tempdir().context("temp dir")?;
-        let mut config = RelayConfig::new(dir.path().join("relay"), loopback());
         // Every simulated peer comes from 127.0.0.1 and one technician
         // drives the offered load: per-address and per-technician caps
         // would measure themselves, not the relay.
-        let limits = &mut config.limits;
-        limits.max_handshaking_per_address = limits.max_handshaking;
-        limits.max_unenrolled_per_address = limits.max_unenrolled;
-        limits.technician_requests_per_second = u32::MAX;
-        limits.technician_request_burst = u32::MAX;
-        let relay = triage_relay::start(config)
-            .await
-            .context("starting the relay")?;
-        Ok(Deployment { relay, dir })
+        let deployment = triage_e2e::Deployment::start_with(|config: &mut RelayConfig| {
+            let limits = &mut config.limits;
+            limits.max_handshaking_per_address = limits.max_handshaking;
+            limits.max_unenrolled_per_address = limits.max_unenrolled;
+            limits.technician_requests_per_second = u32::MAX;
+            limits.technician_request_burst = u32::MAX;
+        })
+        .await;
+        Ok(Deployment(deployment))
     }
 
     /// A technician home made with `triage keygen` and `triage login`.
     pub async fn technician(&self, name: &str) -> Result<PathBuf> {
-        let home = self.dir.path().join(format!("tech-{name}"));
-        let keygen = cli(&home, &["keygen"]).await?;
-        let key: PublicKey = keygen
-            .lines()
-            .last()
-            .ok_or_else(|| anyhow!("keygen printed nothing"))?
-            .parse()
-            .map_err(|e| anyhow!("keygen's last line is not a key: {e}"))?;
-        self.relay
-            .add_technician(name, &[Role::L1, Role::L2, Role::L3, Role::Admin], key)
-            .await?;
-        cli(&home, &["login", &self.relay.locator().to_string()]).await?;
-        Ok(home)
+        let roles = [Role::L1, Role::L2, Role::L3, Role::Admin];
+        Ok(self.0.technician(name, &roles).await.home)
     }
 
-    /// Enrolls an agent state directory (with `agent_toml` written first).
+    /// Enrolls an agent state directory and writes its `agent_toml`.
     pub async fn enroll_agent(&self, name: &str, agent_toml: &str) -> Result<(AgentId, PathBuf)> {
-        let state = self.dir.path().join(format!("agent-{name}"));
-        std::fs::create_dir_all(&state)?;
+        let agent = self.0.enroll_agent(name).await;
         if !agent_toml.is_empty() {
-            std::fs::write(state.join(triage_agent::CONFIG_FILE), agent_toml)?;
+            std::fs::write(agent.state_dir.join(triage_agent::CONFIG_FILE), agent_toml)?;
         }
-        let token = self.relay.create_token(1, Duration::from_secs(600)).await?;
-        let id = triage_agent::enroll(&state, &token).await?;
-        Ok((id, state))
+        Ok((agent.id, agent.state_dir.clone()))
     }
 
     pub async fn wait_online(&self, agent: AgentId) -> Result<()> {
-        for _ in 0..300 {
-            if self.relay.is_agent_online(agent) {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(anyhow!("agent {agent} did not come online in 15 s"))
+        let relay = self.0.relay();
+        let online = triage_e2e::eventually(Duration::from_secs(15), || async {
+            relay.is_agent_online(agent)
+        })
+        .await;
+        online
+            .then_some(())
+            .ok_or_else(|| anyhow!("agent {agent} did not come online in 15 s"))
     }
 
-    pub async fn shutdown(self) {
-        self.relay.shutdown().await;
+    pub async fn shutdown(mut self) {
+        self.0.stop_relay().await;
     }
 }
 
 /// Runs the technician CLI's library entry point with `--home home`.
 pub async fn cli(home: &Path, args: &[&str]) -> Result<String> {
-    let mut argv = vec![
-        "triage".to_string(),
-        "--home".into(),
-        home.display().to_string(),
-    ];
-    argv.extend(args.iter().map(|a| a.to_string()));
-    let parsed = triage_cli::Cli::try_parse_from(&argv)?;
-    let mut out = Vec::new();
-    triage_cli::run(parsed, &mut out)
+    triage_e2e::cli(home, args)
         .await
-        .with_context(|| format!("triage {}", args.join(" ")))?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
+        .with_context(|| format!("triage {}", args.join(" ")))
 }
 
 /// Enrolls a fresh key with `token` over the wire, like an agent does, and

@@ -92,7 +92,7 @@ async fn drive(
 
     let server: std::net::SocketAddr = addr.parse()?;
     let endpoints: Vec<quinn::Endpoint> = (0..n.div_ceil(AGENTS_PER_ENDPOINT))
-        .map(|_| quinn::Endpoint::client(crate::fixture::loopback()))
+        .map(|_| quinn::Endpoint::client(triage_e2e::loopback()))
         .collect::<std::io::Result<_>>()?;
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();

@@ -16,7 +16,7 @@ const M: &str = "5 ticket ingest";
 pub async fn run(agents: usize, secs: u64) -> Result<Vec<Row>> {
     let d = Deployment::start().await?;
     let token = d
-        .relay
+        .relay()
         .create_token(agents as u32, Duration::from_secs(600))
         .await?;
     let snapshot = tokio::task::spawn_blocking(triage_agent::diagnostics::collect).await?;

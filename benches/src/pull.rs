@@ -146,7 +146,7 @@ async fn protocol_client(
     path: &str,
     size: u64,
 ) -> Result<Duration> {
-    let session = Session::connect(&d.relay.locator(), key, PeerKind::Technician).await?;
+    let session = Session::connect(&d.relay().locator(), key, PeerKind::Technician).await?;
     let request = Request::PullLogs {
         agent,
         query: LogQuery::whole(path),

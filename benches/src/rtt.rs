@@ -39,7 +39,8 @@ pub async fn run(rate: u32, tech_rate: u32, secs: u64) -> Result<Vec<Row>> {
     let home = d.technician("rtt").await?;
     let key_text = std::fs::read_to_string(home.join("identity.key"))?;
     let key = KeyPair::from_file_text(&key_text).map_err(|e| anyhow!("technician key: {e}"))?;
-    let session = Arc::new(Session::connect(&d.relay.locator(), &key, PeerKind::Technician).await?);
+    let session =
+        Arc::new(Session::connect(&d.relay().locator(), &key, PeerKind::Technician).await?);
     let request = Arc::new(Request::PingAgent { agent });
     let technician_side = {
         let session = session.clone();
@@ -58,7 +59,7 @@ pub async fn run(rate: u32, tech_rate: u32, secs: u64) -> Result<Vec<Row>> {
         paced(rate, secs, move || {
             let d = d.clone();
             async move {
-                d.relay
+                d.relay()
                     .send_agent_command(agent, AgentCommand::Ping)
                     .await
                     .map(|_| ())

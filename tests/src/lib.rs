@@ -16,6 +16,7 @@ use triage_shared::AgentId;
 
 pub use triage_cli::CliError;
 
+pub mod logs;
 pub mod scripts;
 
 /// A relay with an admin technician ready.
@@ -48,10 +49,16 @@ pub fn loopback() -> SocketAddr {
 
 impl Deployment {
     pub async fn start() -> Deployment {
+        Deployment::start_with(|_| {}).await
+    }
+
+    /// A deployment whose relay configuration `tune` adjusted first (the
+    /// benchmarks lift the per-address and per-technician limits).
+    pub async fn start_with(tune: impl FnOnce(&mut RelayConfig)) -> Deployment {
         let dir = tempfile::tempdir().expect("temp dir");
-        let relay = triage_relay::start(RelayConfig::new(dir.path().join("relay"), loopback()))
-            .await
-            .expect("relay starts");
+        let mut config = RelayConfig::new(dir.path().join("relay"), loopback());
+        tune(&mut config);
+        let relay = triage_relay::start(config).await.expect("relay starts");
         let mut d = Deployment {
             relay: Some(relay),
             admin: Technician {
@@ -319,21 +326,42 @@ impl Agent {
 /// Panics with what to do when it is missing: a test that needs the binary
 /// must not pass without it.
 pub fn relay_binary() -> PathBuf {
+    workspace_binary("triage-relay")
+}
+
+/// The real `triage-agent` binary, found as [`relay_binary`] is.
+pub fn agent_binary() -> PathBuf {
+    workspace_binary("triage-agent")
+}
+
+fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     let debug = exe
         .parent()
         .and_then(Path::parent)
         .expect("the test executable lives in <target>/<profile>/deps");
-    let binary = debug.join(format!("triage-relay{}", std::env::consts::EXE_SUFFIX));
+    let binary = debug.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.is_file(),
-        "{} is missing; build it with `cargo build -p triage-relay` (CI builds it with `cargo test --workspace --all-targets`)",
+        "{} is missing; build it with `cargo build -p {name}` (CI builds it with `cargo test --workspace --all-targets`)",
         binary.display()
     );
     binary
 }
 
 impl Agent {
+    /// Waits (bounded) until the relay no longer lists this agent as connected.
+    pub async fn wait_offline(&self, relay: &RelayHandle) {
+        let id = self.id;
+        assert!(
+            eventually(Duration::from_secs(40), || async {
+                !relay.is_agent_online(id)
+            })
+            .await,
+            "agent {id} never went offline"
+        );
+    }
+
     /// Waits (bounded) until the relay lists this agent as connected.
     pub async fn wait_online(&self, relay: &RelayHandle) {
         let id = self.id;
