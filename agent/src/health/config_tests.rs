@@ -121,7 +121,7 @@ fn bad_values_name_their_key() {
         err.contains("health.swap.severity") && err.contains("emergency"),
         "{err}"
     );
-    let err = parse("[health.disk]\nraise_after = \"5 minutes\"\n").unwrap_err();
+    let err = parse("[health.disk]\nraise_after = \"soon\"\n").unwrap_err();
     assert!(err.contains("health.disk.raise_after"), "{err}");
     let err = parse("[health.disk]\nraise_free_bytes = \"lots\"\n").unwrap_err();
     assert!(err.contains("health.disk.raise_free_bytes"), "{err}");
