@@ -47,13 +47,6 @@ pub enum CliError {
     InvalidTransition(String),
     #[error("the relay refused: {0}")]
     Relay(String),
-    #[error("no ticket id starts with `{0}`; run `triage tickets list` to see ids")]
-    NoSuchTicket(String),
-    #[error("`{prefix}` matches several tickets ({}); type more of the id", .matches.join(", "))]
-    AmbiguousTicket {
-        prefix: String,
-        matches: Vec<String>,
-    },
     #[error("`{0}` is not a ticket id; give the full id or at least its first 8 hex digits")]
     BadTicketId(String),
     #[error("`{0}` is not a script id; give the full id or at least its first 8 hex digits (`triage script list TICKET` shows them)")]

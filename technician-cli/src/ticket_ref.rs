@@ -1,7 +1,7 @@
 //! How a technician names a ticket on the command line: the full UUID, or a
 //! unique prefix of at least [`MIN_PREFIX_HEX`] hex digits (what `tickets
-//! list` shows). Matching a prefix against a list is a pure function here;
-//! fetching the list is the command's job.
+//! list` shows). Parsed here; the relay matches a prefix against every
+//! ticket (`ResolveTicket`).
 
 use crate::error::CliError;
 use triage_shared::TicketId;
@@ -28,30 +28,6 @@ impl TicketRef {
         hex_prefix(text)
             .map(TicketRef::Prefix)
             .ok_or_else(|| CliError::BadTicketId(shown(text)))
-    }
-
-    /// The one ticket among `known` this reference names.
-    pub fn resolve(&self, known: impl IntoIterator<Item = TicketId>) -> Result<TicketId, CliError> {
-        let prefix = match self {
-            TicketRef::Full(id) => return Ok(*id),
-            TicketRef::Prefix(p) => p,
-        };
-        let matches: Vec<TicketId> = matching(prefix, known.into_iter().map(|id| id.0))
-            .into_iter()
-            .map(TicketId)
-            .collect();
-        match matches.as_slice() {
-            [] => Err(CliError::NoSuchTicket(prefix.clone())),
-            [one] => Ok(*one),
-            many => Err(CliError::AmbiguousTicket {
-                prefix: prefix.clone(),
-                matches: many
-                    .iter()
-                    .take(MAX_AMBIGUOUS_SHOWN)
-                    .map(|id| id.to_string())
-                    .collect(),
-            }),
-        }
     }
 }
 
@@ -103,76 +79,18 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn known() -> Vec<TicketId> {
-        vec![
-            id("1234abcd-0000-4000-8000-000000000001"),
-            id("1234abcd-0000-4000-8000-000000000002"),
-            id("9999ffff-1111-4000-8000-000000000003"),
-        ]
-    }
-
     #[test]
-    fn full_id_is_taken_as_is_without_a_list() {
+    fn full_ids_and_prefixes_are_told_apart() {
         let full = "1234abcd-0000-4000-8000-000000000001";
-        let r = TicketRef::parse(full).unwrap();
-        assert_eq!(r, TicketRef::Full(id(full)));
-        assert_eq!(r.resolve([]).unwrap(), id(full));
-    }
-
-    #[test]
-    fn unique_prefix_finds_its_ticket() {
-        let r = TicketRef::parse("9999FFFF").unwrap();
         assert_eq!(
-            r.resolve(known()).unwrap(),
-            id("9999ffff-1111-4000-8000-000000000003")
+            TicketRef::parse(full).unwrap(),
+            TicketRef::Full(full.parse().unwrap())
         );
-        // Hyphens are optional and may stop anywhere.
-        let r = TicketRef::parse("9999ffff1111-40").unwrap();
+        // Hyphens are optional and may stop anywhere; case does not matter.
         assert_eq!(
-            r.resolve(known()).unwrap(),
-            id("9999ffff-1111-4000-8000-000000000003")
+            TicketRef::parse("9999FFFF1111-40").unwrap(),
+            TicketRef::Prefix("9999ffff111140".into())
         );
-        // A longer prefix tells apart tickets that share their short id.
-        let r = TicketRef::parse("1234abcd-0000-4000-8000-00000000000").unwrap();
-        let list = vec![
-            id("1234abcd-0000-4000-8000-000000000001"),
-            id("1234abcd-0000-4000-8000-000000000010"),
-        ];
-        assert_eq!(
-            r.resolve(list).unwrap(),
-            id("1234abcd-0000-4000-8000-000000000001")
-        );
-    }
-
-    #[test]
-    fn ambiguous_prefix_names_the_candidates() {
-        let err = TicketRef::parse("1234abcd")
-            .unwrap()
-            .resolve(known())
-            .unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains("000000000001") && text.contains("000000000002"),
-            "{text}"
-        );
-        assert!(text.contains("type more"), "{text}");
-    }
-
-    #[test]
-    fn a_ticket_listed_twice_is_not_ambiguous() {
-        let mut list = known();
-        list.push(list[2]);
-        assert!(TicketRef::parse("9999ffff").unwrap().resolve(list).is_ok());
-    }
-
-    #[test]
-    fn unknown_prefix_says_how_to_find_ids() {
-        let err = TicketRef::parse("abcdef01")
-            .unwrap()
-            .resolve(known())
-            .unwrap_err();
-        assert!(matches!(err, CliError::NoSuchTicket(_)));
-        assert!(err.to_string().contains("triage tickets list"));
     }
 
     #[test]
