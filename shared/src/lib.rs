@@ -18,6 +18,7 @@ pub mod identity;
 pub mod ids;
 pub mod limits;
 pub mod protocol;
+pub mod queue;
 pub mod remote;
 pub mod report;
 pub mod roles;

@@ -17,6 +17,10 @@ use crate::audit::AuditEntry;
 use crate::diagnostics::Snapshot;
 use crate::identity::PublicKey;
 use crate::ids::{AgentId, TicketId, UpdateId};
+use crate::queue::{
+    AgentCount, AgentFilter, SearchHit, SearchQuery, SimilarTicket, TicketCursor, TicketFilter,
+    TicketSort, WatchFrame,
+};
 use crate::remote::{DiagnosticsReport, RunEvent, ScriptRunRecord, Section};
 use crate::roles::Role;
 use crate::selector::{AgentCursor, AgentSelector, TicketRef};
@@ -294,6 +298,50 @@ pub enum Request {
         after: Option<AgentCursor>,
         limit: u32,
     },
+    /// Technician: one page of the tickets `filter` selects, in `sort`
+    /// order, starting after `after`; answered by `Response::TicketPage`.
+    /// `limit` 0 means as many as the relay allows
+    /// ([`crate::queue::MAX_TICKET_PAGE`]). Supersedes `ListTickets`.
+    ListTicketsPage {
+        filter: TicketFilter,
+        sort: TicketSort,
+        after: Option<TicketCursor>,
+        limit: u32,
+    },
+    /// Technician: the tickets whose text best matches `query`, among
+    /// those `filter` selects, best first; answered by `Response::SearchHits`.
+    SearchTickets {
+        query: SearchQuery,
+        filter: TicketFilter,
+        limit: u32,
+    },
+    /// Technician: resolved tickets whose text is most like this one's;
+    /// answered by `Response::Similar`.
+    SimilarTickets {
+        ticket: TicketId,
+        limit: u32,
+    },
+    /// Technician: one page of the endpoints `filter` selects, by
+    /// hostname then id; answered by `Response::AgentPage`, which may hold
+    /// fewer than `limit` (even none) while `next` is set.
+    ListAgentsFiltered {
+        filter: AgentFilter,
+        after: Option<AgentCursor>,
+        limit: u32,
+    },
+    /// Technician: how many endpoints `filter` selects; answered by
+    /// `Response::AgentCount`.
+    CountAgents {
+        filter: AgentFilter,
+    },
+    /// Technician: the live queue, answered by `Response::Watch` frames
+    /// until the technician finishes their sending half: a `Head`, then
+    /// each event on a ticket `filter` selects. `after` resumes after that
+    /// event sequence number (a watch that reconnects).
+    WatchQueue {
+        filter: TicketFilter,
+        after: Option<u64>,
+    },
 }
 
 impl Request {
@@ -357,6 +405,19 @@ pub enum Response {
         agents: Vec<AgentSummary>,
         next: Option<AgentCursor>,
     },
+    /// The answer to `Request::ListTicketsPage`.
+    TicketPage {
+        tickets: Vec<Ticket>,
+        next: Option<TicketCursor>,
+    },
+    /// The answer to `Request::SearchTickets`, best first.
+    SearchHits(Vec<SearchHit>),
+    /// The answer to `Request::SimilarTickets`, most alike first.
+    Similar(Vec<SimilarTicket>),
+    /// The answer to `Request::CountAgents`.
+    AgentCount(AgentCount),
+    /// One frame of a `Request::WatchQueue` stream.
+    Watch(WatchFrame),
 }
 
 impl Response {

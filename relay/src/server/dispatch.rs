@@ -10,7 +10,7 @@
 //! route's subject, whoever records the request otherwise. Streamed
 //! requests write their own frames and audit entries.
 
-use super::handlers::{admin, agents, scripts, tickets, transfers};
+use super::handlers::{admin, agents, queue, scripts, tickets, transfers, watch};
 use super::request::{to_remote, AuditNote, Peer, Responder};
 use super::route::{route, AuditRule};
 use super::{authz, login_budget, revoke, Shared};
@@ -162,6 +162,28 @@ async fn handle(
         Request::ResolveAgent { selector } => agents::resolve(shared, &selector).await,
         Request::ResolveTicket { reference } => tickets::resolve(shared, &reference).await,
         Request::PingAgent { agent } => agents::ping(shared, agent).await,
+        Request::ListTicketsPage {
+            filter,
+            sort,
+            after,
+            limit,
+        } => queue::list_page(shared, peer, &filter, sort, after.as_ref(), limit, now).await,
+        Request::SearchTickets {
+            query,
+            filter,
+            limit,
+        } => queue::search(shared, peer, &query, &filter, limit, now).await,
+        Request::SimilarTickets { ticket, limit } => queue::similar(shared, ticket, limit).await,
+        Request::ListAgentsFiltered {
+            filter,
+            after,
+            limit,
+        } => agents::filtered(shared, &filter, after.as_ref(), limit).await,
+        Request::CountAgents { filter } => agents::count(shared, &filter).await,
+        Request::WatchQueue { filter, after } => {
+            watch::watch(shared, peer, filter, after, recv, out).await;
+            return Answer::Streamed;
+        }
         Request::Diagnose {
             agent,
             sections,

@@ -141,6 +141,17 @@ pub(super) fn route(request: &Request) -> Route {
         Request::ListAgentsPage { .. } => unary(Technician(Action::ViewAgents), Unaudited),
         Request::ResolveAgent { .. } => unary(Technician(Action::ViewAgents), Unaudited),
         Request::ResolveTicket { .. } => unary(Technician(Action::ViewTickets), Unaudited),
+        // Reads of the queue, as `ListTickets` and `ShowTicket` are.
+        Request::ListTicketsPage { .. }
+        | Request::SearchTickets { .. }
+        | Request::SimilarTickets { .. } => unary(Technician(Action::ViewTickets), Unaudited),
+        // Reads of the endpoint list, as `ListAgentsPage` is.
+        Request::ListAgentsFiltered { .. } | Request::CountAgents { .. } => {
+            unary(Technician(Action::ViewAgents), Unaudited)
+        }
+        // A read that goes on: each event it shows is already in the
+        // history of its ticket.
+        Request::WatchQueue { .. } => streamed(Technician(Action::ViewTickets), Unaudited),
         // A liveness check that reads nothing on the endpoint and changes
         // nothing: whoever may see an agent listed as online may ask
         // whether it answers, as often as they like.

@@ -7,6 +7,7 @@ use triage_shared::approval::{
 use triage_shared::identity::KeyPair;
 use triage_shared::ids::UpdateId;
 use triage_shared::protocol::RequestKind;
+use triage_shared::queue::{AgentFilter, SearchQuery, TicketFilter, TicketSort};
 use triage_shared::selector::{AgentSelector, TicketRef};
 use triage_shared::ticket::{Category, NewTicket, Priority, Source, StatusAction};
 use triage_shared::time::Timestamp;
@@ -199,6 +200,33 @@ fn sample(kind: RequestKind) -> Request {
             after: None,
             limit: 0,
         },
+        RequestKind::ListTicketsPage => Request::ListTicketsPage {
+            filter: TicketFilter::default(),
+            sort: TicketSort::Created,
+            after: None,
+            limit: 0,
+        },
+        RequestKind::SearchTickets => Request::SearchTickets {
+            query: SearchQuery::parse("vpn").unwrap(),
+            filter: TicketFilter::default(),
+            limit: 0,
+        },
+        RequestKind::SimilarTickets => Request::SimilarTickets {
+            ticket: TICKET,
+            limit: 5,
+        },
+        RequestKind::ListAgentsFiltered => Request::ListAgentsFiltered {
+            filter: AgentFilter::default(),
+            after: None,
+            limit: 0,
+        },
+        RequestKind::CountAgents => Request::CountAgents {
+            filter: AgentFilter::default(),
+        },
+        RequestKind::WatchQueue => Request::WatchQueue {
+            filter: TicketFilter::default(),
+            after: None,
+        },
     }
 }
 
@@ -291,6 +319,12 @@ fn the_route_table_is_as_pinned() {
         "resolve_agent | technician ViewAgents | - | Unary",
         "resolve_ticket | technician ViewTickets | - | Unary",
         "list_agents_page | technician ViewAgents | - | Unary",
+        "list_tickets_page | technician ViewTickets | - | Unary",
+        "search_tickets | technician ViewTickets | - | Unary",
+        "similar_tickets | technician ViewTickets | - | Unary",
+        "list_agents_filtered | technician ViewAgents | - | Unary",
+        "count_agents | technician ViewAgents | - | Unary",
+        "watch_queue | technician ViewTickets | - | Streamed",
     ];
     for (got, want) in table.iter().zip(expected) {
         assert_eq!(got, want);
@@ -312,15 +346,21 @@ fn streamed_requests_record_themselves_before_their_last_frame() {
         .collect();
     assert_eq!(
         streamed,
-        ["run_script", "pull_logs", "screenshot", "fetch_attachment"]
+        [
+            "run_script",
+            "pull_logs",
+            "screenshot",
+            "fetch_attachment",
+            "watch_queue"
+        ]
     );
     // The dispatcher sends nothing after a streamed handler, so it cannot
-    // record one either.
+    // record one either: the handler does, or nobody (a read).
     for request in every_request() {
         let r = route(&request);
         if r.shape == Shape::Streamed {
             assert!(
-                matches!(r.audit, AuditRule::Handler(_)),
+                matches!(r.audit, AuditRule::Handler(_) | AuditRule::Unaudited),
                 "{}",
                 request.name()
             );

@@ -10,6 +10,7 @@ use serde_json::json;
 use tracing::info;
 use triage_shared::limits::{MAX_LIST_ITEMS, MAX_NAME_LEN, MAX_SNAPSHOT_STRING_LEN};
 use triage_shared::protocol::{AgentSummary, ErrorKind, RemoteError, Response};
+use triage_shared::queue::AgentFilter;
 use triage_shared::selector::{AgentCursor, AgentSelector};
 use triage_shared::ticket::check_text;
 use triage_shared::time::Timestamp;
@@ -72,6 +73,24 @@ pub(in crate::server) async fn resolve(
 ) -> Result<Response, StoreError> {
     let agent = resolve::agent(&shared.store, selector).await?;
     Ok(Response::AgentMatch(summary(shared, agent)))
+}
+
+pub(in crate::server) async fn filtered(
+    shared: &Shared,
+    filter: &AgentFilter,
+    after: Option<&AgentCursor>,
+    limit: u32,
+) -> Result<Response, StoreError> {
+    let _ = (filter, after, limit, shared);
+    todo!("built by the queue work")
+}
+
+pub(in crate::server) async fn count(
+    shared: &Shared,
+    filter: &AgentFilter,
+) -> Result<Response, StoreError> {
+    let _ = (filter, shared);
+    todo!("built by the queue work")
 }
 
 /// An agent as technicians see it listed: with whether it is connected now.
