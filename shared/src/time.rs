@@ -101,6 +101,64 @@ pub fn human_duration(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 
+/// A point in time as a technician writes "since" it, relative to `now`:
+/// a duration ago (`2h`, `3 days`), a date (`2026-12-01`, midnight UTC), a
+/// date and time (`2026-12-01T09:30:00Z`, `2026-12-01 09:30`), `today`,
+/// `yesterday`, or a weekday (`monday`: the most recent one, at midnight
+/// UTC, today if it is that day).
+pub fn parse_since(text: &str, now: Timestamp) -> Result<Timestamp, String> {
+    const DAY_MS: i64 = 86_400_000;
+    const WEEKDAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let text = text.trim();
+    let word = text.to_ascii_lowercase();
+    let midnight = now.millis().div_euclid(DAY_MS) * DAY_MS;
+    if word == "today" {
+        return Ok(Timestamp(midnight));
+    }
+    if word == "yesterday" {
+        return Ok(Timestamp(midnight - DAY_MS));
+    }
+    if let Some(wanted) = WEEKDAYS
+        .iter()
+        .position(|d| word.len() >= 3 && d.starts_with(&word))
+    {
+        // 1970-01-01 was a Thursday (index 3 from Monday).
+        let today = (now.millis().div_euclid(DAY_MS) + 3).rem_euclid(7) as usize;
+        let back = (today + 7 - wanted) % 7;
+        return Ok(Timestamp(midnight - back as i64 * DAY_MS));
+    }
+    if text.starts_with(|c: char| c.is_ascii_digit()) && text.contains('-') {
+        let full = if text.len() == 10 {
+            format!("{text}T00:00:00Z")
+        } else {
+            text.to_string()
+        };
+        return humantime::parse_rfc3339_weak(&full)
+            .map(|t| {
+                let ms = t
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                Timestamp(ms)
+            })
+            .map_err(|_| {
+                format!("`{text}` is not a date; write it as 2026-12-01 or 2026-12-01T09:30:00Z")
+            });
+    }
+    let ago = parse_duration(text).map_err(|e| {
+        format!("{e}; or give a date (2026-12-01), `today`, `yesterday` or a weekday")
+    })?;
+    let ago_ms = i64::try_from(ago.as_millis()).unwrap_or(i64::MAX);
+    Ok(Timestamp(now.millis().saturating_sub(ago_ms)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +171,29 @@ mod tests {
             Timestamp(1_709_210_096_000).to_string(),
             "2024-02-29T12:34:56Z"
         );
+    }
+
+    #[test]
+    fn since_reads_durations_dates_and_days() {
+        // 2026-12-03T13:45:00Z, a Thursday.
+        let now = Timestamp(1_796_305_500_000);
+        assert_eq!(now.to_string(), "2026-12-03T13:45:00Z");
+        let at = |t: &str| parse_since(t, now).unwrap().to_string();
+        assert_eq!(at("2h"), "2026-12-03T11:45:00Z");
+        assert_eq!(at("3 days"), "2026-11-30T13:45:00Z");
+        assert_eq!(at("today"), "2026-12-03T00:00:00Z");
+        assert_eq!(at("Yesterday"), "2026-12-02T00:00:00Z");
+        assert_eq!(at("monday"), "2026-11-30T00:00:00Z");
+        assert_eq!(at("thu"), "2026-12-03T00:00:00Z");
+        assert_eq!(at("friday"), "2026-11-27T00:00:00Z");
+        assert_eq!(at("2026-12-01"), "2026-12-01T00:00:00Z");
+        assert_eq!(at("2026-12-01T09:30:00Z"), "2026-12-01T09:30:00Z");
+        assert_eq!(at("2026-12-01 09:30:00"), "2026-12-01T09:30:00Z");
+        let err = parse_since("2026-13-01", now).unwrap_err();
+        assert!(err.contains("is not a date"), "{err}");
+        let err = parse_since("soon", now).unwrap_err();
+        assert!(err.contains("or give a date"), "{err}");
+        assert!(parse_since("mo", now).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod logs;
 mod ops;
+mod queue;
 mod roster;
 mod script;
 
@@ -14,20 +15,17 @@ pub use ops::{
     AuditArgs, AuditCommand, DiagArgs, PingArgs, DEFAULT_AUDIT_LIMIT, DEFAULT_PING_COUNT,
     DEFAULT_PING_INTERVAL_MS, MAX_AUDIT_SHOWN, MAX_PING_COUNT, MAX_PING_INTERVAL_MS,
 };
+pub use queue::{AgentFilterArgs, ListArgs, SearchArgs, TicketFilterArgs, WatchArgs};
 pub use roster::RosterCommand;
 pub use script::ScriptCommand;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
-use triage_shared::limits::{MAX_LIST_ITEMS, MAX_TOKEN_TTL_SECS, MAX_TOKEN_USES};
+use triage_shared::limits::{MAX_TOKEN_TTL_SECS, MAX_TOKEN_USES};
 use triage_shared::roles::Role;
-use triage_shared::ticket::Status;
 use triage_shared::time::parse_duration;
 use triage_shared::token_id::parse_token_prefix;
-
-/// Tickets `tickets list` asks for when `--limit` is not given.
-pub const DEFAULT_LIST_LIMIT: u32 = 100;
 
 /// The technician's command line for Triage.
 #[derive(Debug, Parser)]
@@ -102,18 +100,16 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TicketsCommand {
-    /// List tickets, newest first.
-    List {
-        /// Only tickets with this status (open, in_progress, waiting, resolved, closed).
-        #[arg(long, value_parser = parse_status)]
-        status: Option<Status>,
-        /// At most this many tickets.
-        #[arg(long, default_value_t = DEFAULT_LIST_LIMIT,
-              value_parser = clap::value_parser!(u32).range(1..=MAX_LIST_ITEMS as i64))]
-        limit: u32,
-        #[arg(long)]
-        json: bool,
-    },
+    /// List tickets, newest first (see --sort), every match unless --limit
+    /// is given: e.g. `tickets list --tier l2 --assignee none`.
+    List(ListArgs),
+    /// Full-text search over titles, descriptions, comments, internal
+    /// notes and resolutions, best matches first: e.g.
+    /// `tickets search "wifi drops" -printer --created-since monday`.
+    Search(SearchArgs),
+    /// The live queue: the matching tickets now, then a line per event as
+    /// it happens, until Ctrl-C. Reconnects by itself and catches up.
+    Watch(WatchArgs),
     /// Show one ticket with its snapshot, comments and history.
     Show {
         /// Ticket id, or a unique prefix of at least 8 hex digits.
@@ -189,6 +185,8 @@ pub enum AgentsCommand {
         /// Show at most this many (by hostname).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         limit: Option<u32>,
+        #[command(flatten)]
+        filter: AgentFilterArgs,
     },
     /// Check that an endpoint answers through the relay, like ping(8): one
     /// line per reply, then a summary. Fails if none answered.
@@ -257,10 +255,6 @@ pub enum TokensCommand {
     },
 }
 
-fn parse_status(s: &str) -> Result<Status, String> {
-    s.parse()
-}
-
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
 }
@@ -284,6 +278,7 @@ pub fn parse_ttl(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use triage_shared::ticket::Status;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("triage").chain(args.iter().copied()))
@@ -335,24 +330,36 @@ mod tests {
     }
 
     #[test]
-    fn tickets_list_takes_status_limit_and_json() {
+    fn tickets_list_search_and_watch_take_the_queue_filters() {
         match tickets(&["list"]) {
-            TicketsCommand::List {
-                status,
-                limit,
-                json,
-            } => {
-                assert_eq!((status, limit, json), (None, DEFAULT_LIST_LIMIT, false));
+            TicketsCommand::List(l) => {
+                assert_eq!((l.limit, l.json), (None, false));
+                assert_eq!(l.filter, TicketFilterArgs::default());
             }
             other => panic!("{other:?}"),
         }
         match tickets(&["list", "--status", "in-progress", "--limit", "5", "--json"]) {
-            TicketsCommand::List {
-                status,
-                limit,
-                json,
-            } => {
-                assert_eq!((status, limit, json), (Some(Status::InProgress), 5, true));
+            TicketsCommand::List(l) => {
+                assert_eq!(l.filter.status, [Status::InProgress]);
+                assert_eq!((l.limit, l.json), (Some(5), true));
+            }
+            other => panic!("{other:?}"),
+        }
+        match tickets(&["search", "wifi drops", "--tier", "l2", "--limit", "3"]) {
+            TicketsCommand::Search(s) => {
+                assert_eq!(s.query, "wifi drops");
+                assert_eq!(s.limit, 3);
+                assert_eq!(s.filter.tier, [triage_shared::ticket::Tier::L2]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match tickets(&["watch", "--assignee", "me", "--json"]) {
+            TicketsCommand::Watch(w) => {
+                assert!(w.json);
+                assert_eq!(
+                    w.filter.assignee,
+                    Some(triage_shared::queue::AssigneeFilter::Me)
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -363,10 +370,9 @@ mod tests {
         let err = parse(&["tickets", "list", "--status", "done"]).unwrap_err();
         assert!(err.to_string().contains("open, in_progress"), "{err}");
         assert!(parse(&["tickets", "list", "--limit", "0"]).is_err());
-        let max = MAX_LIST_ITEMS.to_string();
-        assert!(parse(&["tickets", "list", "--limit", &max]).is_ok());
-        let over = (MAX_LIST_ITEMS + 1).to_string();
-        assert!(parse(&["tickets", "list", "--limit", &over]).is_err());
+        assert!(parse(&["tickets", "search"]).is_err());
+        let over = (triage_shared::queue::MAX_SEARCH_RESULTS + 1).to_string();
+        assert!(parse(&["tickets", "search", "vpn", "--limit", &over]).is_err());
     }
 
     #[test]
@@ -437,7 +443,8 @@ mod tests {
             parse(&["agents", "list", "--json"]).unwrap().command,
             Command::Agents(AgentsCommand::List {
                 json: true,
-                limit: None
+                limit: None,
+                ..
             })
         ));
         assert!(matches!(

@@ -149,6 +149,7 @@ pub mod audit_log;
 pub mod commands;
 pub mod error;
 pub mod home;
+pub mod pager;
 pub mod receive;
 pub mod render;
 pub mod run_view;

@@ -29,21 +29,43 @@ pub struct IssuedToken {
 }
 
 pub async fn agents(home: &Home, command: AgentsCommand, out: Out<'_>) -> Result<(), CliError> {
-    let (json, limit) = match command {
-        AgentsCommand::List { json, limit } => (json, limit.map(|n| n as usize)),
+    let (json, limit, filter) = match command {
+        AgentsCommand::List {
+            json,
+            limit,
+            filter,
+        } => (json, limit.map(|n| n as usize), filter.to_filter()),
         AgentsCommand::Ping(args) => return super::ping::run(home, args, out).await,
         AgentsCommand::Remove { agent } => {
             return super::revoke::remove_agent(home, &agent, out).await
         }
     };
     let conn = connect(home).await?;
-    let result = conn.agents(limit).await;
+    let result = async {
+        let agents = conn.agents(&filter, limit).await?;
+        // The table says how many matched in all, also past `--limit`.
+        let count = if json {
+            None
+        } else {
+            Some(conn.count_agents(&filter).await?)
+        };
+        Ok::<_, CliError>((agents, count))
+    }
+    .await;
     conn.close().await;
-    let agents = result?;
+    let (agents, count) = result?;
     if json {
         return print_json(out, &agents);
     }
-    out.write_all(render::agent_table(&agents, Timestamp::now(), terminal_width()).as_bytes())?;
+    let filtered = filter != triage_shared::queue::AgentFilter::default();
+    if agents.is_empty() && filtered {
+        out.write_all(b"No endpoint matches.\n")?;
+    } else {
+        out.write_all(render::agent_table(&agents, Timestamp::now(), terminal_width()).as_bytes())?;
+    }
+    if let Some(count) = count {
+        out.write_all(render::agent_count_line(&count).as_bytes())?;
+    }
     Ok(())
 }
 

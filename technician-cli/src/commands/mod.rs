@@ -13,9 +13,11 @@ pub mod roster;
 pub mod script;
 pub mod stream;
 pub mod tickets;
+pub mod watch;
 
 use crate::error::CliError;
 use crate::home::Home;
+use crate::pager::Pager;
 use crate::selector::AgentSelector;
 use crate::ticket_ref::TicketRef;
 use serde::Serialize;
@@ -27,8 +29,9 @@ use triage_shared::identity::KeyPair;
 use triage_shared::protocol::{
     AgentSummary, PeerKind, Request, Response, SessionIdentity, TicketDetail,
 };
+use triage_shared::queue::{AgentCount, AgentFilter};
 use triage_shared::roles::Role;
-use triage_shared::selector::{AgentCursor, IdPrefix};
+use triage_shared::selector::IdPrefix;
 use triage_shared::token::RelayLocator;
 use triage_shared::TicketId;
 
@@ -120,16 +123,40 @@ impl Connected {
         }
     }
 
-    /// Every enrolled agent, or the first `limit`, fetched a page at a time.
-    pub async fn agents(&self, limit: Option<usize>) -> Result<Vec<AgentSummary>, CliError> {
-        let mut pages = AgentPages::new(limit);
-        while let Some(request) = pages.next_request() {
+    /// The endpoints `filter` selects (every one, or the first `limit`),
+    /// fetched a page at a time, with how many match and are online.
+    pub async fn agents(
+        &self,
+        filter: &AgentFilter,
+        limit: Option<usize>,
+    ) -> Result<Vec<AgentSummary>, CliError> {
+        let mut pager = Pager::new(limit, MAX_LISTED_AGENTS, "endpoint");
+        let mut agents = Vec::new();
+        while let Some((after, limit)) = pager.next() {
+            let request = Request::ListAgentsFiltered {
+                filter: filter.clone(),
+                after,
+                limit,
+            };
             match self.ask(&request).await? {
-                Response::AgentPage { agents, next } => pages.take(agents, next)?,
+                Response::AgentPage { agents: page, next } => {
+                    agents.extend(pager.take(page, next)?)
+                }
                 _ => return Err(unexpected(&request)),
             }
         }
-        Ok(pages.into_agents())
+        Ok(agents)
+    }
+
+    /// How many endpoints `filter` selects, and how many of those are online.
+    pub async fn count_agents(&self, filter: &AgentFilter) -> Result<AgentCount, CliError> {
+        let request = Request::CountAgents {
+            filter: filter.clone(),
+        };
+        match self.ask(&request).await? {
+            Response::AgentCount(count) => Ok(count),
+            _ => Err(unexpected(&request)),
+        }
     }
 
     pub async fn ticket(&self, id: TicketId) -> Result<TicketDetail, CliError> {
@@ -191,58 +218,42 @@ pub fn print_json<T: Serialize + ?Sized>(out: Out<'_>, value: &T) -> Result<(), 
     Ok(())
 }
 
-/// Most endpoints one listing collects, whatever a relay hands out.
-pub const MAX_LISTED_AGENTS: usize = 1_000_000;
-
-/// Walks the pages of the endpoint list: what to ask next, and a check
-/// that each page moves forward, so a relay that repeats a cursor or sends
-/// empty pages cannot keep the CLI asking.
-pub struct AgentPages {
-    agents: Vec<AgentSummary>,
-    limit: usize,
-    after: Option<AgentCursor>,
-    done: bool,
+/// A JSON array written an element at a time, pretty like [`print_json`].
+pub struct JsonArray<'a> {
+    out: Out<'a>,
+    empty: bool,
 }
 
-impl AgentPages {
-    pub fn new(limit: Option<usize>) -> AgentPages {
-        AgentPages {
-            agents: Vec::new(),
-            limit: limit.unwrap_or(MAX_LISTED_AGENTS).min(MAX_LISTED_AGENTS),
-            after: None,
-            done: limit == Some(0),
-        }
+impl<'a> JsonArray<'a> {
+    pub fn start(out: Out<'a>) -> JsonArray<'a> {
+        JsonArray { out, empty: true }
     }
 
-    pub fn next_request(&self) -> Option<Request> {
-        (!self.done).then(|| Request::ListAgentsPage {
-            after: self.after.clone(),
-            limit: u32::try_from(self.limit - self.agents.len()).unwrap_or(u32::MAX),
-        })
-    }
-
-    pub fn take(
-        &mut self,
-        mut page: Vec<AgentSummary>,
-        next: Option<AgentCursor>,
-    ) -> Result<(), CliError> {
-        let stalled = next.is_some() && (page.is_empty() || next == self.after);
-        if stalled {
-            return Err(CliError::Relay(
-                "the relay's endpoint list did not move on to a next page; try again, and tell the relay admin if it persists".into(),
-            ));
+    pub fn extend<T: Serialize>(&mut self, items: &[T]) -> Result<(), CliError> {
+        for item in items {
+            self.out
+                .write_all(if self.empty { b"[\n" } else { b",\n" })?;
+            self.empty = false;
+            let text = serde_json::to_string_pretty(item)?;
+            for (i, line) in text.lines().enumerate() {
+                if i > 0 {
+                    self.out.write_all(b"\n")?;
+                }
+                write!(self.out, "  {line}")?;
+            }
         }
-        page.truncate(self.limit - self.agents.len());
-        self.agents.extend(page);
-        self.after = next;
-        self.done = self.after.is_none() || self.agents.len() >= self.limit;
         Ok(())
     }
 
-    pub fn into_agents(self) -> Vec<AgentSummary> {
-        self.agents
+    pub fn finish(self) -> Result<(), CliError> {
+        self.out
+            .write_all(if self.empty { b"[]\n" } else { b"\n]\n" })?;
+        Ok(())
     }
 }
+
+/// Most endpoints one listing collects, whatever a relay hands out.
+pub const MAX_LISTED_AGENTS: usize = 1_000_000;
 
 pub fn unexpected(request: &Request) -> CliError {
     CliError::UnexpectedResponse {
@@ -265,82 +276,6 @@ fn width_from(columns: Option<&str>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use triage_shared::time::Timestamp;
-
-    fn agents(hosts: &[&str]) -> Vec<AgentSummary> {
-        hosts
-            .iter()
-            .map(|h| AgentSummary {
-                id: triage_shared::AgentId::new_random(),
-                hostname: h.to_string(),
-                os: "Debian".into(),
-                enrolled_at: Timestamp(0),
-                last_seen: None,
-                online: false,
-            })
-            .collect()
-    }
-
-    fn cursor_after(page: &[AgentSummary]) -> Option<AgentCursor> {
-        page.last().map(|a| AgentCursor {
-            hostname: a.hostname.clone(),
-            id: a.id,
-        })
-    }
-
-    #[test]
-    fn every_page_is_fetched_until_the_relay_says_it_was_the_last() {
-        let mut pages = AgentPages::new(None);
-        let first = agents(&["a", "b"]);
-        let Some(Request::ListAgentsPage { after: None, .. }) = pages.next_request() else {
-            panic!("the first page starts at the beginning");
-        };
-        pages.take(first.clone(), cursor_after(&first)).unwrap();
-        let Some(Request::ListAgentsPage { after, .. }) = pages.next_request() else {
-            panic!("a second page is asked for");
-        };
-        assert_eq!(after, cursor_after(&first));
-        pages.take(agents(&["c"]), None).unwrap();
-        assert!(pages.next_request().is_none());
-        let hosts: Vec<_> = pages
-            .into_agents()
-            .into_iter()
-            .map(|a| a.hostname)
-            .collect();
-        assert_eq!(hosts, ["a", "b", "c"]);
-    }
-
-    #[test]
-    fn a_limit_stops_the_paging_and_asks_for_no_more_than_it_needs() {
-        let mut pages = AgentPages::new(Some(3));
-        let Some(Request::ListAgentsPage { limit: 3, .. }) = pages.next_request() else {
-            panic!("asks for the limit");
-        };
-        let first = agents(&["a", "b"]);
-        pages.take(first.clone(), cursor_after(&first)).unwrap();
-        let Some(Request::ListAgentsPage { limit: 1, .. }) = pages.next_request() else {
-            panic!("asks for the rest");
-        };
-        // A relay that sends more than asked is cut to the limit.
-        let second = agents(&["c", "d"]);
-        pages.take(second.clone(), cursor_after(&second)).unwrap();
-        assert!(pages.next_request().is_none());
-        assert_eq!(pages.into_agents().len(), 3);
-    }
-
-    #[test]
-    fn a_relay_that_does_not_move_on_is_refused() {
-        let mut pages = AgentPages::new(None);
-        let first = agents(&["a"]);
-        pages.take(first.clone(), cursor_after(&first)).unwrap();
-        let err = pages
-            .take(agents(&["a"]), cursor_after(&first))
-            .unwrap_err();
-        assert!(err.to_string().contains("next page"), "{err}");
-        let mut pages = AgentPages::new(None);
-        let err = pages.take(Vec::new(), cursor_after(&first)).unwrap_err();
-        assert!(matches!(err, CliError::Relay(_)), "{err}");
-    }
 
     #[test]
     fn width_comes_from_columns_when_sensible() {
@@ -349,6 +284,26 @@ mod tests {
         assert_eq!(width_from(Some("wide")), DEFAULT_WIDTH);
         assert_eq!(width_from(Some("3")), DEFAULT_WIDTH);
         assert_eq!(width_from(Some("999999")), DEFAULT_WIDTH);
+    }
+
+    #[test]
+    fn a_json_array_written_in_pieces_reads_as_print_json_writes_it() {
+        let items = vec![serde_json::json!({"a": [1, 2]}), serde_json::json!("x")];
+        let mut whole = Vec::new();
+        print_json(&mut whole, &items).unwrap();
+        let mut pieces = Vec::new();
+        let mut array = JsonArray::start(&mut pieces);
+        array.extend(&items[..1]).unwrap();
+        array.extend::<serde_json::Value>(&[]).unwrap();
+        array.extend(&items[1..]).unwrap();
+        array.finish().unwrap();
+        assert_eq!(
+            String::from_utf8(pieces).unwrap(),
+            String::from_utf8(whole).unwrap()
+        );
+        let mut empty = Vec::new();
+        JsonArray::start(&mut empty).finish().unwrap();
+        assert_eq!(empty, b"[]\n");
     }
 
     #[test]

@@ -1,27 +1,46 @@
 //! `triage tickets ...`: list, show and work tickets.
 
-use super::{connect, print_json, terminal_width, unexpected, Connected, Out};
-use crate::args::TicketsCommand;
+use super::{connect, print_json, terminal_width, unexpected, Connected, JsonArray, Out};
+use crate::args::{ListArgs, TicketsCommand, WatchArgs};
 use crate::error::CliError;
 use crate::home::Home;
+use crate::pager::Pager;
 use crate::render;
 use crate::ticket_ref::{short_id, TicketRef};
+use serde::Serialize;
 use triage_shared::limits::MAX_TEXT_LEN;
+use triage_shared::protocol::TicketDetail;
 use triage_shared::protocol::{Request, Response};
+use triage_shared::queue::{SearchQuery, SimilarTicket, TicketFilter, MAX_SIMILAR};
 use triage_shared::text::clean;
 use triage_shared::text::{check_name, check_text};
-use triage_shared::ticket::{Status, StatusAction, Ticket, Tier};
+use triage_shared::ticket::{StatusAction, Tier};
 use triage_shared::time::Timestamp;
 use triage_shared::TicketId;
+
+/// `tickets show --json`: the ticket as the relay holds it, with the
+/// similar resolved tickets beside it.
+#[derive(Debug, Serialize)]
+pub struct ShowJson {
+    #[serde(flatten)]
+    pub detail: TicketDetail,
+    pub similar: Vec<SimilarTicket>,
+}
+
+/// Most tickets one listing walks, whatever a relay hands out.
+pub const MAX_LISTED_TICKETS: usize = 10_000_000;
 
 /// A ticket command with its input checked, ready to send.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
-    List {
-        status: Option<Status>,
+    List(ListArgs),
+    Search {
+        query: SearchQuery,
+        filter: TicketFilter,
         limit: u32,
         json: bool,
     },
+    Watch(WatchArgs),
     Show {
         target: TicketRef,
         json: bool,
@@ -57,15 +76,14 @@ pub fn plan(command: TicketsCommand) -> Result<Plan, CliError> {
         })
     };
     match command {
-        C::List {
-            status,
-            limit,
-            json,
-        } => Ok(Plan::List {
-            status,
-            limit,
-            json,
+        C::List(args) => Ok(Plan::List(args)),
+        C::Search(args) => Ok(Plan::Search {
+            query: SearchQuery::parse(&args.query)?,
+            filter: args.filter.to_filter(),
+            limit: args.limit,
+            json: args.json,
         }),
+        C::Watch(args) => Ok(Plan::Watch(args)),
         C::Show { id, json } => Ok(Plan::Show {
             target: TicketRef::parse(&id)?,
             json,
@@ -122,7 +140,11 @@ fn checked_note(note: Option<String>) -> Result<Option<String>, CliError> {
 }
 
 pub async fn run(home: &Home, command: TicketsCommand, out: Out<'_>) -> Result<(), CliError> {
-    let plan = plan(command)?;
+    let plan = match plan(command)? {
+        // It keeps its own connection, and makes a new one when it drops.
+        Plan::Watch(args) => return super::watch::run(home, args, out).await,
+        plan => plan,
+    };
     let conn = connect(home).await?;
     let result = execute(&conn, plan, out).await;
     conn.close().await;
@@ -131,28 +153,47 @@ pub async fn run(home: &Home, command: TicketsCommand, out: Out<'_>) -> Result<(
 
 async fn execute(conn: &Connected, plan: Plan, out: Out<'_>) -> Result<(), CliError> {
     match plan {
-        Plan::List {
-            status,
+        Plan::List(args) => list(conn, &args, out).await,
+        Plan::Search {
+            query,
+            filter,
             limit,
             json,
         } => {
-            let tickets = list(conn, status, limit).await?;
+            let request = Request::SearchTickets {
+                query,
+                filter,
+                limit,
+            };
+            let hits = match conn.ask(&request).await? {
+                Response::SearchHits(hits) => hits,
+                _ => return Err(unexpected(&request)),
+            };
             if json {
-                print_json(out, &tickets)
+                print_json(out, &hits)
             } else {
-                out.write_all(
-                    render::ticket_table(&tickets, Timestamp::now(), terminal_width()).as_bytes(),
-                )?;
+                out.write_all(render::search_hits(&hits, Timestamp::now()).as_bytes())?;
                 Ok(())
             }
         }
+        Plan::Watch(_) => unreachable!("a watch is run before connecting"),
         Plan::Show { target, json } => {
             let id = conn.resolve_ticket(&target).await?;
             let detail = conn.ticket(id).await?;
+            let request = Request::SimilarTickets {
+                ticket: id,
+                limit: MAX_SIMILAR,
+            };
+            let similar = match conn.ask(&request).await? {
+                Response::Similar(similar) => similar,
+                _ => return Err(unexpected(&request)),
+            };
             if json {
-                print_json(out, &detail)
+                print_json(out, &ShowJson { detail, similar })
             } else {
-                out.write_all(render::ticket_detail(&detail, Timestamp::now()).as_bytes())?;
+                let now = Timestamp::now();
+                out.write_all(render::ticket_detail(&detail, now).as_bytes())?;
+                out.write_all(render::similar_section(&similar, now).as_bytes())?;
                 Ok(())
             }
         }
@@ -170,15 +211,38 @@ async fn execute(conn: &Connected, plan: Plan, out: Out<'_>) -> Result<(), CliEr
     }
 }
 
-async fn list(
-    conn: &Connected,
-    status: Option<Status>,
-    limit: u32,
-) -> Result<Vec<Ticket>, CliError> {
-    let request = Request::ListTickets { status, limit };
-    match conn.ask(&request).await? {
-        Response::Tickets(tickets) => Ok(tickets),
-        _ => Err(unexpected(&request)),
+/// Every ticket the filter selects (or the first `--limit`), a page at a
+/// time. `--json` is written as one array as the pages come, so a long
+/// list is never held whole; the table needs every row for its widths.
+async fn list(conn: &Connected, args: &ListArgs, out: Out<'_>) -> Result<(), CliError> {
+    let filter = args.filter.to_filter();
+    let mut pager = Pager::new(args.limit.map(|n| n as usize), MAX_LISTED_TICKETS, "ticket");
+    let mut rows = Vec::new();
+    let mut json = args.json.then(|| JsonArray::start(&mut *out));
+    while let Some((after, limit)) = pager.next() {
+        let request = Request::ListTicketsPage {
+            filter: filter.clone(),
+            sort: args.sort,
+            after,
+            limit,
+        };
+        let page = match conn.ask(&request).await? {
+            Response::TicketPage { tickets, next } => pager.take(tickets, next)?,
+            _ => return Err(unexpected(&request)),
+        };
+        match &mut json {
+            Some(array) => array.extend(&page)?,
+            None => rows.extend(page),
+        }
+    }
+    match json {
+        Some(array) => array.finish(),
+        None => {
+            out.write_all(
+                render::ticket_table(&rows, Timestamp::now(), terminal_width()).as_bytes(),
+            )?;
+            Ok(())
+        }
     }
 }
 
@@ -254,7 +318,7 @@ mod tests {
     use crate::args::{Cli, Command};
     use clap::Parser;
     use triage_shared::limits::MAX_TEXT_LEN;
-    use triage_shared::ticket::transition;
+    use triage_shared::ticket::{transition, Status};
 
     const FULL: &str = "1234abcd-0000-4000-8000-000000000001";
 
