@@ -9,7 +9,11 @@ use common::{keyed_home, logged_in, resolve_ticket_among, single, triage, FakeRe
 use triage_cli::CliError;
 use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::identity::{CertFingerprint, KeyPair};
-use triage_shared::protocol::{Request, Response, TicketDetail};
+use triage_shared::protocol::{AgentSummary, Request, Response, TicketDetail};
+use triage_shared::queue::{
+    AgentCount, AgentFilter, FoundIn, Presence, SearchHit, SearchQuery, Snippet, TicketFilter,
+    TicketSort,
+};
 use triage_shared::roles::Role;
 use triage_shared::ticket::{Category, Priority, Source, Status, StatusAction, Ticket, Tier};
 use triage_shared::time::Timestamp;
@@ -270,9 +274,10 @@ async fn relay_refusals_come_back_in_the_relays_words() {
 #[tokio::test]
 async fn lists_print_a_clean_table_or_the_exact_json() {
     let (dir, relay) = logged_in(|request| match request {
-        Request::ListTickets { .. } => {
-            Response::Tickets(vec![ticket(A, "Outlook \u{1b}[2Jcrashes")])
-        }
+        Request::ListTicketsPage { .. } => Response::TicketPage {
+            tickets: vec![ticket(A, "Outlook \u{1b}[2Jcrashes")],
+            next: None,
+        },
         _ => Response::Ok,
     })
     .await;
@@ -290,8 +295,13 @@ async fn lists_print_a_clean_table_or_the_exact_json() {
     assert!(!table.contains('\u{1b}'));
     assert_eq!(
         relay.requests()[0],
-        Request::ListTickets {
-            status: Some(Status::Open),
+        Request::ListTicketsPage {
+            filter: TicketFilter {
+                statuses: vec![Status::Open],
+                ..TicketFilter::default()
+            },
+            sort: TicketSort::Created,
+            after: None,
             limit: 5
         }
     );
@@ -373,4 +383,141 @@ async fn admin_requests_carry_checked_values() {
             },
         ]
     );
+}
+
+const OTHER: &str = "5678abcd-0000-4000-8000-000000000002";
+
+#[tokio::test]
+async fn every_page_is_fetched_and_json_is_one_array() {
+    let (dir, relay) = logged_in(|request| match request {
+        Request::ListTicketsPage { after: None, .. } => {
+            let first = ticket(A, "first");
+            Response::TicketPage {
+                next: Some(TicketSort::Updated.cursor_after(&first)),
+                tickets: vec![first],
+            }
+        }
+        Request::ListTicketsPage { after: Some(_), .. } => Response::TicketPage {
+            tickets: vec![ticket(OTHER, "second")],
+            next: None,
+        },
+        _ => Response::Ok,
+    })
+    .await;
+    let json = triage(
+        dir.path(),
+        &[
+            "tickets",
+            "list",
+            "--sort",
+            "updated",
+            "--assignee",
+            "me",
+            "--json",
+        ],
+    )
+    .await
+    .unwrap();
+    let back: Vec<Ticket> = serde_json::from_str(&json).unwrap();
+    let titles: Vec<_> = back.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(titles, ["first", "second"]);
+    let requests = relay.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let Request::ListTicketsPage {
+        filter,
+        sort,
+        after: Some(after),
+        limit,
+    } = &requests[1]
+    else {
+        panic!("{requests:?}")
+    };
+    assert_eq!(*sort, TicketSort::Updated);
+    assert_eq!(after.id, A.parse().unwrap());
+    assert_eq!(filter.assignee, triage_shared::queue::AssigneeFilter::Me);
+    assert!(*limit > 1);
+}
+
+#[tokio::test]
+async fn a_search_sends_the_parsed_query_and_shows_each_match() {
+    let (dir, relay) = logged_in(|request| match request {
+        Request::SearchTickets { .. } => Response::SearchHits(vec![SearchHit {
+            ticket: ticket(A, "VPN drops"),
+            found_in: FoundIn::Comment,
+            snippet: Snippet::from_marked(
+                "it \u{E000}drops\u{E001} hourly",
+                '\u{E000}',
+                '\u{E001}',
+            ),
+        }]),
+        _ => Response::Ok,
+    })
+    .await;
+    let out = triage(
+        dir.path(),
+        &["tickets", "search", "drops -printer", "--status", "open"],
+    )
+    .await
+    .unwrap();
+    assert!(out.contains("1234abcd  open"), "{out}");
+    assert!(out.contains("comment: it *drops* hourly"), "{out}");
+    assert_eq!(
+        relay.requests()[0],
+        Request::SearchTickets {
+            query: SearchQuery::parse("drops -printer").unwrap(),
+            filter: TicketFilter {
+                statuses: vec![Status::Open],
+                ..TicketFilter::default()
+            },
+            limit: triage_shared::queue::DEFAULT_SEARCH_RESULTS,
+        }
+    );
+    // A query that is only exclusions never reaches the relay.
+    let before = relay.requests().len();
+    let err = triage(dir.path(), &["tickets", "search", "-printer"])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("only leaves words out"), "{err}");
+    assert_eq!(relay.requests().len(), before);
+}
+
+#[tokio::test]
+async fn agents_list_ends_with_how_many_match_and_are_online() {
+    let (dir, relay) = logged_in(|request| match request {
+        Request::ListAgentsFiltered { .. } => Response::AgentPage {
+            agents: vec![AgentSummary {
+                id: triage_shared::AgentId::new_random(),
+                hostname: "pc-1".into(),
+                os: "Debian 12".into(),
+                enrolled_at: Timestamp(0),
+                last_seen: None,
+                online: true,
+            }],
+            next: None,
+        },
+        Request::CountAgents { .. } => Response::AgentCount(AgentCount {
+            matching: 1_204,
+            online: 1_180,
+        }),
+        _ => Response::Ok,
+    })
+    .await;
+    let out = triage(
+        dir.path(),
+        &["agents", "list", "--online", "--hostname", "pc-*"],
+    )
+    .await
+    .unwrap();
+    assert!(out.contains("pc-1"), "{out}");
+    assert!(out.ends_with("1,204 endpoints, 1,180 online\n"), "{out}");
+    let expected = AgentFilter {
+        presence: Presence::Online,
+        hostname: Some("pc-*".into()),
+        ..AgentFilter::default()
+    };
+    let requests = relay.requests();
+    assert!(
+        matches!(&requests[0], Request::ListAgentsFiltered { filter, .. } if *filter == expected)
+    );
+    assert_eq!(requests[1], Request::CountAgents { filter: expected });
 }

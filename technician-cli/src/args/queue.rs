@@ -86,6 +86,7 @@ pub struct ListArgs {
 #[derive(Debug, Clone, PartialEq, Args)]
 pub struct SearchArgs {
     /// Words to find, "a phrase" in quotes, -word to leave tickets holding it out.
+    #[arg(allow_hyphen_values = true)]
     pub query: String,
     #[command(flatten)]
     pub filter: TicketFilterArgs,
