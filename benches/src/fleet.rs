@@ -247,7 +247,7 @@ async fn token(relay_bin: &Path, data: &Path, addr: &str, n: usize) -> Result<En
     Err(anyhow!("no token from triage-relay token: {last}"))
 }
 
-fn free_udp_port() -> Result<u16> {
+pub(crate) fn free_udp_port() -> Result<u16> {
     let s = std::net::UdpSocket::bind("127.0.0.1:0")?;
     Ok(s.local_addr()?.port())
 }

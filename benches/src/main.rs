@@ -7,6 +7,7 @@ mod fleet;
 mod footprint;
 mod ingest;
 mod pull;
+mod queue;
 mod report;
 mod rtt;
 mod stats;
@@ -88,6 +89,30 @@ struct IngestArgs {
     ingest_secs: u64,
 }
 
+#[derive(clap::Args, Clone)]
+struct QueueArgs {
+    /// Tickets in the store (each with 0–2 comments, and a resolution
+    /// note when resolved).
+    #[arg(long, default_value_t = 1_000_000)]
+    queue_tickets: usize,
+    /// Endpoints in the store.
+    #[arg(long, default_value_t = 100_000)]
+    queue_agents: usize,
+    /// Lists and searches timed, each.
+    #[arg(long, default_value_t = 400)]
+    queue_requests: usize,
+    /// Seconds agents file tickets onto the full store.
+    #[arg(long, default_value_t = 10)]
+    queue_insert_secs: u64,
+    /// Also measure on PostgreSQL: a server URL (the bench makes and
+    /// drops its own database `triage_bench_queue` there).
+    #[arg(long, value_name = "URL")]
+    postgres_url: Option<String>,
+    /// The relay binary [default: triage-relay next to this binary].
+    #[arg(long)]
+    queue_relay_bin: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum What {
     /// 1: log-pull throughput, relay vs raw quinn vs scp
@@ -100,6 +125,8 @@ enum What {
     Footprint(FootprintArgs),
     /// 5: tickets/s with snapshots from concurrent agents
     Ingest(IngestArgs),
+    /// 6: filtered lists, searches, filing and RSS over a million tickets
+    Queue(QueueArgs),
     /// Everything, in order
     All {
         #[command(flatten)]
@@ -112,7 +139,26 @@ enum What {
         footprint: FootprintArgs,
         #[command(flatten)]
         ingest: IngestArgs,
+        #[command(flatten)]
+        queue: QueueArgs,
     },
+}
+
+async fn queue(args: QueueArgs, rows: &mut Vec<Row>) -> Result<()> {
+    let bin = sibling("triage-relay", args.queue_relay_bin)?;
+    let size = queue::Size {
+        tickets: args.queue_tickets,
+        agents: args.queue_agents,
+        requests: args.queue_requests,
+        insert_secs: args.queue_insert_secs,
+    };
+    guarded(
+        "6 queue at scale",
+        rows,
+        queue::run(&bin, size, args.postgres_url.as_deref()),
+    )
+    .await;
+    Ok(())
 }
 
 fn sibling(name: &str, given: Option<PathBuf>) -> Result<PathBuf> {
@@ -223,12 +269,14 @@ async fn main() -> Result<()> {
             )
             .await
         }
+        What::Queue(a) => queue(a, &mut rows).await?,
         What::All {
             pull,
             rtt,
             fleet: f,
             footprint: fp,
             ingest,
+            queue: q,
         } => {
             guarded("1 log pull", &mut rows, pull::run(pull.size)).await;
             guarded(
@@ -253,6 +301,13 @@ async fn main() -> Result<()> {
             if let Err(e) = fleet(f, &mut rows).await {
                 rows.push(Row::skipped(
                     "3 agents per relay",
+                    "(failed)",
+                    &format!("{e:#}"),
+                ));
+            }
+            if let Err(e) = queue(q, &mut rows).await {
+                rows.push(Row::skipped(
+                    "6 queue at scale",
                     "(failed)",
                     &format!("{e:#}"),
                 ));
