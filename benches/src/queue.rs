@@ -70,11 +70,7 @@ pub async fn run(relay_bin: &Path, size: Size, postgres: Option<&str>) -> Result
             },
             Err(e) => rows.push(Row::skipped(M, "PostgreSQL", &format!("{e:#}"))),
         },
-        None => rows.push(Row::skipped(
-            M,
-            "PostgreSQL",
-            "no --postgres-url given",
-        )),
+        None => rows.push(Row::skipped(M, "PostgreSQL", "no --postgres-url given")),
     }
     Ok(rows)
 }
@@ -82,7 +78,9 @@ pub async fn run(relay_bin: &Path, size: Size, postgres: Option<&str>) -> Result
 /// An empty database `triage_bench_queue` beside the one `url` names.
 async fn fresh_postgres(url: &str) -> Result<String> {
     sqlx::any::install_default_drivers();
-    let admin = AnyPool::connect(url).await.context("connecting to PostgreSQL")?;
+    let admin = AnyPool::connect(url)
+        .await
+        .context("connecting to PostgreSQL")?;
     sqlx::query("DROP DATABASE IF EXISTS triage_bench_queue")
         .execute(&admin)
         .await?;
@@ -94,7 +92,13 @@ async fn fresh_postgres(url: &str) -> Result<String> {
     Ok(format!("{base}/triage_bench_queue"))
 }
 
-async fn one(relay_bin: &Path, backend: &str, url: &str, size: Size, tmp: &Path) -> Result<Vec<Row>> {
+async fn one(
+    relay_bin: &Path,
+    backend: &str,
+    url: &str,
+    size: Size,
+    tmp: &Path,
+) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let store = Store::open(url).await.context("opening the store")?;
     let technician = KeyPair::generate();
@@ -108,7 +112,10 @@ async fn one(relay_bin: &Path, backend: &str, url: &str, size: Size, tmp: &Path)
     )
     .await?;
     store.close().await;
-    eprintln!("triage-bench: filling {backend} with {} tickets …", size.tickets);
+    eprintln!(
+        "triage-bench: filling {backend} with {} tickets …",
+        size.tickets
+    );
     let fill = fill(url, size).await?;
     rows.push(
         Row::new(
@@ -132,7 +139,16 @@ async fn one(relay_bin: &Path, backend: &str, url: &str, size: Size, tmp: &Path)
     let port = crate::fleet::free_udp_port()?;
     let addr = format!("127.0.0.1:{port}");
     let mut relay = tokio::process::Command::new(relay_bin)
-        .args(["serve", "--listen", &addr, "--public-addr", &addr, "--database-url", url, "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &addr,
+            "--public-addr",
+            &addr,
+            "--database-url",
+            url,
+            "--data-dir",
+        ])
         .arg(&data)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -141,7 +157,18 @@ async fn one(relay_bin: &Path, backend: &str, url: &str, size: Size, tmp: &Path)
         .spawn()
         .with_context(|| format!("starting {}", relay_bin.display()))?;
     let pid = relay.id().ok_or_else(|| anyhow!("relay exited at once"))?;
-    let result = drive(relay_bin, &data, url, &addr, pid, &technician, backend, size, &fill).await;
+    let result = drive(
+        relay_bin,
+        &data,
+        url,
+        &addr,
+        pid,
+        &technician,
+        backend,
+        size,
+        &fill,
+    )
+    .await;
     // SAFETY: signalling the child we started, by its pid.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let _ = tokio::time::timeout(Duration::from_secs(10), relay.wait()).await;
@@ -261,11 +288,25 @@ async fn drive(
 async fn token(relay_bin: &Path, data: &Path, url: &str, addr: &str) -> Result<EnrollmentToken> {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !data.join("public-addr").exists() {
-        anyhow::ensure!(Instant::now() < deadline, "the relay did not start in 120 s");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the relay did not start in 120 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let out = tokio::process::Command::new(relay_bin)
-        .args(["token", "--uses", "100", "--ttl", "1h", "--public-addr", addr, "--database-url", url, "--data-dir"])
+        .args([
+            "token",
+            "--uses",
+            "100",
+            "--ttl",
+            "1h",
+            "--public-addr",
+            addr,
+            "--database-url",
+            url,
+            "--data-dir",
+        ])
         .arg(data)
         .output()
         .await?;
@@ -285,7 +326,9 @@ async fn connect_when_up(token: &EnrollmentToken, key: &KeyPair) -> Result<Sessi
     loop {
         match Session::connect(&token.relay, key, PeerKind::Technician).await {
             Ok(s) => return Ok(s),
-            Err(e) if Instant::now() > deadline => return Err(anyhow!("relay did not come up: {e}")),
+            Err(e) if Instant::now() > deadline => {
+                return Err(anyhow!("relay did not come up: {e}"))
+            }
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
@@ -368,16 +411,25 @@ fn search_requests() -> Vec<Request> {
         search("vpn drops", TicketFilter::default()),
         search("\"blue screen\"", TicketFilter::default()),
         search("printer -toner", TicketFilter::default()),
-        search("outlook crashes", TicketFilter {
-            statuses: vec![Status::Resolved, Status::Closed],
-            ..TicketFilter::default()
-        }),
+        search(
+            "outlook crashes",
+            TicketFilter {
+                statuses: vec![Status::Resolved, Status::Closed],
+                ..TicketFilter::default()
+            },
+        ),
         search(&vocabulary_word(900), TicketFilter::default()),
-        search(&format!("{} {}", vocabulary_word(40), vocabulary_word(2500)), TicketFilter::default()),
-        search("wifi", TicketFilter {
-            tiers: vec![Tier::L2],
-            ..TicketFilter::default()
-        }),
+        search(
+            &format!("{} {}", vocabulary_word(40), vocabulary_word(2500)),
+            TicketFilter::default(),
+        ),
+        search(
+            "wifi",
+            TicketFilter {
+                tiers: vec![Tier::L2],
+                ..TicketFilter::default()
+            },
+        ),
         search("disk smart", TicketFilter::default()),
     ]
 }
@@ -478,9 +530,16 @@ async fn fill(url: &str, size: Size) -> Result<Filled> {
             (_, 2..=59) => Status::Closed,
             _ => Status::Resolved,
         };
-        let priority = [Priority::Low, Priority::Normal, Priority::Normal, Priority::Normal, Priority::High, Priority::Urgent]
-            [rng.below(6) as usize];
-        let tier = [Tier::L1, Tier::L1, Tier::L1, Tier::L2, Tier::L2, Tier::L3][rng.below(6) as usize];
+        let priority = [
+            Priority::Low,
+            Priority::Normal,
+            Priority::Normal,
+            Priority::Normal,
+            Priority::High,
+            Priority::Urgent,
+        ][rng.below(6) as usize];
+        let tier =
+            [Tier::L1, Tier::L1, Tier::L1, Tier::L2, Tier::L2, Tier::L3][rng.below(6) as usize];
         let assignee = (status != Status::Open || rng.below(3) == 0)
             .then(|| tech_name(rng.below(TECHNICIANS as u64) as usize));
         let updated = created + rng.below(5 * 86_400_000) as i64;
@@ -496,7 +555,9 @@ async fn fill(url: &str, size: Size) -> Result<Filled> {
             Value::Text(priority.as_str().into()),
             Value::Text(status.as_str().into()),
             Value::Text(tier.as_str().into()),
-            Value::Text(["employee", "employee", "employee", "health_alert"][rng.below(4) as usize].into()),
+            Value::Text(
+                ["employee", "employee", "employee", "health_alert"][rng.below(4) as usize].into(),
+            ),
             Value::Text(agent_ids[agent].clone()),
             Value::Text(hostname(agent)),
             Value::Text(requester_name(rng.below(REQUESTERS as u64) as usize)),
@@ -511,18 +572,36 @@ async fn fill(url: &str, size: Size) -> Result<Filled> {
         for _ in 0..rng.below(3) {
             seq += 1;
             let internal = rng.below(5) == 0;
-            comments.push(comment_row(&id, seq, assignee.as_deref().unwrap_or("alice"), rng.body(10, 400), created, internal));
+            comments.push(comment_row(
+                &id,
+                seq,
+                assignee.as_deref().unwrap_or("alice"),
+                rng.body(10, 400),
+                created,
+                internal,
+            ));
         }
         if let Some(note) = resolution {
             seq += 1;
-            comments.push(comment_row(&id, seq, assignee.as_deref().unwrap_or("alice"), note, updated, false));
+            comments.push(comment_row(
+                &id,
+                seq,
+                assignee.as_deref().unwrap_or("alice"),
+                note,
+                updated,
+                false,
+            ));
         }
         if tickets.len() == ROWS_PER_COMMIT {
             comment_count += comments.len();
             insert_rows(&pool, "tickets", TICKETS, &mut tickets).await?;
             insert_rows(&pool, "ticket_comments", COMMENTS, &mut comments).await?;
             if (i + 1) % 200_000 == 0 {
-                eprintln!("triage-bench: {} tickets in {:.0} s", i + 1, started.elapsed().as_secs_f64());
+                eprintln!(
+                    "triage-bench: {} tickets in {:.0} s",
+                    i + 1,
+                    started.elapsed().as_secs_f64()
+                );
             }
         }
     }
@@ -533,7 +612,9 @@ async fn fill(url: &str, size: Size) -> Result<Filled> {
         sqlx::query("ANALYZE").execute(&pool).await?;
     } else {
         sqlx::query("ANALYZE").execute(&pool).await?;
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&pool)
+            .await?;
     }
     pool.close().await;
     Ok(Filled {
@@ -546,11 +627,19 @@ async fn fill(url: &str, size: Size) -> Result<Filled> {
 }
 
 const AGENTS: &str = "id, public_key, hostname, os, enrolled_at, last_seen";
-const TICKETS: &str = "id, title, description, category, priority, status, tier, source, agent_id, \
+const TICKETS: &str =
+    "id, title, description, category, priority, status, tier, source, agent_id, \
      hostname, requester, assignee, created_at, updated_at, sla_due_at, priority_rank, resolution";
 const COMMENTS: &str = "id, ticket_id, seq, author, body, created_at, internal";
 
-fn comment_row(ticket: &str, seq: i64, author: &str, body: String, at: i64, internal: bool) -> Vec<Value> {
+fn comment_row(
+    ticket: &str,
+    seq: i64,
+    author: &str,
+    body: String,
+    at: i64,
+    internal: bool,
+) -> Vec<Value> {
     vec![
         Value::Text(uuid::Uuid::new_v4().to_string()),
         Value::Text(ticket.into()),
@@ -569,7 +658,12 @@ enum Value {
 }
 
 /// Inserts and empties `rows`, several hundred a statement, in one transaction.
-async fn insert_rows(pool: &AnyPool, table: &str, columns: &str, rows: &mut Vec<Vec<Value>>) -> Result<()> {
+async fn insert_rows(
+    pool: &AnyPool,
+    table: &str,
+    columns: &str,
+    rows: &mut Vec<Vec<Value>>,
+) -> Result<()> {
     let mut tx = pool.begin().await?;
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let width = chunk[0].len();
@@ -620,13 +714,70 @@ fn hostname(i: usize) -> String {
 /// the vocabulary is made-up words, so the text has a long tail of rare
 /// words as real tickets do.
 const COMMON: &[&str] = &[
-    "error", "login", "password", "printer", "vpn", "email", "outlook", "wifi", "network", "slow",
-    "crashes", "screen", "laptop", "drops", "update", "install", "access", "account", "teams",
-    "excel", "disk", "battery", "keyboard", "mouse", "monitor", "docking", "station", "blue",
-    "toner", "paper", "jam", "license", "expired", "certificate", "browser", "chrome", "firefox",
-    "calendar", "meeting", "audio", "microphone", "camera", "bluetooth", "driver", "reboot",
-    "freeze", "memory", "cpu", "fan", "noise", "smart", "sector", "backup", "restore", "sync",
-    "onedrive", "sharepoint", "permission", "denied", "locked", "mfa", "token", "phone", "mobile",
+    "error",
+    "login",
+    "password",
+    "printer",
+    "vpn",
+    "email",
+    "outlook",
+    "wifi",
+    "network",
+    "slow",
+    "crashes",
+    "screen",
+    "laptop",
+    "drops",
+    "update",
+    "install",
+    "access",
+    "account",
+    "teams",
+    "excel",
+    "disk",
+    "battery",
+    "keyboard",
+    "mouse",
+    "monitor",
+    "docking",
+    "station",
+    "blue",
+    "toner",
+    "paper",
+    "jam",
+    "license",
+    "expired",
+    "certificate",
+    "browser",
+    "chrome",
+    "firefox",
+    "calendar",
+    "meeting",
+    "audio",
+    "microphone",
+    "camera",
+    "bluetooth",
+    "driver",
+    "reboot",
+    "freeze",
+    "memory",
+    "cpu",
+    "fan",
+    "noise",
+    "smart",
+    "sector",
+    "backup",
+    "restore",
+    "sync",
+    "onedrive",
+    "sharepoint",
+    "permission",
+    "denied",
+    "locked",
+    "mfa",
+    "token",
+    "phone",
+    "mobile",
 ];
 
 fn vocabulary_word(rank: usize) -> String {
@@ -674,13 +825,31 @@ impl Text {
 
     fn title(&mut self) -> String {
         const SUBJECTS: &[&str] = &[
-            "VPN", "Outlook", "Printer", "Wifi", "Laptop", "Teams", "Excel", "Monitor", "Disk",
-            "Password", "Docking station", "Battery", "Browser",
+            "VPN",
+            "Outlook",
+            "Printer",
+            "Wifi",
+            "Laptop",
+            "Teams",
+            "Excel",
+            "Monitor",
+            "Disk",
+            "Password",
+            "Docking station",
+            "Battery",
+            "Browser",
         ];
         const PROBLEMS: &[&str] = &[
-            "drops every hour", "crashes on start", "is very slow", "will not connect",
-            "shows a blue screen", "asks for the password again", "is out of toner",
-            "makes a noise", "does not sync", "access denied",
+            "drops every hour",
+            "crashes on start",
+            "is very slow",
+            "will not connect",
+            "shows a blue screen",
+            "asks for the password again",
+            "is out of toner",
+            "makes a noise",
+            "does not sync",
+            "access denied",
         ];
         format!(
             "{} {} {}",
@@ -706,9 +875,14 @@ impl Text {
 
     fn resolution(&mut self) -> String {
         const FIXES: &[&str] = &[
-            "Reinstalled the driver", "Reset the password", "Replaced the toner",
-            "Updated the VPN client", "Cleared the Outlook profile", "Replaced the battery",
-            "Moved the user to the 5 GHz wifi", "Rebooted the docking station",
+            "Reinstalled the driver",
+            "Reset the password",
+            "Replaced the toner",
+            "Updated the VPN client",
+            "Cleared the Outlook profile",
+            "Replaced the battery",
+            "Moved the user to the 5 GHz wifi",
+            "Rebooted the docking station",
         ];
         format!(
             "{} and checked with the user; {}",
