@@ -12,10 +12,15 @@ use triage_shared::codec::{decode_frame, encode};
 use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::ids::{AgentId, TicketId, UpdateId};
 use triage_shared::protocol::{PeerKind, Request, Response, Welcome};
+use triage_shared::queue::{
+    AssigneeFilter, SearchQuery, TicketCursor, TicketFilter, TicketSort, WatchFrame,
+};
 use triage_shared::remote::{AgentCommand, AgentReply, OutputStream, RunEvent, Section};
+use triage_shared::selector::AgentSelector;
 use triage_shared::ticket::{
     Category, NewTicket, Priority, Source, Status, StatusAction, TicketEventKind, Tier,
 };
+use triage_shared::time::Timestamp;
 use triage_shared::transfer::LogQuery;
 use uuid::Uuid;
 
@@ -213,6 +218,54 @@ fn frames() -> Vec<(String, String)> {
         }))
         .unwrap(),
     );
+    let filter = TicketFilter {
+        statuses: vec![Status::Open, Status::Waiting],
+        tiers: vec![Tier::L2],
+        assignee: AssigneeFilter::Me,
+        agent: Some(AgentSelector::Name("pc-42".into())),
+        created_since: Some(Timestamp(1_000)),
+        breaching: true,
+        ..TicketFilter::default()
+    };
+    add(
+        "request.list_tickets_page",
+        encode(&Request::ListTicketsPage {
+            filter: filter.clone(),
+            sort: TicketSort::Priority,
+            after: Some(TicketCursor {
+                sort: TicketSort::Priority,
+                keys: [3, 5_000],
+                id: TICKET,
+            }),
+            limit: 50,
+        })
+        .unwrap(),
+    );
+    add(
+        "request.search_tickets",
+        encode(&Request::SearchTickets {
+            query: SearchQuery::parse("wifi \"drops out\" -printer").unwrap(),
+            filter: TicketFilter::default(),
+            limit: 20,
+        })
+        .unwrap(),
+    );
+    add(
+        "request.watch_queue",
+        encode(&Request::WatchQueue {
+            filter,
+            after: Some(41),
+        })
+        .unwrap(),
+    );
+    add(
+        "response.watch_lagged",
+        encode(&Response::Watch(WatchFrame::Lagged {
+            skipped: 1_500,
+            resume_after: 9_000,
+        }))
+        .unwrap(),
+    );
     out
 }
 
@@ -270,6 +323,11 @@ const GOLDEN: &[(&str, &str)] = &[
     ("agent_command.screenshot", "0000001e0503626f62011000112233445566778899aabbccddeeff0105616c696365"),
     ("agent_reply.error", "000000050402026e6f"),
     ("agent_reply.output", "00000008030201046f6f7073"),
+    // The queue requests, as first sent.
+    ("request.list_tickets_page", "000000322802000201010000000101010570632d34320001fbd007000102010206fb10271000112233445566778899aabbccddeeff32"),
+    ("request.search_tickets", "0000002c290301047769666900020564726f7073036f75740001077072696e7465720100000000000000000000000014"),
+    ("request.watch_queue", "0000001b2d02000201010000000101010570632d34320001fbd00700010129"),
+    ("response.watch_lagged", "000000081d02fbdc05fb2823"),
 ];
 
 #[test]
