@@ -44,13 +44,17 @@ pub fn apply(
     let mut after = ticket.clone();
     after.updated_at = now;
     let mut events = Vec::new();
-    if let AgentUpdate::Resolve(_) = update {
+    let mut resolution = None;
+    if let AgentUpdate::Resolve(note) = update {
         if matches!(
             ticket.status,
             Status::Open | Status::InProgress | Status::Waiting
         ) {
             let to = transition(ticket.status, StatusAction::Resolve)?;
             after.status = to;
+            // Only a resolve that resolves sets the resolution; a late one
+            // is just a comment beside the technician's.
+            resolution = (!note.trim().is_empty()).then(|| note.clone());
             events.push(TicketEvent {
                 actor: actor.to_string(),
                 at: now,
@@ -76,6 +80,7 @@ pub fn apply(
         events,
         comments: vec![comment],
         attachments: Vec::new(),
+        resolution,
     })
 }
 
@@ -127,6 +132,7 @@ fn screenshot(
             summary,
             content: png.to_vec(),
         }],
+        resolution: None,
     }
 }
 

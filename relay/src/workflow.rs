@@ -63,6 +63,7 @@ fn touched(ticket: &Ticket, now: Timestamp) -> TicketUpdate {
         events: Vec::new(),
         comments: Vec::new(),
         attachments: Vec::new(),
+        resolution: None,
     }
 }
 
@@ -203,6 +204,10 @@ pub fn change_status(
             to,
         },
     });
+    if action == StatusAction::Resolve {
+        // The note is kept beside the ticket too, for "similar tickets".
+        update.resolution = comment.as_ref().map(|c| c.text.clone());
+    }
     update.comments.extend(comment);
     Ok(update)
 }

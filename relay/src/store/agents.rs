@@ -21,9 +21,9 @@ pub struct AgentRecord {
     pub removed_at: Option<Timestamp>,
 }
 
-const AGENT_COLUMNS: &str = "id, public_key, hostname, os, enrolled_at, last_seen, removed_at";
+pub(super) const AGENT_COLUMNS: &str = "id, public_key, hostname, os, enrolled_at, last_seen, removed_at";
 
-fn agent(row: &AnyRow) -> Result<AgentRecord, StoreError> {
+pub(super) fn agent(row: &AnyRow) -> Result<AgentRecord, StoreError> {
     Ok(AgentRecord {
         id: parsed(row, "id")?,
         public_key: parsed(row, "public_key")?,

@@ -10,15 +10,25 @@
 //! PostgreSQL that takes the row lock before anything is read; on SQLite it
 //! takes the database write lock at once, so `busy_timeout` applies and two
 //! writers never deadlock upgrading a read lock.
+//!
+//! Schema: the portable migrations in `migrations/`, then this backend's
+//! own in `migrations-sqlite/` or `migrations-postgres/` (full-text search),
+//! sharing `_sqlx_migrations`; `migrate.rs` refuses a database holding a
+//! version neither knows (written by a newer relay).
 
+mod agent_filter;
 mod agents;
 mod audit;
 mod comments;
 mod diagnostics;
 pub mod fit;
+mod migrate;
 mod org;
+mod queue;
 mod rows;
 mod scripts;
+mod search;
+mod sql;
 mod technicians;
 mod tickets;
 mod tokens;
@@ -40,7 +50,7 @@ pub use tokens::TokenRefusal;
 pub use transfers::{NewAttachment, TransferRecord};
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::migrate::MigrateError;
 use sqlx::AnyPool;
 use std::time::Duration;
 use triage_shared::error::{ErrorKind, RemoteError};
@@ -50,8 +60,6 @@ pub const POOL_SIZE: u32 = 8;
 /// How long a request waits for a free database connection.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database URL `{0}` is not supported; use sqlite://PATH or postgres://USER@HOST/DB")]
@@ -60,6 +68,11 @@ pub enum StoreError {
     Open { url: String, source: sqlx::Error },
     #[error("cannot bring the database schema up to date: {0}")]
     Migrate(#[from] MigrateError),
+    #[error(
+        "the database was written by a newer relay: it holds schema version {0}, which this \
+         relay does not know; run the newer triage-relay (or a backup taken before the upgrade)"
+    )]
+    NewerSchema(i64),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
@@ -143,7 +156,7 @@ impl Store {
                 .fetch_optional(&pool)
                 .await?;
         }
-        MIGRATOR.run(&pool).await?;
+        migrate::run(&pool, backend).await?;
         Ok(Store { pool, backend })
     }
 

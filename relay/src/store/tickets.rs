@@ -28,6 +28,9 @@ pub struct TicketUpdate {
     pub comments: Vec<Comment>,
     /// Files to store on the ticket with the rest (an employee's screenshot).
     pub attachments: Vec<NewAttachment>,
+    /// The note the ticket was resolved with, when this step resolved it
+    /// with one; `None` keeps the one stored.
+    pub resolution: Option<String>,
 }
 
 pub(crate) fn not_found(id: TicketId) -> StoreError {
@@ -50,8 +53,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let result = async {
             let inserted = sqlx::query(&format!(
-                "INSERT INTO tickets ({TICKET_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                "INSERT INTO tickets ({TICKET_COLUMNS}, priority_rank) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                  ON CONFLICT (id) DO NOTHING"
             ))
             .bind(ticket.id.to_string())
@@ -69,6 +72,7 @@ impl Store {
             .bind(ticket.created_at.millis())
             .bind(ticket.updated_at.millis())
             .bind(ticket.sla_due_at.millis())
+            .bind(triage_shared::queue::priority_rank(ticket.priority))
             .execute(&mut *tx)
             .await?;
             if inserted.rows_affected() == 0 {
@@ -255,13 +259,15 @@ pub(super) async fn write_update(
 ) -> Result<(), StoreError> {
     let t = &update.ticket;
     sqlx::query(
-        "UPDATE tickets SET status = $1, tier = $2, assignee = $3, updated_at = $4 WHERE id = $5",
+        "UPDATE tickets SET status = $1, tier = $2, assignee = $3, updated_at = $4, \
+         resolution = COALESCE($6, resolution) WHERE id = $5",
     )
     .bind(t.status.as_str())
     .bind(t.tier.as_str())
     .bind(t.assignee.clone())
     .bind(t.updated_at.millis())
     .bind(id.to_string())
+    .bind(update.resolution.clone())
     .execute(&mut **tx)
     .await?;
     for event in &update.events {

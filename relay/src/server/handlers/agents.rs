@@ -2,7 +2,9 @@
 //! heartbeats and the technicians' agent list. Live diagnostics (`diag`)
 //! and pings (`ping`) sit beside this.
 
-use crate::resolve;
+use super::presence::{self, OfflineScan, ScanStep, OFFLINE_SCAN_BUDGET};
+use super::queue::{capped, split_page};
+use crate::resolve::{self, AGENT_PAGE_LEN};
 use crate::server::request::{AuditNote, Peer};
 use crate::server::Shared;
 use crate::store::{AgentRecord, StoreError};
@@ -10,7 +12,7 @@ use serde_json::json;
 use tracing::info;
 use triage_shared::limits::{MAX_LIST_ITEMS, MAX_NAME_LEN, MAX_SNAPSHOT_STRING_LEN};
 use triage_shared::protocol::{AgentSummary, ErrorKind, RemoteError, Response};
-use triage_shared::queue::AgentFilter;
+use triage_shared::queue::{AgentFilter, Presence};
 use triage_shared::selector::{AgentCursor, AgentSelector};
 use triage_shared::ticket::check_text;
 use triage_shared::time::Timestamp;
@@ -81,16 +83,80 @@ pub(in crate::server) async fn filtered(
     after: Option<&AgentCursor>,
     limit: u32,
 ) -> Result<Response, StoreError> {
-    let _ = (filter, after, limit, shared);
-    todo!("built by the queue work")
+    filter.check()?;
+    if let Some(cursor) = after {
+        cursor.check()?;
+    }
+    let len = capped(limit, AGENT_PAGE_LEN as u32);
+    let (agents, next) = match filter.presence {
+        Presence::Any => {
+            let fetched = shared
+                .store
+                .list_agents_filtered(filter, after, len + 1)
+                .await?;
+            split_page(fetched, len, presence::cursor_of)
+        }
+        Presence::Online => {
+            let online = shared
+                .store
+                .agents_among(&shared.registry.online_agents(), filter)
+                .await?;
+            split_page(
+                presence::online_page(online, after, len),
+                len,
+                presence::cursor_of,
+            )
+        }
+        Presence::Offline => offline_page(shared, filter, after, len).await?,
+    };
+    let agents = agents.into_iter().map(|a| summary(shared, a)).collect();
+    Ok(Response::AgentPage { agents, next })
+}
+
+/// Scans the store's pages for offline endpoints, within the budget.
+async fn offline_page(
+    shared: &Shared,
+    filter: &AgentFilter,
+    after: Option<&AgentCursor>,
+    len: usize,
+) -> Result<(Vec<AgentRecord>, Option<AgentCursor>), StoreError> {
+    let mut scan = OfflineScan::new(len, OFFLINE_SCAN_BUDGET);
+    let mut after = after.cloned();
+    let mut batch = scan.first_batch();
+    loop {
+        let rows = shared
+            .store
+            .list_agents_filtered(filter, after.as_ref(), batch)
+            .await?;
+        match scan.feed(rows, batch, |id| shared.registry.is_online(id)) {
+            ScanStep::More {
+                after: more,
+                batch: next_batch,
+            } => {
+                after = Some(more);
+                batch = next_batch;
+            }
+            ScanStep::Done { agents, next } => return Ok((agents, next)),
+        }
+    }
 }
 
 pub(in crate::server) async fn count(
     shared: &Shared,
     filter: &AgentFilter,
 ) -> Result<Response, StoreError> {
-    let _ = (filter, shared);
-    todo!("built by the queue work")
+    filter.check()?;
+    let matching = shared.store.count_agents_matching(filter).await?;
+    let online = shared
+        .store
+        .agents_among(&shared.registry.online_agents(), filter)
+        .await?
+        .len() as u64;
+    Ok(Response::AgentCount(presence::count(
+        filter.presence,
+        matching,
+        online,
+    )))
 }
 
 /// An agent as technicians see it listed: with whether it is connected now.

@@ -7,6 +7,7 @@ pub(super) mod agents;
 pub(super) mod diag;
 pub(super) mod my_tickets;
 pub(super) mod ping;
+pub(super) mod presence;
 pub(super) mod queue;
 pub(super) mod scripts;
 pub(super) mod tickets;

@@ -136,7 +136,7 @@ async fn heartbeat_updates_last_seen(store: Store) {
 store_test!(reopening_the_store_keeps_the_schema_and_data);
 async fn reopening_the_store_keeps_the_schema_and_data(store: Store) {
     // Migrations are idempotent: running them again on a live database is a no-op.
-    MIGRATOR.run(&store.pool).await.unwrap();
+    migrate::run(&store.pool, store.backend).await.unwrap();
     let agent = enrolled_agent(&store, "pc-1").await;
     assert_eq!(
         store.agent_by_key(&agent.public_key).await.unwrap(),
