@@ -384,7 +384,7 @@ fn list_requests(fill: &Filled) -> Vec<Request> {
         ),
         page(
             TicketFilter {
-                agent: Some(AgentSelector::Name(hostname(4242))),
+                agent: Some(AgentSelector::Name(hostname(fill.agents * 3 / 7))),
                 ..TicketFilter::default()
             },
             TicketSort::Created,
@@ -478,6 +478,7 @@ async fn insert_rate(token: &EnrollmentToken, secs: u64) -> Result<(u64, Duratio
 
 struct Filled {
     tickets: usize,
+    agents: usize,
     comments: usize,
     rows: usize,
     took: Duration,
@@ -619,6 +620,7 @@ async fn fill(url: &str, size: Size) -> Result<Filled> {
     pool.close().await;
     Ok(Filled {
         tickets: size.tickets,
+        agents: size.agents,
         comments: comment_count,
         rows: size.tickets + comment_count + size.agents,
         took: started.elapsed(),
