@@ -136,9 +136,17 @@ fn visible(scope: Scope, internal: &str) -> String {
     }
 }
 
+/// Matching documents of each kind (ticket text, comments) a search ranks:
+/// the newest this many that pass the filter. Ranking every match of a
+/// common word would cost time in proportion to the whole store; a help
+/// desk asking "has this happened before?" wants the recent history, so
+/// relevance is judged among the newest matches, and the work per search
+/// stays bounded however many tickets there are.
+pub const SEARCH_CANDIDATES: i64 = 200;
+
 /// The ranking query's tail, shared by both backends: the best document
-/// per ticket, joined to the tickets the filter selects, best first.
-fn ranked_tail(sql: &mut Sql, conditions: Vec<String>, limit: usize) -> String {
+/// per ticket among the candidates in `docs`, best first.
+fn ranked_tail(sql: &mut Sql, limit: usize) -> String {
     let limit = sql.value(limit as i64);
     format!(
         "best AS (SELECT ticket_id, found_in, doc_id, score, \
@@ -146,10 +154,9 @@ fn ranked_tail(sql: &mut Sql, conditions: Vec<String>, limit: usize) -> String {
                   FROM docs) \
          SELECT {}, t.resolution, b.found_in, b.doc_id \
          FROM best b JOIN tickets t ON t.id = b.ticket_id \
-         WHERE b.place = 1 AND {} \
+         WHERE b.place = 1 \
          ORDER BY b.score DESC, t.id LIMIT {limit}",
         ticket_columns("t"),
-        all_of(&conditions)
     )
 }
 
@@ -172,20 +179,32 @@ fn sqlite_ranked(
             visible(scope, "internal")
         ));
     }
+    let candidates = sql.value(SEARCH_CANDIDATES);
+    let passing = all_of(&conditions);
+    // FTS5 hands matches out in rowid order (the order the text was
+    // written) and computes bm25 only for the rows a LIMIT lets through.
     // bm25 is lower for better matches; the title weighs more than the
     // description.
     let docs = format!(
         "WITH docs AS ( \
-           SELECT ticket_id, 'ticket' AS found_in, ticket_id AS doc_id, \
-                  -bm25(ticket_text, 0.0, 2.0, 1.0) AS score \
-           FROM ticket_text WHERE ticket_text MATCH {matching} \
+           SELECT * FROM ( \
+             SELECT ticket_text.ticket_id AS ticket_id, 'ticket' AS found_in, \
+                    ticket_text.ticket_id AS doc_id, \
+                    -bm25(ticket_text, 0.0, 2.0, 1.0) AS score \
+             FROM ticket_text JOIN tickets t ON t.id = ticket_text.ticket_id \
+             WHERE ticket_text MATCH {matching} AND {passing} \
+             ORDER BY ticket_text.rowid DESC LIMIT {candidates}) \
          UNION ALL \
-           SELECT ticket_id, CASE WHEN internal = 0 THEN 'comment' ELSE 'internal_note' END, \
-                  comment_id, -bm25(comment_text) \
-           FROM comment_text WHERE comment_text MATCH {matching}{}), ",
-        visible(scope, "internal")
+           SELECT * FROM ( \
+             SELECT comment_text.ticket_id, \
+                    CASE WHEN comment_text.internal = 0 THEN 'comment' ELSE 'internal_note' END, \
+                    comment_text.comment_id, -bm25(comment_text) \
+             FROM comment_text JOIN tickets t ON t.id = comment_text.ticket_id \
+             WHERE comment_text MATCH {matching}{} AND {passing} \
+             ORDER BY comment_text.rowid DESC LIMIT {candidates})), ",
+        visible(scope, "comment_text.internal")
     );
-    let tail = ranked_tail(&mut sql, conditions, limit);
+    let tail = ranked_tail(&mut sql, limit);
     sql.push(&docs).push(&tail);
     sql
 }
@@ -209,18 +228,27 @@ fn postgres_ranked(
             visible(scope, "x.internal")
         ));
     }
+    let candidates = sql.value(SEARCH_CANDIDATES);
+    let passing = all_of(&conditions);
+    // The newest candidates first, ranked after the LIMIT: the rank reads
+    // each whole tsvector, so only the candidates pay for it.
     let docs = format!(
         "WITH docs AS ( \
-           SELECT id AS ticket_id, 'ticket' AS found_in, id AS doc_id, \
-                  ts_rank_cd(search_doc, {matching}) AS score \
-           FROM tickets WHERE search_doc @@ {matching} \
+           SELECT ticket_id, 'ticket' AS found_in, ticket_id AS doc_id, \
+                  ts_rank_cd(doc, {matching}) AS score \
+           FROM (SELECT t.id AS ticket_id, t.search_doc AS doc FROM tickets t \
+                 WHERE t.search_doc @@ {matching} AND {passing} \
+                 ORDER BY t.created_at DESC LIMIT {candidates}) newest_tickets \
          UNION ALL \
            SELECT ticket_id, CASE WHEN internal = 0 THEN 'comment' ELSE 'internal_note' END, \
-                  id, ts_rank_cd(search_doc, {matching}) \
-           FROM ticket_comments WHERE search_doc @@ {matching}{}), ",
-        visible(scope, "internal")
+                  doc_id, ts_rank_cd(doc, {matching}) \
+           FROM (SELECT c.ticket_id, c.internal, c.id AS doc_id, c.search_doc AS doc \
+                 FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id \
+                 WHERE c.search_doc @@ {matching}{} AND {passing} \
+                 ORDER BY c.created_at DESC LIMIT {candidates}) newest_comments), ",
+        visible(scope, "c.internal")
     );
-    let tail = ranked_tail(&mut sql, conditions, limit);
+    let tail = ranked_tail(&mut sql, limit);
     sql.push(&docs).push(&tail);
     sql
 }
@@ -359,7 +387,10 @@ impl Store {
         id: TicketId,
         limit: usize,
     ) -> Result<Vec<SimilarTicket>, StoreError> {
-        let ticket = self.ticket(id).await?.ok_or_else(|| super::ticket_not_found(id))?;
+        let ticket = self
+            .ticket(id)
+            .await?
+            .ok_or_else(|| super::ticket_not_found(id))?;
         let Some(query) =
             SearchQuery::similar_to(&format!("{} {}", ticket.title, ticket.description))
         else {
@@ -457,7 +488,10 @@ mod tests {
     #[test]
     fn long_snippets_are_cut_around_the_first_match_keeping_its_mark() {
         let before = "word ".repeat(60);
-        let marked = format!("{before}\u{E000}printer\u{E001} is on fire{}", " ash".repeat(60));
+        let marked = format!(
+            "{before}\u{E000}printer\u{E001} is on fire{}",
+            " ash".repeat(60)
+        );
         let snippet = bounded_snippet(&marked);
         assert!(snippet.text.len() <= SNIPPET_LEN, "{}", snippet.text.len());
         let pieces = snippet.pieces();
