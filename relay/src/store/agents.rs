@@ -21,7 +21,8 @@ pub struct AgentRecord {
     pub removed_at: Option<Timestamp>,
 }
 
-pub(super) const AGENT_COLUMNS: &str = "id, public_key, hostname, os, enrolled_at, last_seen, removed_at";
+pub(super) const AGENT_COLUMNS: &str =
+    "id, public_key, hostname, os, enrolled_at, last_seen, removed_at";
 
 pub(super) fn agent(row: &AnyRow) -> Result<AgentRecord, StoreError> {
     Ok(AgentRecord {

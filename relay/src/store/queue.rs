@@ -8,8 +8,7 @@ use super::rows::{self, TICKET_COLUMNS};
 use super::sql::{all_of, Sql};
 use super::{Store, StoreError};
 use triage_shared::queue::{
-    is_active, AssigneeFilter, FilterContext, TicketCursor, TicketFilter, TicketSort,
-    BREACH_WINDOW,
+    is_active, AssigneeFilter, FilterContext, TicketCursor, TicketFilter, TicketSort, BREACH_WINDOW,
 };
 use triage_shared::ticket::{Status, Ticket};
 
@@ -34,11 +33,31 @@ pub(super) fn filter_conditions(
             conditions.push(format!("t.{column} IN ({})", sql.list(values)));
         }
     };
-    within(sql, "status", filter.statuses.iter().map(|v| v.as_str()).collect());
-    within(sql, "tier", filter.tiers.iter().map(|v| v.as_str()).collect());
-    within(sql, "priority", filter.priorities.iter().map(|v| v.as_str()).collect());
-    within(sql, "category", filter.categories.iter().map(|v| v.as_str()).collect());
-    within(sql, "source", filter.sources.iter().map(|v| v.as_str()).collect());
+    within(
+        sql,
+        "status",
+        filter.statuses.iter().map(|v| v.as_str()).collect(),
+    );
+    within(
+        sql,
+        "tier",
+        filter.tiers.iter().map(|v| v.as_str()).collect(),
+    );
+    within(
+        sql,
+        "priority",
+        filter.priorities.iter().map(|v| v.as_str()).collect(),
+    );
+    within(
+        sql,
+        "category",
+        filter.categories.iter().map(|v| v.as_str()).collect(),
+    );
+    within(
+        sql,
+        "source",
+        filter.sources.iter().map(|v| v.as_str()).collect(),
+    );
     match &filter.assignee {
         AssigneeFilter::Anyone => {}
         AssigneeFilter::Me => {

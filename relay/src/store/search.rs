@@ -359,7 +359,10 @@ impl Store {
         id: TicketId,
         limit: usize,
     ) -> Result<Vec<SimilarTicket>, StoreError> {
-        let ticket = self.ticket(id).await?.ok_or_else(|| super::ticket_not_found(id))?;
+        let ticket = self
+            .ticket(id)
+            .await?
+            .ok_or_else(|| super::ticket_not_found(id))?;
         let Some(query) =
             SearchQuery::similar_to(&format!("{} {}", ticket.title, ticket.description))
         else {
@@ -457,7 +460,10 @@ mod tests {
     #[test]
     fn long_snippets_are_cut_around_the_first_match_keeping_its_mark() {
         let before = "word ".repeat(60);
-        let marked = format!("{before}\u{E000}printer\u{E001} is on fire{}", " ash".repeat(60));
+        let marked = format!(
+            "{before}\u{E000}printer\u{E001} is on fire{}",
+            " ash".repeat(60)
+        );
         let snippet = bounded_snippet(&marked);
         assert!(snippet.text.len() <= SNIPPET_LEN, "{}", snippet.text.len());
         let pieces = snippet.pieces();

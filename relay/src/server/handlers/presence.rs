@@ -35,9 +35,7 @@ pub(in crate::server) fn online_page(
     online
         .into_iter()
         .filter(|a| {
-            after.is_none_or(|c| {
-                (&a.hostname, a.id.to_string()) > (&c.hostname, c.id.to_string())
-            })
+            after.is_none_or(|c| (&a.hostname, a.id.to_string()) > (&c.hostname, c.id.to_string()))
         })
         .take(len + 1)
         .collect()
