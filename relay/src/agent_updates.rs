@@ -54,7 +54,7 @@ pub fn apply(
             after.status = to;
             // Only a resolve that resolves sets the resolution; a late one
             // is just a comment beside the technician's.
-            resolution = (!note.trim().is_empty()).then(|| note.clone());
+            resolution = Some(note.clone());
             events.push(TicketEvent {
                 actor: actor.to_string(),
                 at: now,
@@ -196,6 +196,7 @@ mod tests {
                 }
             );
             assert_eq!(u.comments[0].text, "cleared");
+            assert_eq!(u.resolution.as_deref(), Some("cleared"));
         }
     }
 
@@ -209,6 +210,7 @@ mod tests {
             assert_eq!(u.ticket.status, from);
             assert!(u.events.is_empty());
             assert_eq!(u.comments.len(), 1);
+            assert_eq!(u.resolution, None, "the first resolution stands");
         }
     }
 

@@ -368,6 +368,23 @@ mod tests {
     }
 
     #[test]
+    fn a_resolve_with_a_note_keeps_it_as_the_resolution() {
+        let t = open_ticket();
+        let u = change_status(
+            &t,
+            StatusAction::Resolve,
+            "carol",
+            Some("rebooted"),
+            Timestamp(2),
+        );
+        assert_eq!(u.unwrap().resolution.as_deref(), Some("rebooted"));
+        let u = change_status(&t, StatusAction::Resolve, "carol", None, Timestamp(2)).unwrap();
+        assert_eq!(u.resolution, None);
+        let u = change_status(&t, StatusAction::Wait, "carol", Some("asked"), Timestamp(2));
+        assert_eq!(u.unwrap().resolution, None, "only a resolve sets it");
+    }
+
+    #[test]
     fn blank_notes_are_dropped_and_bad_notes_refused() {
         let t = open_ticket();
         let u = change_status(

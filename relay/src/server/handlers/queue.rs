@@ -7,11 +7,13 @@ use crate::resolve;
 use crate::server::request::{record_ticket, Peer};
 use crate::server::Shared;
 use crate::store::StoreError;
+use triage_shared::limits::MAX_FRAME_LEN;
 use triage_shared::protocol::{Response, SessionIdentity};
 use triage_shared::queue::{
     FilterContext, SearchQuery, TicketCursor, TicketFilter, TicketSort, MAX_SEARCH_RESULTS,
     MAX_SIMILAR, MAX_TICKET_PAGE,
 };
+use triage_shared::ticket::Ticket;
 use triage_shared::time::Timestamp;
 use triage_shared::TicketId;
 
@@ -48,12 +50,52 @@ async fn context(
 /// The page and where the next one starts: `fetched` holds up to one more
 /// than `len`, and that one tells that another page follows.
 pub(in crate::server) fn split_page<T, C>(
-    mut fetched: Vec<T>,
+    fetched: Vec<T>,
     len: usize,
     cursor: impl Fn(&T) -> C,
 ) -> (Vec<T>, Option<C>) {
-    if fetched.len() > len {
-        fetched.truncate(len);
+    fit_page(fetched, len, usize::MAX, |_| 0, cursor)
+}
+
+/// Bytes of one answer frame the tickets of a page may take; the rest is
+/// room for the frame's other fields.
+pub(in crate::server) const PAGE_BUDGET: usize = MAX_FRAME_LEN - 64 * 1024;
+
+/// An upper bound on the bytes `ticket` takes in a frame.
+pub(in crate::server) fn ticket_bytes(ticket: &Ticket) -> usize {
+    // Ids, enums, timestamps and length prefixes take well under this.
+    const FIXED: usize = 256;
+    FIXED
+        + ticket.title.len()
+        + ticket.description.len()
+        + ticket.requester.len()
+        + ticket.hostname.as_ref().map_or(0, String::len)
+        + ticket.assignee.as_ref().map_or(0, String::len)
+}
+
+/// [`split_page`], also ending the page early where the next item would
+/// take it past `budget` bytes (`next` then starts at that item): a page
+/// of long tickets is shorter rather than too large to send.
+pub(in crate::server) fn fit_page<T, C>(
+    mut fetched: Vec<T>,
+    len: usize,
+    budget: usize,
+    bytes: impl Fn(&T) -> usize,
+    cursor: impl Fn(&T) -> C,
+) -> (Vec<T>, Option<C>) {
+    let mut used = 0usize;
+    let fits = fetched
+        .iter()
+        .take(len)
+        .position(|item| {
+            used = used.saturating_add(bytes(item));
+            used > budget
+        })
+        .unwrap_or(len.min(fetched.len()))
+        // One item always goes, or no page would ever move on.
+        .max(1);
+    if fetched.len() > fits {
+        fetched.truncate(fits);
         let next = fetched.last().map(cursor);
         (fetched, next)
     } else {
@@ -80,7 +122,9 @@ pub(in crate::server) async fn list_page(
         .store
         .list_tickets_page(filter, &context, sort, after, len + 1)
         .await?;
-    let (tickets, next) = split_page(fetched, len, |t| sort.cursor_after(t));
+    let (tickets, next) = fit_page(fetched, len, PAGE_BUDGET, ticket_bytes, |t| {
+        sort.cursor_after(t)
+    });
     Ok(Response::TicketPage { tickets, next })
 }
 
@@ -101,6 +145,15 @@ pub(in crate::server) async fn search(
         .store
         .search_tickets(query, filter, &context, include_internal, len)
         .await?;
+    // The best hits that fit in one frame (no next page: a search is read
+    // from the top).
+    let (hits, _) = fit_page(
+        hits,
+        len,
+        PAGE_BUDGET,
+        |h| ticket_bytes(&h.ticket) + h.snippet.text.len() + 8 * h.snippet.marks.len(),
+        |_| (),
+    );
     Ok(Response::SearchHits(hits))
 }
 
@@ -137,6 +190,56 @@ mod tests {
         assert_eq!((page, next), (vec![1, 2], None));
         let (page, next) = split_page(Vec::<u32>::new(), 2, |n| n * 10);
         assert_eq!((page, next), (vec![], None));
+    }
+
+    #[test]
+    fn a_page_ends_early_rather_than_outgrow_a_frame() {
+        // Items of 40 bytes in a budget of 100: two fit, the next page
+        // starts after the second.
+        let (page, next) = fit_page(vec![1, 2, 3, 4], 3, 100, |_| 40, |n| *n);
+        assert_eq!((page, next), (vec![1, 2], Some(2)));
+        // Within the budget, the page is as asked.
+        let (page, next) = fit_page(vec![1, 2, 3, 4], 3, 1000, |_| 40, |n| *n);
+        assert_eq!((page, next), (vec![1, 2, 3], Some(3)));
+        // One item always goes, however large.
+        let (page, next) = fit_page(vec![1, 2], 3, 10, |_| 40, |n| *n);
+        assert_eq!((page, next), (vec![1], Some(1)));
+        let (page, next) = fit_page(vec![1], 3, 10, |_| 40, |n| *n);
+        assert_eq!((page, next), (vec![1], None));
+    }
+
+    #[test]
+    fn a_page_of_the_longest_tickets_fits_in_a_frame() {
+        use triage_shared::limits::{MAX_TEXT_LEN, MAX_TITLE_LEN};
+        use triage_shared::ticket::{Category, Priority, Source, Status, Tier};
+        let ticket = Ticket {
+            id: TicketId::new_random(),
+            title: "t".repeat(MAX_TITLE_LEN),
+            description: "d".repeat(MAX_TEXT_LEN),
+            category: Category::Other,
+            priority: Priority::Low,
+            status: Status::Open,
+            tier: Tier::L3,
+            source: Source::Technician,
+            agent_id: Some(triage_shared::AgentId::new_random()),
+            hostname: Some("h".repeat(64)),
+            requester: "r".repeat(64),
+            assignee: Some("a".repeat(64)),
+            created_at: Timestamp(i64::MAX),
+            updated_at: Timestamp(i64::MAX),
+            sla_due_at: Timestamp(i64::MAX),
+        };
+        let fetched = vec![ticket; MAX_TICKET_PAGE as usize + 1];
+        let (tickets, next) = fit_page(
+            fetched,
+            MAX_TICKET_PAGE as usize,
+            PAGE_BUDGET,
+            ticket_bytes,
+            |t| TicketSort::Created.cursor_after(t),
+        );
+        assert!(next.is_some() && tickets.len() < MAX_TICKET_PAGE as usize);
+        let frame = triage_shared::codec::encode(&Response::TicketPage { tickets, next });
+        assert!(frame.is_ok(), "{:?}", frame.map(|f| f.len()));
     }
 
     #[test]

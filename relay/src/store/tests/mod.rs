@@ -12,7 +12,7 @@ use triage_shared::identity::KeyPair;
 use triage_shared::protocol::TechnicianSummary;
 use triage_shared::roles::Role;
 use triage_shared::ticket::{
-    Category, NewTicket, Priority, Source, Status, StatusAction, TicketEventKind, Tier,
+    Category, NewTicket, Priority, Source, Status, StatusAction, TicketEvent, TicketEventKind, Tier,
 };
 use triage_shared::time::Timestamp;
 use triage_shared::token::TokenSecret;
@@ -166,6 +166,7 @@ mod audit;
 mod enrollment;
 mod get_help;
 mod lookup;
+mod queue;
 mod revocation;
 mod scripts;
 mod tickets;
