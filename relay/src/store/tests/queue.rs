@@ -470,7 +470,10 @@ async fn search_finds_words_in_titles_comments_and_resolution_notes(store: Store
     // Phrases keep their order; every word must be in one text.
     // (Words PostgreSQL's english configuration drops, like "out", would
     // not keep a phrase's order there.)
-    assert_eq!(ids_of(&search(&store, "\"wifi drops\"", true).await), [wifi]);
+    assert_eq!(
+        ids_of(&search(&store, "\"wifi drops\"", true).await),
+        [wifi]
+    );
     assert!(search(&store, "\"drops wifi\"", true).await.is_empty());
     assert!(search(&store, "wifi printer", true).await.is_empty());
     let any = SearchQuery {
