@@ -39,13 +39,6 @@ pub(super) struct Sql {
 }
 
 impl Sql {
-    pub(super) fn new(text: &str) -> Sql {
-        Sql {
-            text: text.to_string(),
-            values: Vec::new(),
-        }
-    }
-
     pub(super) fn push(&mut self, text: &str) -> &mut Sql {
         self.text.push_str(text);
         self
@@ -100,7 +93,8 @@ mod tests {
 
     #[test]
     fn values_become_numbered_placeholders_in_the_order_bound() {
-        let mut sql = Sql::new("SELECT 1 WHERE ");
+        let mut sql = Sql::default();
+        sql.push("SELECT 1 WHERE ");
         let a = sql.value("x'; DROP TABLE tickets; --");
         let list = sql.list([1i64, 2]);
         sql.push(&format!("a = {a} AND b IN ({list}) AND c = {a}"));

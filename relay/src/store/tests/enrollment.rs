@@ -143,3 +143,31 @@ async fn reopening_the_store_keeps_the_schema_and_data(store: Store) {
         Some(agent)
     );
 }
+
+store_test!(a_database_from_a_newer_relay_is_refused);
+async fn a_database_from_a_newer_relay_is_refused(store: Store) {
+    // What is applied now is known: running again changes nothing.
+    migrate::run(&store.pool, store.backend).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(29_990_101_000_000_i64)
+    .bind("from a newer relay")
+    .bind(true)
+    .bind(vec![0u8; 48])
+    .bind(0_i64)
+    .execute(&store.pool)
+    .await
+    .unwrap();
+    let err = migrate::run(&store.pool, store.backend).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NewerSchema(29_990_101_000_000)),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("newer relay") && message.contains("29990101000000"),
+        "{message}"
+    );
+}

@@ -163,12 +163,14 @@ fn refused_kind<T: std::fmt::Debug>(result: Result<T, StoreError>) -> (ErrorKind
 }
 
 mod audit;
+mod endpoints;
 mod enrollment;
 mod get_help;
 mod lookup;
 mod queue;
 mod revocation;
 mod scripts;
+mod search;
 mod tickets;
 mod transfers;
 mod updates;
