@@ -15,6 +15,7 @@ mod agents;
 mod audit;
 mod comments;
 mod diagnostics;
+mod feed;
 pub mod fit;
 mod org;
 mod rows;
@@ -30,6 +31,7 @@ mod tests;
 
 pub use agents::AgentRecord;
 pub use audit::AUDIT_APPEND_ATTEMPTS;
+pub use feed::{prune_through, FEED_PRUNE_EVERY, FEED_RETAINED, MAX_FEED_BATCH};
 pub use scripts::{RunsOf, StoredScript};
 pub use technicians::{no_admin_left, Readded, RolesChanged, TechnicianRecord};
 pub(crate) use tickets::not_found as ticket_not_found;
@@ -42,6 +44,7 @@ pub use transfers::{NewAttachment, TransferRecord};
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::AnyPool;
+use std::sync::Arc;
 use std::time::Duration;
 use triage_shared::error::{ErrorKind, RemoteError};
 
@@ -119,6 +122,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The live queue's newest committed event (`feed`).
+    feed: Arc<feed::FeedClock>,
 }
 
 impl Store {
@@ -144,7 +149,13 @@ impl Store {
                 .await?;
         }
         MIGRATOR.run(&pool).await?;
-        Ok(Store { pool, backend })
+        let mut store = Store {
+            pool,
+            backend,
+            feed: Arc::new(feed::FeedClock::new(0)),
+        };
+        store.feed = Arc::new(feed::FeedClock::new(store.newest_feed_seq().await?));
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
