@@ -24,6 +24,9 @@ async fn whole_feed(store: &Store) -> Vec<QueueEvent> {
     }
 }
 
+/// One workflow step, to apply with `update_ticket`.
+type Step = Box<dyn FnOnce(&Ticket) -> Result<TicketUpdate, RemoteError> + Send>;
+
 fn seqs(events: &[QueueEvent]) -> Vec<u64> {
     events.iter().map(|e| e.seq).collect()
 }
@@ -36,7 +39,7 @@ async fn every_ticket_write_appends_its_events_in_order(store: Store) {
     assert!(moved.has_changed().unwrap(), "a new ticket wakes watchers");
     assert_eq!(*moved.borrow_and_update(), 1);
     let long = "é".repeat(200);
-    let steps: Vec<Box<dyn FnOnce(&Ticket) -> Result<TicketUpdate, RemoteError> + Send>> = vec![
+    let steps: Vec<Step> = vec![
         Box::new(|t: &Ticket| workflow::assign(t, "bob", "carol", at(1))),
         Box::new(|t: &Ticket| workflow::escalate(t, "carol", Some("over to L2"), at(2))),
         Box::new(|t: &Ticket| workflow::comment(t, "bob", "on my way", at(3))),
