@@ -50,6 +50,9 @@ pub const RETRY_THRESHOLD: usize = 128;
 pub const TECHNICIAN_REQUESTS_PER_SECOND: u32 = 100;
 /// Requests one technician may send at once before the rate applies.
 pub const TECHNICIAN_REQUEST_BURST: u32 = 1000;
+/// Events a `tickets watch` may fall behind the newest before it is moved
+/// up to the newest and told how many it missed (`WatchFrame::Lagged`).
+pub const WATCH_BACKLOG: u64 = 1_000;
 
 /// The relay's connection and request limits; [`Limits::default`] holds
 /// the constants above. Tests and operators may tighten or widen them.
@@ -65,6 +68,7 @@ pub struct Limits {
     pub retry_threshold: usize,
     pub technician_requests_per_second: u32,
     pub technician_request_burst: u32,
+    pub watch_backlog: u64,
 }
 
 impl Default for Limits {
@@ -79,6 +83,7 @@ impl Default for Limits {
             retry_threshold: RETRY_THRESHOLD,
             technician_requests_per_second: TECHNICIAN_REQUESTS_PER_SECOND,
             technician_request_burst: TECHNICIAN_REQUEST_BURST,
+            watch_backlog: WATCH_BACKLOG,
         }
     }
 }

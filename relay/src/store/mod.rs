@@ -21,6 +21,7 @@ mod agents;
 mod audit;
 mod comments;
 mod diagnostics;
+mod feed;
 pub mod fit;
 mod migrate;
 mod org;
@@ -40,6 +41,7 @@ mod tests;
 
 pub use agents::AgentRecord;
 pub use audit::AUDIT_APPEND_ATTEMPTS;
+pub use feed::{prune_through, FEED_PRUNE_EVERY, FEED_RETAINED, MAX_FEED_BATCH};
 pub use scripts::{RunsOf, StoredScript};
 pub use technicians::{no_admin_left, Readded, RolesChanged, TechnicianRecord};
 pub(crate) use tickets::not_found as ticket_not_found;
@@ -52,6 +54,7 @@ pub use transfers::{NewAttachment, TransferRecord};
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::MigrateError;
 use sqlx::AnyPool;
+use std::sync::Arc;
 use std::time::Duration;
 use triage_shared::error::{ErrorKind, RemoteError};
 
@@ -132,6 +135,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The live queue's newest committed event (`feed`).
+    feed: Arc<feed::FeedClock>,
 }
 
 impl Store {
@@ -157,7 +162,13 @@ impl Store {
                 .await?;
         }
         migrate::run(&pool, backend).await?;
-        Ok(Store { pool, backend })
+        let mut store = Store {
+            pool,
+            backend,
+            feed: Arc::new(feed::FeedClock::new(0)),
+        };
+        store.feed = Arc::new(feed::FeedClock::new(store.newest_feed_seq().await?));
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {

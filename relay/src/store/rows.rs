@@ -47,6 +47,10 @@ pub(super) fn int(row: &AnyRow, col: &str) -> Result<i64, StoreError> {
     Ok(row.try_get::<i64, _>(col)?)
 }
 
+pub(super) fn opt_int(row: &AnyRow, col: &str) -> Result<Option<i64>, StoreError> {
+    Ok(row.try_get::<Option<i64>, _>(col)?)
+}
+
 pub(super) fn timestamp(row: &AnyRow, col: &str) -> Result<Timestamp, StoreError> {
     int(row, col).map(Timestamp)
 }

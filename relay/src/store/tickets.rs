@@ -9,7 +9,7 @@ use super::comments::insert_comment;
 use super::rows::{self, json, opt_parsed, text, timestamp, to_json, TICKET_COLUMNS};
 use super::scripts::RunsOf;
 use super::transfers::{insert_attachment, NewAttachment};
-use super::{fit, settle, Store, StoreError};
+use super::{feed, fit, settle, Store, StoreError};
 use sqlx::{Any, Transaction};
 use triage_shared::diagnostics::Snapshot;
 use triage_shared::error::{ErrorKind, RemoteError};
@@ -90,6 +90,7 @@ impl Store {
                 ));
             }
             insert_event(&mut tx, ticket.id, created).await?;
+            feed::append_created(&mut tx, ticket.id, created).await?;
             if let Some(snapshot) = snapshot {
                 sqlx::query("INSERT INTO ticket_snapshots (ticket_id, taken_at, snapshot_json) VALUES ($1, $2, $3)")
                     .bind(ticket.id.to_string())
@@ -101,7 +102,7 @@ impl Store {
             Ok(true)
         }
         .await;
-        settle(tx, result).await
+        self.announced(settle(tx, result).await).await
     }
 
     pub async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
@@ -224,7 +225,7 @@ impl Store {
             Ok(update.ticket)
         }
         .await;
-        settle(tx, result).await
+        self.announced(settle(tx, result).await).await
     }
 }
 
@@ -279,6 +280,8 @@ pub(super) async fn write_update(
     for a in &update.attachments {
         insert_attachment(tx, &a.summary, &a.content).await?;
     }
+    // Last: the feed counter is the lock every ticket write shares.
+    feed::append_update(tx, id, update).await?;
     Ok(())
 }
 

@@ -62,6 +62,6 @@ impl Store {
             Ok(true)
         }
         .await;
-        settle(tx, result).await
+        self.announced(settle(tx, result).await).await
     }
 }

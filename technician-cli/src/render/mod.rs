@@ -8,6 +8,7 @@ mod audit;
 mod detail;
 mod queue;
 mod script;
+mod watch;
 
 pub use audit::audit_table;
 pub use detail::ticket_detail;
@@ -15,6 +16,7 @@ pub use queue::{agent_count_line, grouped, marked, search_hits, similar_section}
 pub use script::{
     approval_review, run_line, script_detail, script_table, ScriptChecks, ScriptShowJson,
 };
+pub use watch::{watch_event_line, watch_json_line, watch_lagged_line, what_happened, WatchLine};
 
 use crate::text::{age, relative, table, truncate};
 use crate::ticket_ref::short_id;

@@ -32,8 +32,9 @@ pub(in crate::server) fn sees_internal_notes(identity: &SessionIdentity) -> bool
     matches!(identity, SessionIdentity::Technician { .. })
 }
 
-/// `--assignee me` and `--agent` resolved for the technician who asks.
-async fn context(
+/// `--assignee me` and `--agent` resolved for the technician who asks
+/// (a list, a search and the live queue alike).
+pub(in crate::server) async fn context(
     shared: &Shared,
     peer: &Peer,
     filter: &TicketFilter,

@@ -165,6 +165,7 @@ fn refused_kind<T: std::fmt::Debug>(result: Result<T, StoreError>) -> (ErrorKind
 mod audit;
 mod endpoints;
 mod enrollment;
+mod feed;
 mod get_help;
 mod lookup;
 mod queue;
