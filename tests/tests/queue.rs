@@ -169,15 +169,15 @@ async fn filters_combine_and_search_finds_comments_resolutions_and_notes() {
             ids(&admin.json(&args).await)
         }
     };
-    assert_eq!(list(&["--tier", "l2"]).await, [wifi.clone()]);
+    assert_eq!(list(&["--tier", "l2"]).await, [wifi.as_str()]);
     assert_eq!(
         list(&["--assignee", "none", "--category", "network"]).await,
-        [wifi.clone()]
+        [wifi.as_str()]
     );
-    assert_eq!(list(&["--assignee", "me"]).await, [vpn.clone()]);
+    assert_eq!(list(&["--assignee", "me"]).await, [vpn.as_str()]);
     assert_eq!(
         list(&["--agent", "lab-01", "--sort", "priority"]).await,
-        [vpn.clone(), fan.clone()]
+        [vpn.as_str(), fan.as_str()]
     );
     assert_eq!(
         list(&[
@@ -189,13 +189,16 @@ async fn filters_combine_and_search_finds_comments_resolutions_and_notes() {
             "priority"
         ])
         .await,
-        [wifi.clone(), vpn.clone()]
+        [wifi.as_str(), vpn.as_str()]
     );
-    assert_eq!(list(&["--status", "resolved"]).await, [outlook.clone()]);
-    assert_eq!(list(&["--source", "health_alert"]).await, [outlook.clone()]);
+    assert_eq!(list(&["--status", "resolved"]).await, [outlook.as_str()]);
+    assert_eq!(
+        list(&["--source", "health_alert"]).await,
+        [outlook.as_str()]
+    );
     assert_eq!(
         list(&["--requester", "alice", "--limit", "1"]).await,
-        [outlook.clone()]
+        [outlook.as_str()]
     );
     assert_eq!(list(&["--created-since", "1h"]).await.len(), 4);
     assert!(list(&["--updated-since", "2099-01-01"]).await.is_empty());

@@ -198,18 +198,18 @@ fn filters_combine_every_part() {
         breaching: false,
     };
     assert!(f.matches(&t, &context));
-    let misses: Vec<Box<dyn Fn(&mut TicketFilter)>> = vec![
-        Box::new(|f| f.statuses = vec![Status::Closed]),
-        Box::new(|f| f.tiers = vec![Tier::L1]),
-        Box::new(|f| f.priorities = vec![Priority::Low]),
-        Box::new(|f| f.categories = vec![Category::Account]),
-        Box::new(|f| f.sources = vec![Source::HealthAlert]),
-        Box::new(|f| f.assignee = AssigneeFilter::Me),
-        Box::new(|f| f.assignee = AssigneeFilter::Named("carol".into())),
-        Box::new(|f| f.requester = Some("Alice".into())),
-        Box::new(|f| f.created_since = Some(Timestamp(1_000_001))),
-        Box::new(|f| f.updated_since = Some(Timestamp(2_000_001))),
-        Box::new(|f| f.breaching = true),
+    let misses: [fn(&mut TicketFilter); 11] = [
+        |f| f.statuses = vec![Status::Closed],
+        |f| f.tiers = vec![Tier::L1],
+        |f| f.priorities = vec![Priority::Low],
+        |f| f.categories = vec![Category::Account],
+        |f| f.sources = vec![Source::HealthAlert],
+        |f| f.assignee = AssigneeFilter::Me,
+        |f| f.assignee = AssigneeFilter::Named("carol".into()),
+        |f| f.requester = Some("Alice".into()),
+        |f| f.created_since = Some(Timestamp(1_000_001)),
+        |f| f.updated_since = Some(Timestamp(2_000_001)),
+        |f| f.breaching = true,
     ];
     for (i, miss) in misses.iter().enumerate() {
         let mut g = f.clone();
