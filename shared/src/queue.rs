@@ -15,7 +15,6 @@ use crate::ticket::{Category, Priority, Source, Status, Ticket, Tier};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 /// Tickets on one page of `ListTicketsPage`, and the most one may ask for.
@@ -166,13 +165,9 @@ pub enum TicketSort {
     Due,
 }
 
+crate::ticket::named_values!(TicketSort, "sort");
+
 impl TicketSort {
-    pub const ALL: &'static [TicketSort] = <TicketSort as strum::VariantArray>::VARIANTS;
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// The two sort keys of `ticket` in this order (the second is 0 where
     /// the order has one key); with the id they make a cursor.
     pub fn keys(self, ticket: &Ticket) -> [i64; 2] {
@@ -191,21 +186,6 @@ impl TicketSort {
             keys: self.keys(last),
             id: last.id,
         }
-    }
-}
-
-impl FromStr for TicketSort {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let wanted = s.trim().to_ascii_lowercase();
-        TicketSort::ALL
-            .iter()
-            .copied()
-            .find(|v| v.as_str() == wanted)
-            .ok_or_else(|| {
-                let names: Vec<_> = TicketSort::ALL.iter().map(|v| v.as_str()).collect();
-                format!("unknown sort `{s}`; use one of: {}", names.join(", "))
-            })
     }
 }
 

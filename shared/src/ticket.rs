@@ -7,13 +7,12 @@ pub use crate::text::{check_text, InvalidInput};
 use crate::time::Timestamp;
 use crate::transfer::{AttachmentId, AttachmentKind};
 use serde::{Deserialize, Serialize};
-use std::str::FromStr;
 use std::time::Duration;
 
 /// The names of a ticket field's values: strum derives them (the same
 /// snake_case serde writes) and the list; this adds `ALL`, `as_str` and a
 /// forgiving `FromStr` (case, spaces and `-` for `_`) whose refusal lists
-/// every name.
+/// every name. Also used for the queue's `TicketSort`.
 macro_rules! named_values {
     ($name:ident, $what:literal) => {
         impl $name {
@@ -24,7 +23,7 @@ macro_rules! named_values {
             }
         }
 
-        impl FromStr for $name {
+        impl std::str::FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
                 let wanted = s.trim().to_ascii_lowercase().replace('-', "_");
@@ -63,6 +62,7 @@ pub enum Status {
     Resolved,
     Closed,
 }
+pub(crate) use named_values;
 named_values!(Status, "status");
 
 #[derive(
