@@ -40,22 +40,7 @@ async fn one(relay_bin: &Path, n: usize, idle_secs: u64) -> Result<Vec<Row>> {
     let port = free_udp_port()?;
     let addr = format!("127.0.0.1:{port}");
     let data = dir.path().join("relay");
-    let mut relay = tokio::process::Command::new(relay_bin)
-        .args([
-            "serve",
-            "--listen",
-            &addr,
-            "--public-addr",
-            &addr,
-            "--data-dir",
-        ])
-        .arg(&data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {}", relay_bin.display()))?;
+    let mut relay = spawn_relay(relay_bin, &addr, &data, &[])?;
     let pid = relay.id().ok_or_else(|| anyhow!("relay exited at once"))?;
     let result = drive(relay_bin, &data, &addr, pid, n, idle_secs).await;
     // SAFETY: signalling the child we started, by its pid.
@@ -245,6 +230,27 @@ async fn token(relay_bin: &Path, data: &Path, addr: &str, n: usize) -> Result<En
         last = String::from_utf8_lossy(&out.stderr).into_owned();
     }
     Err(anyhow!("no token from triage-relay token: {last}"))
+}
+
+/// The real `triage-relay serve` in a process of its own, on `addr`, with
+/// `extra` arguments (e.g. `--database-url`), quiet, killed when dropped.
+pub(crate) fn spawn_relay(
+    relay_bin: &Path,
+    addr: &str,
+    data: &Path,
+    extra: &[&str],
+) -> Result<tokio::process::Child> {
+    tokio::process::Command::new(relay_bin)
+        .args(["serve", "--listen", addr, "--public-addr", addr])
+        .args(extra)
+        .arg("--data-dir")
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", relay_bin.display()))
 }
 
 pub(crate) fn free_udp_port() -> Result<u16> {

@@ -17,7 +17,6 @@ use crate::stats::{ms, rss_bytes, summarize};
 use anyhow::{anyhow, bail, Context, Result};
 use sqlx::AnyPool;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -138,24 +137,7 @@ async fn one(
     std::fs::create_dir_all(&data)?;
     let port = crate::fleet::free_udp_port()?;
     let addr = format!("127.0.0.1:{port}");
-    let mut relay = tokio::process::Command::new(relay_bin)
-        .args([
-            "serve",
-            "--listen",
-            &addr,
-            "--public-addr",
-            &addr,
-            "--database-url",
-            url,
-            "--data-dir",
-        ])
-        .arg(&data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {}", relay_bin.display()))?;
+    let mut relay = crate::fleet::spawn_relay(relay_bin, &addr, &data, &["--database-url", url])?;
     let pid = relay.id().ok_or_else(|| anyhow!("relay exited at once"))?;
     let result = drive(
         relay_bin,
