@@ -11,7 +11,7 @@ use crate::ids::{AgentId, TicketId};
 use crate::limits::MAX_NAME_LEN;
 use crate::protocol::{ErrorKind, RemoteError};
 use crate::selector::AgentSelector;
-use crate::ticket::{Category, Priority, Source, Status, Ticket, Tier};
+use crate::ticket::{Category, Priority, SlaClock, Source, Status, Ticket, Tier};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -624,6 +624,18 @@ pub enum QueueEventKind {
     /// A file stored on the ticket (an employee's screenshot).
     Attached {
         name: String,
+    },
+    /// An SLA clock passed its warning point.
+    SlaWarning {
+        clock: SlaClock,
+    },
+    /// An SLA clock passed its due time.
+    SlaBreached {
+        clock: SlaClock,
+    },
+    /// The employee rated the resolution, 1 to 5.
+    Rated {
+        score: u8,
     },
 }
 

@@ -324,7 +324,45 @@ pub enum TicketEventKind {
         name: String,
         attachment: AttachmentId,
     },
+    /// The ticket passed the warning point of one of its SLA clocks.
+    SlaWarning {
+        clock: SlaClock,
+        due_at: Timestamp,
+    },
+    /// The ticket passed the due time of one of its SLA clocks.
+    SlaBreached {
+        clock: SlaClock,
+        due_at: Timestamp,
+    },
+    /// The employee said how satisfied they are with the resolution, 1 to 5.
+    Rated {
+        score: u8,
+    },
 }
+
+/// The two promises an SLA makes about a ticket.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum SlaClock {
+    /// Until the first public technician comment or status change.
+    FirstResponse,
+    /// Until the ticket is resolved or closed.
+    Resolution,
+}
+named_values!(SlaClock, "SLA clock");
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketEvent {

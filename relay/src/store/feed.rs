@@ -55,6 +55,9 @@ pub(super) fn event_entry(event: &TicketEvent) -> FeedEntry {
             to: *to,
         },
         TicketEventKind::Attached { name, .. } => QueueEventKind::Attached { name: name.clone() },
+        TicketEventKind::SlaWarning { clock, .. } => QueueEventKind::SlaWarning { clock: *clock },
+        TicketEventKind::SlaBreached { clock, .. } => QueueEventKind::SlaBreached { clock: *clock },
+        TicketEventKind::Rated { score } => QueueEventKind::Rated { score: *score },
     };
     FeedEntry {
         actor: event.actor.clone(),

@@ -5,7 +5,7 @@ use crate::text::{compact_duration, indented_block, relative};
 use std::fmt::Write as _;
 use triage_shared::protocol::TicketDetail;
 use triage_shared::text::clean;
-use triage_shared::ticket::{Status, Ticket, TicketEventKind};
+use triage_shared::ticket::{SlaClock, Status, Ticket, TicketEventKind};
 use triage_shared::time::Timestamp;
 
 /// `tickets show`: header fields, description, snapshot, attached
@@ -132,6 +132,13 @@ fn sla_text(t: &Ticket, now: Timestamp) -> String {
     }
 }
 
+fn clock_name(clock: SlaClock) -> &'static str {
+    match clock {
+        SlaClock::FirstResponse => "first response",
+        SlaClock::Resolution => "resolution",
+    }
+}
+
 fn history(detail: &TicketDetail) -> String {
     // Events sort before comments made at the same moment: "escalated", then its note.
     let mut entries: Vec<(Timestamp, u8, String)> = Vec::new();
@@ -151,6 +158,13 @@ fn history(detail: &TicketDetail) -> String {
                 clean(name),
                 short(&attachment.to_string())
             ),
+            TicketEventKind::SlaWarning { clock, due_at } => {
+                format!("SLA warning: {} due {due_at}", clock_name(*clock))
+            }
+            TicketEventKind::SlaBreached { clock, due_at } => {
+                format!("SLA breached: {} was due {due_at}", clock_name(*clock))
+            }
+            TicketEventKind::Rated { score } => format!("rated the resolution {score}/5"),
         };
         entries.push((e.at, 0, format!("  {}  {} {what}\n", e.at, clean(&e.actor))));
     }

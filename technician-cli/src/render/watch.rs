@@ -62,6 +62,9 @@ pub fn what_happened(event: &QueueEvent) -> String {
             one_line(excerpt)
         ),
         QueueEventKind::Attached { name } => format!("attached {}", one_line(name)),
+        QueueEventKind::SlaWarning { clock } => format!("SLA warning ({clock})"),
+        QueueEventKind::SlaBreached { clock } => format!("SLA breached ({clock})"),
+        QueueEventKind::Rated { score } => format!("rated {score}/5"),
     }
 }
 
