@@ -24,6 +24,7 @@ pub mod report;
 pub mod roles;
 pub mod selector;
 pub mod size;
+pub mod sla;
 pub mod stream_timer;
 pub mod text;
 pub mod ticket;
