@@ -528,6 +528,21 @@ async fn fill(url: &str, size: Size) -> Result<Filled> {
         let updated = created + rng.below(5 * 86_400_000) as i64;
         let agent = rng.below(size.agents as u64) as usize;
         let id = uuid::Uuid::new_v4().to_string();
+        // The clocks a relay would have stored: filed, then the status now.
+        let sla_policy = triage_shared::sla::SlaPolicy::default();
+        let mut facts = vec![triage_shared::sla::SlaFact::Created {
+            at: Timestamp(created),
+            priority,
+            category: Category::Other,
+        }];
+        if status != Status::Open {
+            facts.push(triage_shared::sla::SlaFact::StatusChanged {
+                at: Timestamp(updated),
+                to: status,
+                by_technician: true,
+            });
+        }
+        let clocks = triage_shared::sla::evaluate(&facts, &sla_policy, now);
         let resolved = matches!(status, Status::Resolved | Status::Closed);
         let resolution = resolved.then(|| rng.resolution());
         tickets.push(vec![
@@ -547,9 +562,17 @@ async fn fill(url: &str, size: Size) -> Result<Filled> {
             assignee.clone().map_or(Value::Null, Value::Text),
             Value::Int(created),
             Value::Int(updated),
-            Value::Int(created + priority.sla().as_millis() as i64),
+            Value::Int(triage_relay::store::sla::due_sort_key(&clocks.sla).millis()),
             Value::Int(priority_rank(priority)),
             resolution.clone().map_or(Value::Null, Value::Text),
+            Value::Text(serde_json::to_string(&clocks.sla)?),
+            clocks
+                .sla
+                .attention_at()
+                .map_or(Value::Null, |t| Value::Int(t.millis())),
+            clocks
+                .next_event_at
+                .map_or(Value::Null, |t| Value::Int(t.millis())),
         ]);
         let mut seq = 0;
         for _ in 0..rng.below(3) {
@@ -613,7 +636,8 @@ async fn fill(url: &str, size: Size) -> Result<Filled> {
 const AGENTS: &str = "id, public_key, hostname, os, enrolled_at, last_seen";
 const TICKETS: &str =
     "id, title, description, category, priority, status, tier, source, agent_id, \
-     hostname, requester, assignee, created_at, updated_at, sla_due_at, priority_rank, resolution";
+     hostname, requester, assignee, created_at, updated_at, sla_due_at, priority_rank, resolution, \
+     sla_json, sla_attention_at, sla_next_event_at";
 const COMMENTS: &str = "id, ticket_id, seq, author, body, created_at, internal";
 
 fn comment_row(

@@ -84,6 +84,13 @@ pub fn apply(
     })
 }
 
+/// Whether a history entry's actor is a technician. Technician names hold
+/// no `:` (`check_name`); everyone else the relay records is written with
+/// one: `agent:HOST`, `employee:NAME`, `relay:sla`.
+pub fn is_technician(actor: &str) -> bool {
+    !actor.contains(':')
+}
+
 /// The name an employee's screenshot is stored under.
 pub const EMPLOYEE_SCREENSHOT_NAME: &str = "screenshot.png";
 
@@ -161,6 +168,7 @@ mod tests {
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
             sla_due_at: Timestamp(1),
+            sla: None,
         }
     }
 

@@ -44,7 +44,14 @@ pub struct RelayConfig {
     pub public_addr: Option<String>,
     /// Connection and request limits (`server::admission`).
     pub limits: crate::server::Limits,
+    /// How often `sla.toml` is checked for changes and SLA crossings are
+    /// recorded (`server::sla_clock`).
+    pub sla_check_every: std::time::Duration,
 }
+
+/// The default of [`RelayConfig::sla_check_every`]: an SLA event is at
+/// most this late.
+pub const SLA_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl RelayConfig {
     pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
@@ -54,6 +61,7 @@ impl RelayConfig {
             database_url: None,
             public_addr: None,
             limits: crate::server::Limits::default(),
+            sla_check_every: SLA_CHECK_EVERY,
         }
     }
 }

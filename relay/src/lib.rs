@@ -19,6 +19,7 @@ pub mod quickstart;
 pub mod resolve;
 pub mod revocation;
 pub mod scripts;
+pub mod sla_file;
 mod server;
 pub mod store;
 pub mod workflow;

@@ -52,6 +52,10 @@ enum Command {
         /// HOST:PORT that agents and technicians use to reach this relay (written into tokens)
         #[arg(long, value_name = "HOST:PORT")]
         public_addr: Option<String>,
+        /// How often to look for a changed sla.toml and record SLA warnings
+        /// and breaches that came due
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+        sla_check_every: std::time::Duration,
     },
     /// Make an enrollment token and print it (works offline, on the store
     /// directly); `token list` and `token revoke ID` manage existing ones
@@ -226,7 +230,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             data,
             listen,
             public_addr,
-        } => serve(data, listen, public_addr).await,
+            sla_check_every,
+        } => serve(data, listen, public_addr, sla_check_every).await,
         Command::Token {
             action: Some(action),
             ..
@@ -389,7 +394,11 @@ async fn serve(
     data: DataArgs,
     listen: SocketAddr,
     public_addr: Option<String>,
+    sla_check_every: std::time::Duration,
 ) -> anyhow::Result<()> {
+    if sla_check_every.is_zero() {
+        anyhow::bail!("--sla-check-every must be at least 1s");
+    }
     if public_addr.is_none() && listen.ip().is_unspecified() {
         tracing::warn!("no --public-addr given: tokens will name a loopback address, usable from this machine only");
     }
@@ -399,6 +408,7 @@ async fn serve(
         database_url: data.database_url,
         public_addr,
         limits: triage_relay::Limits::default(),
+        sla_check_every,
     };
     let relay = triage_relay::start(config)
         .await

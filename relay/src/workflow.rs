@@ -10,9 +10,10 @@ use triage_shared::ids::CommentId;
 use triage_shared::limits::MAX_TEXT_LEN;
 use triage_shared::text::check_text;
 use triage_shared::ticket::{
-    transition, Comment, NewTicket, Source, Status, StatusAction, Ticket, TicketEvent,
+    transition, Comment, NewTicket, Priority, Source, Status, StatusAction, Ticket, TicketEvent,
     TicketEventKind, Tier,
 };
+use triage_shared::sla::policy::default_targets;
 use triage_shared::time::Timestamp;
 
 /// Turns an agent's submission into the ticket to store and its first event.
@@ -45,7 +46,10 @@ pub fn new_ticket_from_agent(
         assignee: None,
         created_at: now,
         updated_at: now,
-        sla_due_at: now.plus(new.priority.sla()),
+        // Until the store folds the history into the clocks: the default
+        // resolution target from now.
+        sla_due_at: now.plus(default_targets(new.priority).resolution),
+        sla: None,
     };
     let event = TicketEvent {
         actor: new.requester.clone(),
@@ -181,6 +185,36 @@ pub fn escalate(
         },
     });
     update.comments.extend(note_comment(note, actor, now)?);
+    Ok(update)
+}
+
+/// Changes the priority; the store's SLA fold measures the time used
+/// against the new priority's targets from this event on.
+pub fn set_priority(
+    ticket: &Ticket,
+    priority: Priority,
+    actor: &str,
+    note: Option<&str>,
+    now: Timestamp,
+) -> Result<TicketUpdate, RemoteError> {
+    if ticket.priority == priority {
+        return Err(RemoteError::new(
+            ErrorKind::InvalidTransition,
+            format!("ticket {} is already {priority} priority", ticket.id),
+        ));
+    }
+    let comment = note_comment(note, actor, now)?;
+    let mut update = touched(ticket, now);
+    update.ticket.priority = priority;
+    update.events.push(TicketEvent {
+        actor: actor.to_string(),
+        at: now,
+        event: TicketEventKind::PriorityChanged {
+            from: ticket.priority,
+            to: priority,
+        },
+    });
+    update.comments.extend(comment);
     Ok(update)
 }
 

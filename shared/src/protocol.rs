@@ -25,7 +25,7 @@ use crate::remote::{DiagnosticsReport, RunEvent, ScriptRunRecord, Section};
 use crate::roles::Role;
 use crate::selector::{AgentCursor, AgentSelector, TicketRef};
 use crate::ticket::{
-    Comment, EmployeeTicket, NewTicket, Status, StatusAction, Ticket, TicketEvent,
+    Comment, EmployeeTicket, NewTicket, Priority, Status, StatusAction, Ticket, TicketEvent,
 };
 use crate::time::Timestamp;
 use crate::token_id::TokenId;
@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 // Kept here for code that still names them by this path.
 pub use crate::error::{ErrorKind, RemoteError};
 
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PeerKind {
@@ -342,6 +342,20 @@ pub enum Request {
         filter: TicketFilter,
         after: Option<u64>,
     },
+    /// Technician: the SLA policy in force, as `sla.toml` text.
+    ShowSla,
+    /// Admin: check `text` as an SLA policy and put it in force (the relay
+    /// writes it to its `sla.toml`); answered with the policy as shown.
+    SetSla {
+        text: String,
+    },
+    /// Technician: change a ticket's priority; its SLA clocks keep the
+    /// time used and measure it against the new priority's targets.
+    SetPriority {
+        id: TicketId,
+        priority: Priority,
+        note: Option<String>,
+    },
 }
 
 impl Request {
@@ -418,6 +432,12 @@ pub enum Response {
     AgentCount(AgentCount),
     /// One frame of a `Request::WatchQueue` stream.
     Watch(WatchFrame),
+    /// The answer to `ShowSla` and `SetSla`: the policy in force, every
+    /// setting spelled out; `from_file` is false for the built-in defaults.
+    SlaPolicy {
+        text: String,
+        from_file: bool,
+    },
 }
 
 impl Response {

@@ -15,7 +15,6 @@ use crate::ticket::{Category, Priority, SlaClock, Source, Status, Ticket, Tier};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::time::Duration;
 
 /// Tickets on one page of `ListTicketsPage`, and the most one may ask for.
 pub const MAX_TICKET_PAGE: u32 = 500;
@@ -31,8 +30,6 @@ pub const MAX_QUERY_LEN: usize = 256;
 pub const MAX_QUERY_TERMS: usize = 16;
 /// Values one repeatable filter may hold (`--status a --status b ...`).
 pub const MAX_FILTER_VALUES: usize = 8;
-/// A ticket is "breaching" from this long before its SLA due time.
-pub const BREACH_WINDOW: Duration = Duration::from_secs(3600);
 /// Bytes of text around a search match.
 pub const SNIPPET_LEN: usize = 160;
 /// Bytes of a comment carried in a watch event.
@@ -86,7 +83,7 @@ pub struct TicketFilter {
     pub requester: Option<String>,
     pub created_since: Option<Timestamp>,
     pub updated_since: Option<Timestamp>,
-    /// Still open and past its SLA due time or within [`BREACH_WINDOW`] of it.
+    /// Past the warning point of an SLA clock still at stake ([`is_breaching`]).
     pub breaching: bool,
 }
 
@@ -637,6 +634,10 @@ pub enum QueueEventKind {
     Rated {
         score: u8,
     },
+    PriorityChanged {
+        from: Priority,
+        to: Priority,
+    },
 }
 
 /// One event of the live queue: its place in the relay's event sequence,
@@ -711,9 +712,10 @@ fn within<T: PartialEq>(values: &[T], value: &T) -> bool {
     values.is_empty() || values.contains(value)
 }
 
-/// Still being worked and past its due time, or due within [`BREACH_WINDOW`].
+/// Past the warning point (or the due time) of an SLA clock still at
+/// stake: running, or paused while waiting.
 pub fn is_breaching(ticket: &Ticket, now: Timestamp) -> bool {
-    is_active(ticket.status) && ticket.sla_due_at <= now.plus(BREACH_WINDOW)
+    ticket.sla.as_ref().is_some_and(|s| s.needs_attention(now))
 }
 
 /// The statuses an SLA clock runs in.

@@ -73,6 +73,9 @@ pub enum Action {
     RemoveAgent,
     ListTokens,
     RevokeToken,
+    ChangeTicketPriority,
+    /// Put a new SLA policy in force.
+    ManageSla,
 }
 
 /// The permission table. Support tiers are cumulative (an L3 may do what an
@@ -84,11 +87,12 @@ pub fn roles_allowed(action: Action) -> &'static [Role] {
     match action {
         ViewTickets | ViewAgents => &[L1, L2, L3, Approver, Admin],
         CreateTicket | CommentTicket | AssignTicket | EscalateTicket | ChangeTicketStatus
-        | RunDiagnostics => &[L1, L2, L3, Admin],
+        | ChangeTicketPriority | RunDiagnostics => &[L1, L2, L3, Admin],
         PullLogs | TakeScreenshot | AttachScript | RunScript => &[L2, L3, Admin],
         ApproveScript => &[Approver, Admin],
         RegisterTechnician | CreateEnrollmentToken | ViewAudit | ManageOrg => &[Admin],
-        RemoveTechnician | SetTechnicianRoles | RemoveAgent | ListTokens | RevokeToken => &[Admin],
+        RemoveTechnician | SetTechnicianRoles | RemoveAgent | ListTokens | RevokeToken
+        | ManageSla => &[Admin],
     }
 }
 

@@ -4,10 +4,10 @@ use crate::ids::{AgentId, CommentId, TicketId};
 use crate::limits::{MAX_NAME_LEN, MAX_TEXT_LEN, MAX_TITLE_LEN};
 // Kept here for code that still names them by this path.
 pub use crate::text::{check_text, InvalidInput};
+use crate::sla::TicketSla;
 use crate::time::Timestamp;
 use crate::transfer::{AttachmentId, AttachmentKind};
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 
 /// The names of a ticket field's values: strum derives them (the same
 /// snake_case serde writes) and the list; this adds `ALL`, `as_str` and a
@@ -160,19 +160,6 @@ pub enum Source {
 }
 named_values!(Source, "source");
 
-impl Priority {
-    /// Time to resolution promised for this priority.
-    pub fn sla(self) -> Duration {
-        let hours = match self {
-            Priority::Urgent => 4,
-            Priority::High => 8,
-            Priority::Normal => 24,
-            Priority::Low => 72,
-        };
-        Duration::from_secs(hours * 3600)
-    }
-}
-
 impl Tier {
     /// The next tier up, or `None` at the top.
     pub fn escalated(self) -> Option<Tier> {
@@ -276,7 +263,12 @@ pub struct Ticket {
     pub assignee: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The next SLA due time (see `TicketSla::next_due`), the queue's
+    /// "due" sort key.
     pub sla_due_at: Timestamp,
+    /// Both SLA clocks as the relay last computed them; `None` only for a
+    /// ticket from before SLA clocks while the relay is still computing.
+    pub sla: Option<TicketSla>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -341,6 +333,12 @@ pub enum TicketEventKind {
     /// The employee said how satisfied they are with the resolution, 1 to 5.
     Rated {
         score: u8,
+    },
+    /// A technician changed the ticket's priority; the SLA clocks measure
+    /// the time already used against the new priority's targets.
+    PriorityChanged {
+        from: Priority,
+        to: Priority,
     },
 }
 

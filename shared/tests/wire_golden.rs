@@ -18,7 +18,7 @@ use triage_shared::queue::{
 use triage_shared::remote::{AgentCommand, AgentReply, OutputStream, RunEvent, Section};
 use triage_shared::selector::AgentSelector;
 use triage_shared::ticket::{
-    Category, NewTicket, Priority, Source, Status, StatusAction, TicketEventKind, Tier,
+    Category, NewTicket, Priority, SlaClock, Source, Status, StatusAction, TicketEventKind, Tier,
 };
 use triage_shared::time::Timestamp;
 use triage_shared::transfer::LogQuery;
@@ -266,6 +266,31 @@ fn frames() -> Vec<(String, String)> {
         }))
         .unwrap(),
     );
+    add("request.show_sla", encode(&Request::ShowSla).unwrap());
+    add(
+        "request.set_sla",
+        encode(&Request::SetSla {
+            text: "warning_percent = 75".into(),
+        })
+        .unwrap(),
+    );
+    add(
+        "request.set_priority",
+        encode(&Request::SetPriority {
+            id: TICKET,
+            priority: Priority::Urgent,
+            note: None,
+        })
+        .unwrap(),
+    );
+    add(
+        "event.sla_breached",
+        encode(&TicketEventKind::SlaBreached {
+            clock: SlaClock::Resolution,
+            due_at: Timestamp(1_700_000_000_000),
+        })
+        .unwrap(),
+    );
     out
 }
 
@@ -328,6 +353,11 @@ const GOLDEN: &[(&str, &str)] = &[
     ("request.search_tickets", "0000002c290301047769666900020564726f7073036f75740001077072696e7465720100000000000000000000000014"),
     ("request.watch_queue", "0000001b2d02000201010000000101010570632d34320001fbd00700010129"),
     ("response.watch_lagged", "000000081d02fbdc05fb2823"),
+    // SLA clocks (protocol 4).
+    ("request.show_sla", "000000012e"),
+    ("request.set_sla", "000000162f147761726e696e675f70657263656e74203d203735"),
+    ("request.set_priority", "00000014301000112233445566778899aabbccddeeff0300"),
+    ("event.sla_breached", "0000000b0601fd00d0ca9f17030000"),
 ];
 
 #[test]
@@ -419,6 +449,16 @@ fn json_names_are_unchanged() {
                 .unwrap(),
             ),
             r#"{"escalated":{"from":"l1","to":"l2"}}"#,
+        ),
+        (
+            json(
+                serde_json::to_value(TicketEventKind::SlaWarning {
+                    clock: SlaClock::FirstResponse,
+                    due_at: Timestamp(5),
+                })
+                .unwrap(),
+            ),
+            r#"{"sla_warning":{"clock":"first_response","due_at":5}}"#,
         ),
     ];
     for (actual, expected) in cases {

@@ -222,6 +222,7 @@ mod tests {
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
             sla_due_at: Timestamp(0),
+            sla: None,
         };
         let content = b"systemctl restart cups\n".to_vec();
         let script = ScriptManifest {

@@ -85,6 +85,9 @@ pub enum Command {
     /// Enrollment tokens for new endpoints.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// The SLA policy: response and resolution targets, business hours.
+    #[command(subcommand)]
+    Sla(SlaCommand),
     /// Remediation scripts: attach, review, approve (two people), run.
     #[command(subcommand)]
     Script(ScriptCommand),
@@ -164,6 +167,15 @@ pub enum TicketsCommand {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Change a ticket's priority; its SLA clocks keep the time used and
+    /// measure it against the new priority's targets.
+    Priority {
+        id: String,
+        /// low, normal, high or urgent.
+        priority: triage_shared::ticket::Priority,
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Fetch a file attached to a ticket (a pulled log, a screenshot).
     Attachment {
         id: String,
@@ -225,6 +237,22 @@ pub enum TechniciansCommand {
         /// Roles: l1, l2, l3, approver, admin. Repeat the flag or separate with commas.
         #[arg(long = "role", required = true, num_args = 1.., value_delimiter = ',', value_parser = parse_role)]
         roles: Vec<Role>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SlaCommand {
+    /// Print the policy in force as sla.toml text, every setting spelled
+    /// out (edit it and `sla set` it back).
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check FILE as an SLA policy and put it in force (admin only); the
+    /// relay keeps it as sla.toml in its data directory.
+    Set {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
 }
 

@@ -225,6 +225,7 @@ async fn dispatch(
         Command::Agents(c) => commands::admin::agents(&home, c, out).await?,
         Command::Technicians(c) => commands::admin::technicians(&home, c, out).await?,
         Command::Tokens(c) => commands::admin::tokens(&home, c, out).await?,
+        Command::Sla(c) => commands::sla::run(&home, c, out).await?,
         Command::Script(c) => commands::script::run(&home, c, out, err).await?,
         Command::Audit(a) => commands::audit::run(&home, a, out).await?,
         Command::Diag(a) => commands::diag::run(&home, a, out).await?,
@@ -394,6 +395,7 @@ mod tests {
             created_at: Timestamp(1000),
             updated_at: Timestamp(2000),
             sla_due_at: Timestamp(3000),
+            sla: None,
         }
     }
 }

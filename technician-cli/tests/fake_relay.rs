@@ -36,6 +36,7 @@ fn ticket(id: &str, title: &str) -> Ticket {
         created_at: Timestamp::now(),
         updated_at: Timestamp::now(),
         sla_due_at: Timestamp::now(),
+        sla: None,
     }
 }
 
@@ -321,6 +322,7 @@ fn ticket_with_times(id: &str, title: &str, like: &Ticket) -> Ticket {
         created_at: like.created_at,
         updated_at: like.updated_at,
         sla_due_at: like.sla_due_at,
+        sla: like.sla.clone(),
         ..ticket(id, title)
     }
 }

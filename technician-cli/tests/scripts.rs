@@ -56,6 +56,7 @@ fn ticket() -> Ticket {
         created_at: Timestamp::now(),
         updated_at: Timestamp::now(),
         sla_due_at: Timestamp::now(),
+        sla: None,
     }
 }
 

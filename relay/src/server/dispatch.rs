@@ -10,7 +10,7 @@
 //! route's subject, whoever records the request otherwise. Streamed
 //! requests write their own frames and audit entries.
 
-use super::handlers::{admin, agents, queue, scripts, tickets, transfers, watch};
+use super::handlers::{admin, agents, queue, scripts, sla, tickets, transfers, watch};
 use super::request::{to_remote, AuditNote, Peer, Responder};
 use super::route::{route, AuditRule};
 use super::{authz, login_budget, revoke, Shared};
@@ -142,6 +142,13 @@ async fn handle(
             action,
             note: text,
         } => tickets::change_status(shared, peer, id, action, text.as_deref(), now).await,
+        Request::SetPriority {
+            id,
+            priority,
+            note: text,
+        } => tickets::set_priority(shared, peer, id, priority, text.as_deref(), now).await,
+        Request::ShowSla => sla::show(shared),
+        Request::SetSla { text } => sla::set(shared, &text),
         Request::MyTickets { requester, limit } => {
             tickets::my_tickets(shared, peer, &requester, limit).await
         }

@@ -29,6 +29,7 @@ mod request;
 mod revoke;
 pub mod roster;
 mod route;
+mod sla_clock;
 mod transfer;
 
 pub use admission::{
@@ -98,6 +99,10 @@ pub(crate) struct Shared {
     pub rate: rate_limit::RateLimiter,
     /// Removals announced to the connections they close.
     pub revocations: revoke::Revocations,
+    /// The data directory (`sla.toml` lives there).
+    pub data_dir: std::path::PathBuf,
+    /// Wakes the SLA loop: `triage sla set` wrote a new policy.
+    pub sla_changed: Arc<Notify>,
 }
 
 /// A running relay. Dropping it stops the accept loop too; call
@@ -109,6 +114,7 @@ pub struct RelayHandle {
     shutdown: watch::Sender<bool>,
     accept_task: tokio::task::JoinHandle<()>,
     roster_task: tokio::task::JoinHandle<()>,
+    sla_task: tokio::task::JoinHandle<()>,
 }
 
 /// Starts a relay: identity from `config.data_dir` (made on first start),
@@ -119,6 +125,9 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     let key = data.load_or_create_key()?;
     let (server_config, fingerprint) = tls::server_config(&key)?;
     let store = data.open_store(config.database_url.as_deref()).await?;
+    // A bad policy file stops the start here, with the file and the reason.
+    let sla_source = crate::sla_file::read(data.path())?;
+    store.set_sla_policy(crate::sla_file::parse(&sla_source, data.path())?);
     let endpoint = quinn::Endpoint::server(server_config, config.listen).map_err(|source| {
         RelayError::Bind {
             addr: config.listen,
@@ -159,9 +168,21 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         ),
         admission: admission::Admission::new(config.limits.clone()),
         revocations: revoke::Revocations::default(),
+        data_dir: data.path().to_path_buf(),
+        sla_changed: Arc::new(Notify::new()),
     });
     let (shutdown, stop) = watch::channel(false);
     let roster_task = tokio::spawn(roster::refresh_loop(Arc::clone(&shared), stop.clone()));
+    let sla_loop = sla_clock::SlaLoop::new(
+        data.path().to_path_buf(),
+        config.sla_check_every,
+        sla_source.digest,
+    );
+    let sla_task = tokio::spawn(sla_loop.run(
+        Arc::clone(&shared),
+        Arc::clone(&shared.sla_changed),
+        stop.clone(),
+    ));
     let accept_task = tokio::spawn(accept_loop(endpoint.clone(), Arc::clone(&shared), stop));
     Ok(RelayHandle {
         local_addr,
@@ -170,6 +191,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         shutdown,
         accept_task,
         roster_task,
+        sla_task,
     })
 }
 
@@ -444,6 +466,7 @@ impl RelayHandle {
         let _ = self.shutdown.send(true);
         let _ = self.accept_task.await;
         let _ = self.roster_task.await;
+        let _ = self.sla_task.await;
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
         self.shared.store.close().await;
         info!("relay stopped");

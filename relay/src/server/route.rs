@@ -133,6 +133,14 @@ pub(super) fn route(request: &Request) -> Route {
         Request::Assign { .. } => unary(Technician(Action::AssignTicket), Unaudited),
         Request::Escalate { .. } => unary(Technician(Action::EscalateTicket), Unaudited),
         Request::ChangeStatus { .. } => unary(Technician(Action::ChangeTicketStatus), Unaudited),
+        Request::SetPriority { .. } => unary(Technician(Action::ChangeTicketPriority), Unaudited),
+        // Every technician works to the policy, so every one may read it.
+        Request::ShowSla => unary(Technician(Action::ViewTickets), Unaudited),
+        // A new policy moves every open ticket's due times.
+        Request::SetSla { .. } => unary(
+            Technician(Action::ManageSla),
+            by_dispatcher("sla.set", "sla-policy".into()),
+        ),
 
         // A read.
         Request::ListAgents => unary(Technician(Action::ViewAgents), Unaudited),

@@ -227,6 +227,15 @@ fn sample(kind: RequestKind) -> Request {
             filter: TicketFilter::default(),
             after: None,
         },
+        RequestKind::ShowSla => Request::ShowSla,
+        RequestKind::SetSla => Request::SetSla {
+            text: "warning_percent = 75".into(),
+        },
+        RequestKind::SetPriority => Request::SetPriority {
+            id: TICKET,
+            priority: Priority::Urgent,
+            note: None,
+        },
     }
 }
 
@@ -325,6 +334,9 @@ fn the_route_table_is_as_pinned() {
         "list_agents_filtered | technician ViewAgents | - | Unary",
         "count_agents | technician ViewAgents | - | Unary",
         "watch_queue | technician ViewTickets | - | Streamed",
+        "show_sla | technician ViewTickets | - | Unary",
+        "set_sla | technician ManageSla | dispatcher sla.set sla-policy | Unary",
+        "set_priority | technician ChangeTicketPriority | - | Unary",
     ];
     for (got, want) in table.iter().zip(expected) {
         assert_eq!(got, want);

@@ -58,6 +58,10 @@ pub(super) fn event_entry(event: &TicketEvent) -> FeedEntry {
         TicketEventKind::SlaWarning { clock, .. } => QueueEventKind::SlaWarning { clock: *clock },
         TicketEventKind::SlaBreached { clock, .. } => QueueEventKind::SlaBreached { clock: *clock },
         TicketEventKind::Rated { score } => QueueEventKind::Rated { score: *score },
+        TicketEventKind::PriorityChanged { from, to } => QueueEventKind::PriorityChanged {
+            from: *from,
+            to: *to,
+        },
     };
     FeedEntry {
         actor: event.actor.clone(),

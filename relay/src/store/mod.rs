@@ -29,6 +29,7 @@ mod queue;
 mod rows;
 mod scripts;
 mod search;
+pub mod sla;
 mod sql;
 mod technicians;
 mod tickets;
@@ -137,6 +138,8 @@ pub struct Store {
     backend: Backend,
     /// The live queue's newest committed event (`feed`).
     feed: Arc<feed::FeedClock>,
+    /// The SLA policy ticket writes compute clocks with (`sla`).
+    sla: Arc<sla::PolicyCell>,
 }
 
 impl Store {
@@ -166,6 +169,7 @@ impl Store {
             pool,
             backend,
             feed: Arc::new(feed::FeedClock::new(0)),
+            sla: Arc::default(),
         };
         store.feed = Arc::new(feed::FeedClock::new(store.newest_feed_seq().await?));
         Ok(store)

@@ -8,9 +8,9 @@ use super::rows::{self, TICKET_COLUMNS};
 use super::sql::{all_of, Sql};
 use super::{Store, StoreError};
 use triage_shared::queue::{
-    is_active, AssigneeFilter, FilterContext, TicketCursor, TicketFilter, TicketSort, BREACH_WINDOW,
+    AssigneeFilter, FilterContext, TicketCursor, TicketFilter, TicketSort,
 };
-use triage_shared::ticket::{Status, Ticket};
+use triage_shared::ticket::Ticket;
 
 /// [`TICKET_COLUMNS`] qualified by a table alias, e.g. `t.id, t.title, ...`.
 pub(super) fn ticket_columns(alias: &str) -> String {
@@ -94,15 +94,10 @@ pub(super) fn filter_conditions(
         conditions.push(format!("t.updated_at >= {since}"));
     }
     if filter.breaching {
-        // `is_breaching`: an active status, due within the window.
-        let active = sql.list(
-            Status::ALL
-                .iter()
-                .filter(|s| is_active(**s))
-                .map(|s| s.as_str()),
-        );
-        let due = sql.value(context.now.plus(BREACH_WINDOW).millis());
-        conditions.push(format!("t.status IN ({active}) AND t.sla_due_at <= {due}"));
+        // `is_breaching`: past a warning point of a clock at stake; the
+        // column is NULL when no clock is (`store::sla`).
+        let now = sql.value(context.now.millis());
+        conditions.push(format!("t.sla_attention_at <= {now}"));
     }
     conditions
 }

@@ -91,7 +91,7 @@ pub(super) fn roles_from_text(text: &str) -> Result<Vec<Role>, StoreError> {
 /// The ticket columns in the order [`ticket`] reads them.
 pub(super) const TICKET_COLUMNS: &str =
     "id, title, description, category, priority, status, tier, source, \
-     agent_id, hostname, requester, assignee, created_at, updated_at, sla_due_at";
+     agent_id, hostname, requester, assignee, created_at, updated_at, sla_due_at, sla_json";
 
 pub(super) fn ticket(row: &AnyRow) -> Result<Ticket, StoreError> {
     Ok(Ticket {
@@ -110,6 +110,12 @@ pub(super) fn ticket(row: &AnyRow) -> Result<Ticket, StoreError> {
         created_at: timestamp(row, "created_at")?,
         updated_at: timestamp(row, "updated_at")?,
         sla_due_at: timestamp(row, "sla_due_at")?,
+        sla: opt_text(row, "sla_json")?
+            .map(|text| {
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("sla_json: {e}")))
+            })
+            .transpose()?,
     })
 }
 

@@ -9,7 +9,8 @@ use super::comments::insert_comment;
 use super::rows::{self, json, opt_parsed, text, timestamp, to_json, TICKET_COLUMNS};
 use super::scripts::RunsOf;
 use super::transfers::{insert_attachment, NewAttachment};
-use super::{feed, fit, settle, Store, StoreError};
+use super::{feed, fit, settle, sla, Store, StoreError};
+use triage_shared::sla::SlaPolicy;
 use sqlx::{Any, Transaction};
 use triage_shared::diagnostics::Snapshot;
 use triage_shared::error::{ErrorKind, RemoteError};
@@ -90,6 +91,7 @@ impl Store {
                 ));
             }
             insert_event(&mut tx, ticket.id, created).await?;
+            sla::refresh(&mut tx, ticket, &self.sla_policy(), ticket.created_at).await?;
             feed::append_created(&mut tx, ticket.id, created).await?;
             if let Some(snapshot) = snapshot {
                 sqlx::query("INSERT INTO ticket_snapshots (ticket_id, taken_at, snapshot_json) VALUES ($1, $2, $3)")
@@ -217,11 +219,12 @@ impl Store {
     where
         F: FnOnce(&Ticket) -> Result<TicketUpdate, RemoteError>,
     {
+        let policy = self.sla_policy();
         let mut tx = self.pool.begin().await?;
         let result = async {
             let current = lock_ticket(&mut tx, id).await?;
-            let update = decide(&current)?;
-            write_update(&mut tx, id, &update).await?;
+            let mut update = decide(&current)?;
+            update.ticket.sla = write_update(&mut tx, id, &update, &policy).await?;
             Ok(update.ticket)
         }
         .await;
@@ -252,16 +255,18 @@ pub(super) async fn lock_ticket(
     rows::ticket(&row)
 }
 
-/// Writes what a workflow step decided about ticket `id`, locked in `tx`.
+/// Writes what a workflow step decided about ticket `id`, locked in `tx`,
+/// and folds the history into its SLA clocks under `policy`; returns them.
 pub(super) async fn write_update(
     tx: &mut Transaction<'static, Any>,
     id: TicketId,
     update: &TicketUpdate,
-) -> Result<(), StoreError> {
+    policy: &SlaPolicy,
+) -> Result<Option<triage_shared::sla::TicketSla>, StoreError> {
     let t = &update.ticket;
     sqlx::query(
         "UPDATE tickets SET status = $1, tier = $2, assignee = $3, updated_at = $4, \
-         resolution = COALESCE($6, resolution) WHERE id = $5",
+         resolution = COALESCE($6, resolution), priority = $7, priority_rank = $8 WHERE id = $5",
     )
     .bind(t.status.as_str())
     .bind(t.tier.as_str())
@@ -269,6 +274,8 @@ pub(super) async fn write_update(
     .bind(t.updated_at.millis())
     .bind(id.to_string())
     .bind(update.resolution.clone())
+    .bind(t.priority.as_str())
+    .bind(triage_shared::queue::priority_rank(t.priority))
     .execute(&mut **tx)
     .await?;
     for event in &update.events {
@@ -280,9 +287,10 @@ pub(super) async fn write_update(
     for a in &update.attachments {
         insert_attachment(tx, &a.summary, &a.content).await?;
     }
+    let clocks = sla::refresh(tx, &update.ticket, policy, t.updated_at).await?;
     // Last: the feed counter is the lock every ticket write shares.
     feed::append_update(tx, id, update).await?;
-    Ok(())
+    Ok(Some(clocks.sla))
 }
 
 async fn insert_event(

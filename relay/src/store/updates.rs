@@ -24,6 +24,7 @@ impl Store {
         update: &AgentUpdate,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        let policy = self.sla_policy();
         let mut tx = self.pool.begin().await?;
         let result = async {
             let current = lock_ticket(&mut tx, ticket).await?;
@@ -58,7 +59,7 @@ impl Store {
                 ));
             }
             let decided = agent_updates::apply(&current, agent, actor, id, update, now)?;
-            write_update(&mut tx, ticket, &decided).await?;
+            write_update(&mut tx, ticket, &decided, &policy).await?;
             Ok(true)
         }
         .await;

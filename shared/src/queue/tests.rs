@@ -171,6 +171,7 @@ fn ticket() -> Ticket {
         created_at: Timestamp(1_000_000),
         updated_at: Timestamp(2_000_000),
         sla_due_at: Timestamp(10_000_000),
+        sla: None,
     }
 }
 
@@ -233,15 +234,28 @@ fn filters_combine_every_part() {
 }
 
 #[test]
-fn breaching_means_active_and_due_within_the_hour() {
+fn breaching_means_past_a_warning_point_of_a_clock_at_stake() {
+    use crate::sla::{evaluate, SlaFact, SlaPolicy};
     let mut t = ticket();
-    let hour = BREACH_WINDOW.as_millis() as i64;
-    let due = t.sla_due_at.millis();
-    assert!(!is_breaching(&t, Timestamp(due - hour - 1)));
-    assert!(is_breaching(&t, Timestamp(due - hour)));
-    assert!(is_breaching(&t, Timestamp(due + 5)));
-    t.status = Status::Resolved;
-    assert!(!is_breaching(&t, Timestamp(due + 5)));
+    assert!(!is_breaching(&t, Timestamp(i64::MAX)), "no clocks, nothing at stake");
+    let created = SlaFact::Created {
+        at: t.created_at,
+        priority: t.priority,
+        category: t.category,
+    };
+    let policy = SlaPolicy::default();
+    t.sla = Some(evaluate(&[created], &policy, t.created_at).sla);
+    // High: first response within 1 h, warned at 80 %.
+    let warn = t.created_at.millis() + 48 * 60_000;
+    assert!(!is_breaching(&t, Timestamp(warn - 1)));
+    assert!(is_breaching(&t, Timestamp(warn)));
+    let resolved = SlaFact::StatusChanged {
+        at: t.created_at,
+        to: Status::Resolved,
+        by_technician: true,
+    };
+    t.sla = Some(evaluate(&[created, resolved], &policy, t.created_at).sla);
+    assert!(!is_breaching(&t, Timestamp(warn + 5)));
 }
 
 #[test]

@@ -11,6 +11,7 @@ pub mod ping;
 pub mod revoke;
 pub mod roster;
 pub mod script;
+pub mod sla;
 pub mod stream;
 pub mod tickets;
 pub mod watch;

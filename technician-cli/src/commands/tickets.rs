@@ -14,7 +14,7 @@ use triage_shared::protocol::{Request, Response};
 use triage_shared::queue::{SearchQuery, SimilarTicket, TicketFilter, MAX_SIMILAR};
 use triage_shared::text::clean;
 use triage_shared::text::{check_name, check_text};
-use triage_shared::ticket::{StatusAction, Tier};
+use triage_shared::ticket::{Priority, StatusAction, Tier};
 use triage_shared::time::Timestamp;
 use triage_shared::TicketId;
 
@@ -64,6 +64,7 @@ pub enum Change {
     Assign(String),
     Escalate(Option<String>),
     Status(StatusAction, Option<String>),
+    Priority(Priority, Option<String>),
 }
 
 /// Checks everything that can be checked without the relay.
@@ -120,6 +121,9 @@ pub fn plan(command: TicketsCommand) -> Result<Plan, CliError> {
             &id,
             Change::Status(StatusAction::Reopen, checked_note(note)?),
         ),
+        C::Priority { id, priority, note } => {
+            change(&id, Change::Priority(priority, checked_note(note)?))
+        }
         C::Attachment {
             id,
             attachment,
@@ -271,6 +275,11 @@ async fn apply(conn: &Connected, id: TicketId, change: Change) -> Result<String,
             action: *action,
             note: note.clone(),
         },
+        Change::Priority(priority, note) => Request::SetPriority {
+            id,
+            priority: *priority,
+            note: note.clone(),
+        },
     };
     let response = conn.ask(&request).await?;
     let updated = match response {
@@ -293,6 +302,7 @@ async fn apply(conn: &Connected, id: TicketId, change: Change) -> Result<String,
             escalated_message(&short, tier)
         }
         Change::Status(action, _) => status_message(&short, action),
+        Change::Priority(priority, _) => format!("Ticket {short} is now {priority} priority."),
     })
 }
 

@@ -1,11 +1,11 @@
 //! `tickets show`: one ticket in full.
 
 use super::run_line;
-use crate::text::{compact_duration, indented_block, relative};
+use crate::text::{indented_block, relative};
 use std::fmt::Write as _;
 use triage_shared::protocol::TicketDetail;
 use triage_shared::text::clean;
-use triage_shared::ticket::{SlaClock, Status, Ticket, TicketEventKind};
+use triage_shared::ticket::{SlaClock, TicketEventKind};
 use triage_shared::time::Timestamp;
 
 /// `tickets show`: header fields, description, snapshot, attached
@@ -46,7 +46,9 @@ pub fn ticket_detail(detail: &TicketDetail, now: Timestamp) -> String {
         "Updated",
         &format!("{} ({})", t.updated_at, relative(t.updated_at, now)),
     );
-    field(&mut out, "SLA due", &sla_text(t, now));
+    for (name, text) in super::sla::clock_fields(t.sla.as_ref(), now) {
+        field(&mut out, name, &text);
+    }
 
     out.push_str("\nDescription\n");
     if t.description.trim().is_empty() {
@@ -114,24 +116,6 @@ fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
 
-fn sla_text(t: &Ticket, now: Timestamp) -> String {
-    let active = matches!(
-        t.status,
-        Status::Open | Status::InProgress | Status::Waiting
-    );
-    if active && t.sla_due_at < now {
-        format!(
-            "{} (overdue by {})",
-            t.sla_due_at,
-            compact_duration(now.since(t.sla_due_at))
-        )
-    } else if active {
-        format!("{} ({})", t.sla_due_at, relative(t.sla_due_at, now))
-    } else {
-        t.sla_due_at.to_string()
-    }
-}
-
 fn clock_name(clock: SlaClock) -> &'static str {
     match clock {
         SlaClock::FirstResponse => "first response",
@@ -165,6 +149,9 @@ fn history(detail: &TicketDetail) -> String {
                 format!("SLA breached: {} was due {due_at}", clock_name(*clock))
             }
             TicketEventKind::Rated { score } => format!("rated the resolution {score}/5"),
+            TicketEventKind::PriorityChanged { from, to } => {
+                format!("changed priority {from} → {to}")
+            }
         };
         entries.push((e.at, 0, format!("  {}  {} {what}\n", e.at, clean(&e.actor))));
     }
@@ -263,18 +250,26 @@ mod tests {
     }
 
     #[test]
-    fn detail_renders_the_snapshot_and_overdue_sla() {
+    fn detail_renders_the_snapshot_and_both_sla_clocks() {
+        use triage_shared::sla::{evaluate, SlaFact, SlaPolicy};
         let mut d = detail();
-        d.ticket.sla_due_at = Timestamp(NOW.0 - 2 * HOUR);
+        let filed = SlaFact::Created {
+            at: Timestamp(NOW.0 - 2 * HOUR),
+            priority: d.ticket.priority,
+            category: d.ticket.category,
+        };
+        d.ticket.sla = Some(evaluate(&[filed], &SlaPolicy::default(), NOW).sla);
         d.snapshot = Some(sample_snapshot());
         let out = ticket_detail(&d, NOW);
-        assert!(out.contains("(overdue by 2h)"), "{out}");
+        assert!(out.contains("First response"), "{out}");
+        assert!(out.contains("BREACHED: was due"), "{out}");
+        assert!(out.contains("Resolution"), "{out}");
         assert!(
             out.contains("== System") && out.contains("snap-host"),
             "{out}"
         );
-        d.ticket.status = Status::Closed;
-        assert!(!ticket_detail(&d, NOW).contains("overdue"));
+        d.ticket.sla = None;
+        assert!(ticket_detail(&d, NOW).contains("not computed yet"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod audit;
 mod detail;
 mod queue;
 mod script;
+pub mod sla;
 mod watch;
 
 pub use audit::audit_table;
@@ -29,8 +30,8 @@ use triage_shared::time::Timestamp;
 /// Hostnames and assignees longer than this are cut in tables.
 pub const MAX_LABEL_COLUMN: usize = 20;
 
-const TICKET_HEADERS: [&str; 8] = [
-    "ID", "STATUS", "PRIORITY", "TIER", "AGE", "HOST", "ASSIGNEE", "TITLE",
+const TICKET_HEADERS: [&str; 9] = [
+    "ID", "STATUS", "PRIORITY", "TIER", "AGE", "DUE", "HOST", "ASSIGNEE", "TITLE",
 ];
 
 pub fn roles_text(roles: &[Role]) -> String {
@@ -62,6 +63,7 @@ pub fn ticket_table(tickets: &[Ticket], now: Timestamp, width: usize) -> String 
                 t.priority.to_string(),
                 t.tier.to_string(),
                 age(t.created_at, now),
+                sla::due_cell(t, now),
                 label(t.hostname.as_deref()),
                 label(t.assignee.as_deref()),
                 t.title.clone(),
@@ -165,6 +167,7 @@ mod tests {
             created_at: Timestamp(NOW.0 - 3 * HOUR),
             updated_at: Timestamp(NOW.0 - HOUR),
             sla_due_at: Timestamp(NOW.0 + 5 * HOUR),
+            sla: None,
         }
     }
 
@@ -174,7 +177,7 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert!(
             lines[0]
-                .starts_with("ID        STATUS  PRIORITY  TIER  AGE  HOST      ASSIGNEE  TITLE"),
+                .starts_with("ID        STATUS  PRIORITY  TIER  AGE  DUE  HOST      ASSIGNEE  TITLE"),
             "{out}"
         );
         assert_eq!(

@@ -65,6 +65,7 @@ pub fn what_happened(event: &QueueEvent) -> String {
         QueueEventKind::SlaWarning { clock } => format!("SLA warning ({clock})"),
         QueueEventKind::SlaBreached { clock } => format!("SLA breached ({clock})"),
         QueueEventKind::Rated { score } => format!("rated {score}/5"),
+        QueueEventKind::PriorityChanged { from, to } => format!("priority {from} → {to}"),
     }
 }
 
@@ -105,6 +106,7 @@ mod tests {
             created_at: Timestamp(1_700_000_000_000),
             updated_at: Timestamp(1_700_000_000_000),
             sla_due_at: Timestamp(1_700_003_600_000),
+            sla: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub(super) mod ping;
 pub(super) mod presence;
 pub(super) mod queue;
 pub(super) mod scripts;
+pub(super) mod sla;
 pub(super) mod tickets;
 pub(super) mod transfers;
 pub(super) mod updates;

@@ -229,6 +229,7 @@ mod tests {
             created_at: Timestamp(i64::MAX),
             updated_at: Timestamp(i64::MAX),
             sla_due_at: Timestamp(i64::MAX),
+            sla: None,
         };
         let fetched = vec![ticket; MAX_TICKET_PAGE as usize + 1];
         let (tickets, next) = fit_page(

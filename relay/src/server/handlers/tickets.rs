@@ -16,7 +16,7 @@ use triage_shared::ids::UpdateId;
 use triage_shared::limits::MAX_NAME_LEN;
 use triage_shared::protocol::{ErrorKind, RemoteError, Response};
 use triage_shared::selector::TicketRef;
-use triage_shared::ticket::{NewTicket, Status, StatusAction};
+use triage_shared::ticket::{NewTicket, Priority, Status, StatusAction};
 use triage_shared::time::Timestamp;
 use triage_shared::TicketId;
 
@@ -109,6 +109,24 @@ pub(in crate::server) async fn note(
         .store
         .update_ticket(id, |t| workflow::note(t, &actor, text, now))
         .await?;
+    Ok(Response::Ok)
+}
+
+pub(in crate::server) async fn set_priority(
+    shared: &Shared,
+    peer: &Peer,
+    id: TicketId,
+    priority: Priority,
+    note: Option<&str>,
+    now: Timestamp,
+) -> Result<Response, StoreError> {
+    record_ticket(id);
+    let actor = peer.actor();
+    shared
+        .store
+        .update_ticket(id, |t| workflow::set_priority(t, priority, &actor, note, now))
+        .await?;
+    info!(%priority, "ticket priority changed");
     Ok(Response::Ok)
 }
 

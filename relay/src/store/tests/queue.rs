@@ -37,6 +37,7 @@ fn varied_ticket(i: usize, agents: &[AgentRecord]) -> Ticket {
         created_at: created,
         updated_at: Timestamp(created.0 + ((i * 37) % 5) as i64 * 20 * MINUTE_MS),
         sla_due_at: at(((i * 13) % 9) as i64 * 30 * MINUTE_MS - 2 * HOUR_MS),
+        sla: None,
     }
 }
 

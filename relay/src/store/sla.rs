@@ -1,0 +1,361 @@
+//! The SLA clocks in the store: every ticket write folds the ticket's
+//! history into its clocks with the pure engine (`triage_shared::sla`) and
+//! keeps the outcome beside the ticket, so lists, `--breaching` and the
+//! sweeper read columns instead of histories.
+//!
+//! - `sla_json`: both clocks as the engine last said (`TicketSla`);
+//! - `sla_due_at`: the next due time, the queue's "due" sort key;
+//! - `sla_attention_at`: from when the ticket is past a warning point of a
+//!   clock still at stake (`--breaching` is `sla_attention_at <= now`);
+//! - `sla_next_event_at`: when the next warning or breach is to be
+//!   recorded; the sweeper selects on it.
+//!
+//! Crossings are recorded by [`Store::record_sla_crossings`], which locks
+//! the ticket and evaluates again inside the lock: the history it reads
+//! holds every crossing already recorded, so two relays sweeping one store
+//! record each crossing once.
+
+use super::rows::{self, json, text, timestamp, TICKET_COLUMNS};
+use super::tickets::{lock_ticket, write_update, TicketUpdate};
+use super::{settle, Store, StoreError};
+use crate::agent_updates::is_technician;
+use sqlx::{Any, Transaction};
+use std::sync::Arc;
+use triage_shared::sla::{evaluate, Crossing, SlaEvaluation, SlaFact, SlaPolicy, TicketSla};
+use triage_shared::ticket::{Comment, Status, Ticket, TicketEvent, TicketEventKind};
+use triage_shared::time::Timestamp;
+use triage_shared::{ids::CommentId, TicketId};
+
+/// Who the relay records SLA events and breach actions as. The colon keeps
+/// it apart from technician names, so none of it counts as a response.
+pub const SLA_ACTOR: &str = "relay:sla";
+
+/// Most tickets one sweep or one recompute step handles.
+pub const SLA_BATCH: i64 = 200;
+
+/// The policy in force, shared by every clone of the store.
+#[derive(Debug, Default)]
+pub(super) struct PolicyCell(std::sync::RwLock<Arc<SlaPolicy>>);
+
+impl PolicyCell {
+    pub(super) fn get(&self) -> Arc<SlaPolicy> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    fn set(&self, policy: SlaPolicy) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(policy);
+    }
+}
+
+/// The facts of a history, in order: events before comments made at the
+/// same moment.
+pub fn facts_of(ticket: &Ticket, events: &[TicketEvent], comments: &[Comment]) -> Vec<SlaFact> {
+    let mut timed: Vec<(Timestamp, u8, SlaFact)> = Vec::new();
+    let mut initial_priority = ticket.priority;
+    for e in events {
+        let fact = match &e.event {
+            TicketEventKind::StatusChanged { to, .. } => SlaFact::StatusChanged {
+                at: e.at,
+                to: *to,
+                by_technician: is_technician(&e.actor),
+            },
+            TicketEventKind::SlaWarning { clock, .. } => SlaFact::Recorded {
+                at: e.at,
+                clock: *clock,
+                crossing: Crossing::Warning,
+            },
+            TicketEventKind::SlaBreached { clock, .. } => SlaFact::Recorded {
+                at: e.at,
+                clock: *clock,
+                crossing: Crossing::Breach,
+            },
+            TicketEventKind::PriorityChanged { from, to } => {
+                if timed.iter().all(|(_, _, f)| !matches!(f, SlaFact::PriorityChanged { .. })) {
+                    initial_priority = *from;
+                }
+                SlaFact::PriorityChanged { at: e.at, to: *to }
+            }
+            _ => continue,
+        };
+        timed.push((e.at, 0, fact));
+    }
+    for c in comments {
+        if !c.internal && is_technician(&c.author) {
+            timed.push((c.created_at, 1, SlaFact::TechnicianReplied { at: c.created_at }));
+        }
+    }
+    timed.sort_by_key(|(at, order, _)| (*at, *order));
+    let mut facts = Vec::with_capacity(timed.len() + 1);
+    facts.push(SlaFact::Created {
+        at: ticket.created_at,
+        priority: initial_priority,
+        category: ticket.category,
+    });
+    facts.extend(timed.into_iter().map(|(_, _, f)| f));
+    facts
+}
+
+/// Reads ticket `id`'s whole history inside `tx` (the clocks need all of
+/// it, not the newest page a view shows).
+async fn history(
+    tx: &mut Transaction<'static, Any>,
+    id: TicketId,
+) -> Result<(Vec<TicketEvent>, Vec<Comment>), StoreError> {
+    let events = sqlx::query(
+        "SELECT actor, occurred_at, event_json FROM ticket_events WHERE ticket_id = $1 ORDER BY seq",
+    )
+    .bind(id.to_string())
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(TicketEvent {
+            actor: text(r, "actor")?,
+            at: timestamp(r, "occurred_at")?,
+            event: json(r, "event_json")?,
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    let comments = sqlx::query(
+        "SELECT author, created_at, internal FROM ticket_comments WHERE ticket_id = $1 ORDER BY seq",
+    )
+    .bind(id.to_string())
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Comment {
+            id: CommentId(uuid::Uuid::nil()),
+            author: text(r, "author")?,
+            text: String::new(),
+            created_at: timestamp(r, "created_at")?,
+            internal: rows::int(r, "internal")? != 0,
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((events, comments))
+}
+
+/// Evaluates ticket `ticket`'s clocks at `now` inside `tx`.
+async fn evaluate_in(
+    tx: &mut Transaction<'static, Any>,
+    ticket: &Ticket,
+    policy: &SlaPolicy,
+    now: Timestamp,
+) -> Result<SlaEvaluation, StoreError> {
+    let (events, comments) = history(tx, ticket.id).await?;
+    Ok(evaluate(&facts_of(ticket, &events, &comments), policy, now))
+}
+
+/// The sort key for "due": the next due time of a running clock, else the
+/// moment the resolution clock stopped plus what it had left.
+pub fn due_sort_key(sla: &TicketSla) -> Timestamp {
+    sla.next_due().unwrap_or(Timestamp(
+        sla.resolution
+            .as_of
+            .millis()
+            .saturating_add(sla.resolution.left_ms()),
+    ))
+}
+
+/// Folds ticket `id`'s history at `now` and stores the clocks on its row,
+/// inside `tx` (which holds the ticket's lock). Returns the clocks.
+pub(super) async fn refresh(
+    tx: &mut Transaction<'static, Any>,
+    ticket: &Ticket,
+    policy: &SlaPolicy,
+    now: Timestamp,
+) -> Result<SlaEvaluation, StoreError> {
+    let eval = evaluate_in(tx, ticket, policy, now).await?;
+    sqlx::query(
+        "UPDATE tickets SET sla_json = $1, sla_due_at = $2, sla_attention_at = $3, \
+         sla_next_event_at = $4 WHERE id = $5",
+    )
+    .bind(rows::to_json(&eval.sla)?)
+    .bind(due_sort_key(&eval.sla).millis())
+    .bind(eval.sla.attention_at().map(Timestamp::millis))
+    .bind(eval.next_event_at.map(Timestamp::millis))
+    .bind(ticket.id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(eval)
+}
+
+/// What recording a ticket's crossings did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Recorded {
+    pub events: Vec<TicketEventKind>,
+}
+
+impl Store {
+    pub fn sla_policy(&self) -> Arc<SlaPolicy> {
+        self.sla.get()
+    }
+
+    /// Puts `policy` in force for every write from now on. Tickets already
+    /// stored keep their clocks until [`Store::recompute_sla`] reaches them.
+    pub fn set_sla_policy(&self, policy: SlaPolicy) {
+        self.sla.set(policy);
+    }
+
+    /// Tickets whose next crossing is due by `now`, oldest first.
+    pub async fn sla_due(&self, now: Timestamp, limit: i64) -> Result<Vec<TicketId>, StoreError> {
+        sqlx::query(
+            "SELECT id FROM tickets WHERE sla_next_event_at <= $1 \
+             ORDER BY sla_next_event_at LIMIT $2",
+        )
+        .bind(now.millis())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| rows::parsed(r, "id"))
+        .collect()
+    }
+
+    /// Records the crossings ticket `id` has passed by `now` and applies
+    /// the policy's breach action. Evaluated inside the ticket's lock, so
+    /// a crossing another relay recorded first is not recorded again.
+    pub async fn record_sla_crossings(
+        &self,
+        id: TicketId,
+        now: Timestamp,
+    ) -> Result<Recorded, StoreError> {
+        let policy = self.sla_policy();
+        let mut tx = self.pool.begin().await?;
+        let result = async {
+            let current = lock_ticket(&mut tx, id).await?;
+            let eval = evaluate_in(&mut tx, &current, &policy, now).await?;
+            if eval.due_events.is_empty() {
+                // Nothing due (another relay got here first, or the policy
+                // changed): only bring the columns up to date.
+                refresh(&mut tx, &current, &policy, now).await?;
+                return Ok(Recorded::default());
+            }
+            let update = crossing_update(&current, &eval, &policy, now);
+            let recorded = Recorded {
+                events: update.events.iter().map(|e| e.event.clone()).collect(),
+            };
+            write_update(&mut tx, id, &update, &policy).await?;
+            Ok(recorded)
+        }
+        .await;
+        self.announced(settle(tx, result).await).await
+    }
+
+    /// Recomputes the clocks of up to [`SLA_BATCH`] tickets whose clocks
+    /// were computed by another policy (or never), after id `after`;
+    /// returns the last id handled, `None` when there were none left.
+    pub async fn recompute_sla(
+        &self,
+        after: Option<TicketId>,
+        only_uncomputed: bool,
+        now: Timestamp,
+    ) -> Result<Option<TicketId>, StoreError> {
+        let policy = self.sla_policy();
+        let wanted = if only_uncomputed {
+            "sla_json IS NULL"
+        } else {
+            "(sla_json IS NULL OR status IN ('open', 'in_progress', 'waiting'))"
+        };
+        let ids: Vec<TicketId> = sqlx::query(&format!(
+            "SELECT id FROM tickets WHERE {wanted} AND id > $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(SLA_BATCH)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| rows::parsed(r, "id"))
+        .collect::<Result<_, _>>()?;
+        for id in &ids {
+            let mut tx = self.pool.begin().await?;
+            let result = async {
+                let current = lock_ticket(&mut tx, *id).await?;
+                refresh(&mut tx, &current, &policy, now).await?;
+                Ok(())
+            }
+            .await;
+            settle(tx, result).await?;
+        }
+        Ok(ids.last().copied())
+    }
+
+    /// The clocks of ticket `id` as stored, read fresh (for tests and the
+    /// sweeper's log).
+    pub async fn ticket_sla(&self, id: TicketId) -> Result<Option<TicketSla>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(rows::ticket).transpose()?.and_then(|t| t.sla))
+    }
+}
+
+/// The events for the crossings in `eval`, and the breach action: one
+/// tier up, and back to the tier's queue, as the policy says.
+fn crossing_update(
+    ticket: &Ticket,
+    eval: &SlaEvaluation,
+    policy: &SlaPolicy,
+    now: Timestamp,
+) -> TicketUpdate {
+    let mut after = ticket.clone();
+    after.updated_at = now;
+    let event = |event| TicketEvent {
+        actor: SLA_ACTOR.to_string(),
+        at: now,
+        event,
+    };
+    let mut events = Vec::new();
+    let mut comments = Vec::new();
+    let mut breached = false;
+    for due in &eval.due_events {
+        events.push(event(match due.crossing {
+            Crossing::Warning => TicketEventKind::SlaWarning {
+                clock: due.clock,
+                due_at: due.due_at,
+            },
+            Crossing::Breach => TicketEventKind::SlaBreached {
+                clock: due.clock,
+                due_at: due.due_at,
+            },
+        }));
+        breached |= due.crossing == Crossing::Breach;
+    }
+    let active = matches!(
+        ticket.status,
+        Status::Open | Status::InProgress | Status::Waiting
+    );
+    if breached && active {
+        if policy.breach.escalate {
+            if let Some(to) = ticket.tier.escalated() {
+                events.push(event(TicketEventKind::Escalated {
+                    from: ticket.tier,
+                    to,
+                }));
+                after.tier = to;
+            }
+        }
+        if policy.breach.return_to_queue {
+            if let Some(was) = after.assignee.take() {
+                comments.push(Comment {
+                    id: CommentId::new_random(),
+                    author: SLA_ACTOR.to_string(),
+                    text: format!(
+                        "SLA breached: returned to the {} queue (was assigned to {was})",
+                        after.tier
+                    ),
+                    created_at: now,
+                    internal: true,
+                });
+            }
+        }
+    }
+    TicketUpdate {
+        ticket: after,
+        events,
+        comments,
+        attachments: Vec::new(),
+        resolution: None,
+    }
+}
