@@ -19,8 +19,8 @@ pub mod quickstart;
 pub mod resolve;
 pub mod revocation;
 pub mod scripts;
-pub mod sla_file;
 mod server;
+pub mod sla_file;
 pub mod store;
 pub mod workflow;
 

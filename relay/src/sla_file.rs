@@ -51,9 +51,8 @@ pub fn read(data_dir: &Path) -> Result<PolicySource, RelayError> {
         )));
     }
     let digest = Sha256::digest(&bytes).into();
-    let text = String::from_utf8(bytes).map_err(|_| {
-        RelayError::Config(format!("{} is not UTF-8 text", path.display()))
-    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| RelayError::Config(format!("{} is not UTF-8 text", path.display())))?;
     Ok(PolicySource {
         text: Some(text),
         digest,
@@ -114,7 +113,10 @@ mod tests {
         fs::write(path(dir.path()), "[calendar]\ntime_zone = \"Nowhere\"").unwrap();
         let err = parse(&read(dir.path()).unwrap(), dir.path()).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("sla.toml") && text.contains("Nowhere"), "{text}");
+        assert!(
+            text.contains("sla.toml") && text.contains("Nowhere"),
+            "{text}"
+        );
         fs::write(path(dir.path()), vec![b'#'; MAX_POLICY_LEN + 1]).unwrap();
         assert!(read(dir.path()).is_err());
     }

@@ -8,12 +8,12 @@ use crate::store::{AgentRecord, TicketUpdate};
 use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::ids::CommentId;
 use triage_shared::limits::MAX_TEXT_LEN;
+use triage_shared::sla::policy::default_targets;
 use triage_shared::text::check_text;
 use triage_shared::ticket::{
     transition, Comment, NewTicket, Priority, Source, Status, StatusAction, Ticket, TicketEvent,
     TicketEventKind, Tier,
 };
-use triage_shared::sla::policy::default_targets;
 use triage_shared::time::Timestamp;
 
 /// Turns an agent's submission into the ticket to store and its first event.

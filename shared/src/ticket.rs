@@ -3,8 +3,8 @@
 use crate::ids::{AgentId, CommentId, TicketId};
 use crate::limits::{MAX_NAME_LEN, MAX_TEXT_LEN, MAX_TITLE_LEN};
 // Kept here for code that still names them by this path.
-pub use crate::text::{check_text, InvalidInput};
 use crate::sla::TicketSla;
+pub use crate::text::{check_text, InvalidInput};
 use crate::time::Timestamp;
 use crate::transfer::{AttachmentId, AttachmentKind};
 use serde::{Deserialize, Serialize};

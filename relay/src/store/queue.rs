@@ -7,9 +7,7 @@
 use super::rows::{self, TICKET_COLUMNS};
 use super::sql::{all_of, Sql};
 use super::{Store, StoreError};
-use triage_shared::queue::{
-    AssigneeFilter, FilterContext, TicketCursor, TicketFilter, TicketSort,
-};
+use triage_shared::queue::{AssigneeFilter, FilterContext, TicketCursor, TicketFilter, TicketSort};
 use triage_shared::ticket::Ticket;
 
 /// [`TICKET_COLUMNS`] qualified by a table alias, e.g. `t.id, t.title, ...`.
@@ -233,7 +231,7 @@ mod tests {
     fn ticket_columns_are_qualified() {
         let columns = ticket_columns("t");
         assert!(columns.starts_with("t.id, t.title, "), "{columns}");
-        assert!(columns.ends_with("t.sla_due_at"), "{columns}");
-        assert_eq!(columns.matches("t.").count(), 15);
+        assert!(columns.ends_with("t.sla_due_at, t.sla_json"), "{columns}");
+        assert_eq!(columns.matches("t.").count(), 16);
     }
 }

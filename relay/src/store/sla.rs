@@ -69,7 +69,10 @@ pub fn facts_of(ticket: &Ticket, events: &[TicketEvent], comments: &[Comment]) -
                 crossing: Crossing::Breach,
             },
             TicketEventKind::PriorityChanged { from, to } => {
-                if timed.iter().all(|(_, _, f)| !matches!(f, SlaFact::PriorityChanged { .. })) {
+                if timed
+                    .iter()
+                    .all(|(_, _, f)| !matches!(f, SlaFact::PriorityChanged { .. }))
+                {
                     initial_priority = *from;
                 }
                 SlaFact::PriorityChanged { at: e.at, to: *to }
@@ -80,7 +83,11 @@ pub fn facts_of(ticket: &Ticket, events: &[TicketEvent], comments: &[Comment]) -
     }
     for c in comments {
         if !c.internal && is_technician(&c.author) {
-            timed.push((c.created_at, 1, SlaFact::TechnicianReplied { at: c.created_at }));
+            timed.push((
+                c.created_at,
+                1,
+                SlaFact::TechnicianReplied { at: c.created_at },
+            ));
         }
     }
     timed.sort_by_key(|(at, order, _)| (*at, *order));
@@ -283,11 +290,17 @@ impl Store {
     /// The clocks of ticket `id` as stored, read fresh (for tests and the
     /// sweeper's log).
     pub async fn ticket_sla(&self, id: TicketId) -> Result<Option<TicketSla>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(rows::ticket).transpose()?.and_then(|t| t.sla))
+        let row = sqlx::query(&format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row
+            .as_ref()
+            .map(rows::ticket)
+            .transpose()?
+            .and_then(|t| t.sla))
     }
 }
 

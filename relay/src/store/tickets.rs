@@ -10,13 +10,13 @@ use super::rows::{self, json, opt_parsed, text, timestamp, to_json, TICKET_COLUM
 use super::scripts::RunsOf;
 use super::transfers::{insert_attachment, NewAttachment};
 use super::{feed, fit, settle, sla, Store, StoreError};
-use triage_shared::sla::SlaPolicy;
 use sqlx::{Any, Transaction};
 use triage_shared::diagnostics::Snapshot;
 use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::limits::MAX_TICKET_HISTORY;
 use triage_shared::protocol::TicketDetail;
 use triage_shared::selector::IdPrefix;
+use triage_shared::sla::SlaPolicy;
 use triage_shared::ticket::{Comment, Status, Ticket, TicketEvent};
 use triage_shared::{AgentId, TicketId};
 
@@ -55,7 +55,7 @@ impl Store {
         let result = async {
             let inserted = sqlx::query(&format!(
                 "INSERT INTO tickets ({TICKET_COLUMNS}, priority_rank) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
                  ON CONFLICT (id) DO NOTHING"
             ))
             .bind(ticket.id.to_string())
@@ -73,6 +73,8 @@ impl Store {
             .bind(ticket.created_at.millis())
             .bind(ticket.updated_at.millis())
             .bind(ticket.sla_due_at.millis())
+            // Filled in by `sla::refresh` below, in this transaction.
+            .bind(None::<String>)
             .bind(triage_shared::queue::priority_rank(ticket.priority))
             .execute(&mut *tx)
             .await?;

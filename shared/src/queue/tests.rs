@@ -237,7 +237,10 @@ fn filters_combine_every_part() {
 fn breaching_means_past_a_warning_point_of_a_clock_at_stake() {
     use crate::sla::{evaluate, SlaFact, SlaPolicy};
     let mut t = ticket();
-    assert!(!is_breaching(&t, Timestamp(i64::MAX)), "no clocks, nothing at stake");
+    assert!(
+        !is_breaching(&t, Timestamp(i64::MAX)),
+        "no clocks, nothing at stake"
+    );
     let created = SlaFact::Created {
         at: t.created_at,
         priority: t.priority,

@@ -60,9 +60,15 @@ pub async fn run(home: &Home, command: SlaCommand, out: Out<'_>) -> Result<(), C
         );
     }
     if matches!(request, Request::SetSla { .. }) {
-        writeln!(out, "# SLA policy set; open tickets' due times follow it now.")?;
+        writeln!(
+            out,
+            "# SLA policy set; open tickets' due times follow it now."
+        )?;
     } else if !from_file {
-        writeln!(out, "# The relay's defaults (no sla.toml in its data directory).")?;
+        writeln!(
+            out,
+            "# The relay's defaults (no sla.toml in its data directory)."
+        )?;
     }
     // From the relay: each line cleaned of control characters.
     for line in text.lines() {
@@ -81,7 +87,10 @@ mod tests {
         let file = dir.path().join("sla.toml");
         std::fs::write(&file, "[targets.urgent]\nresolution = \"forever\"\n").unwrap();
         let err = read_policy(&file).unwrap_err().to_string();
-        assert!(err.contains("sla.toml") && err.contains("targets.urgent.resolution"), "{err}");
+        assert!(
+            err.contains("sla.toml") && err.contains("targets.urgent.resolution"),
+            "{err}"
+        );
         std::fs::write(&file, "[targets.urgent]\nresolution = \"2h\"\n").unwrap();
         assert!(read_policy(&file).unwrap().contains("2h"));
         assert!(read_policy(&dir.path().join("missing.toml")).is_err());

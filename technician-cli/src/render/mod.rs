@@ -173,16 +173,26 @@ mod tests {
 
     #[test]
     fn ticket_row_shows_short_id_and_every_column() {
-        let out = ticket_table(&[ticket("Outlook keeps crashing")], NOW, 120);
+        use triage_shared::sla::{evaluate, SlaFact, SlaPolicy};
+        let mut t = ticket("Outlook keeps crashing");
+        let filed = SlaFact::Created {
+            at: t.created_at,
+            priority: t.priority,
+            category: t.category,
+        };
+        // High: a first response was due within the hour, 2 h ago.
+        t.sla = Some(evaluate(&[filed], &SlaPolicy::default(), NOW).sla);
+        let out = ticket_table(&[t], NOW, 120);
         let lines: Vec<&str> = out.lines().collect();
         assert!(
-            lines[0]
-                .starts_with("ID        STATUS  PRIORITY  TIER  AGE  DUE  HOST      ASSIGNEE  TITLE"),
+            lines[0].starts_with(
+                "ID        STATUS  PRIORITY  TIER  AGE  DUE      HOST      ASSIGNEE  TITLE"
+            ),
             "{out}"
         );
         assert_eq!(
             lines[1],
-            "1234abcd  open    high      l1    3h   laptop-7  -         Outlook keeps crashing"
+            "1234abcd  open    high      l1    3h   late 2h  laptop-7  -         Outlook keeps crashing"
         );
     }
 

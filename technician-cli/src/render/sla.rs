@@ -31,7 +31,11 @@ pub fn due_cell(t: &Ticket, now: Timestamp) -> String {
             format!("in {}", compact_duration(due.since(now)))
         };
     }
-    if sla.clocks().iter().any(|(_, c)| c.state == ClockState::Paused) {
+    if sla
+        .clocks()
+        .iter()
+        .any(|(_, c)| c.state == ClockState::Paused)
+    {
         return "paused".into();
     }
     if sla.clocks().iter().any(|(_, c)| c.breached(now)) {
@@ -46,16 +50,25 @@ pub fn clock_text(clock: &ClockStatus, now: Timestamp) -> String {
     let target = business(clock.target_ms as i64);
     match (clock.state, clock.due_at) {
         (ClockState::Running, Some(due)) if due <= now => {
-            format!("BREACHED: was due {due} ({}; target {target})", relative(due, now))
+            format!(
+                "BREACHED: was due {due} ({}; target {target})",
+                relative(due, now)
+            )
         }
         (ClockState::Running, Some(due)) => {
             let warned = if clock.warned(now) { "WARNING: " } else { "" };
-            format!("{warned}due {due} ({}; target {target})", relative(due, now))
+            format!(
+                "{warned}due {due} ({}; target {target})",
+                relative(due, now)
+            )
         }
         (ClockState::Paused, _) => {
             let left = clock.left_ms();
             if left < 0 {
-                format!("paused while waiting, {} over its {target} target", business(left))
+                format!(
+                    "paused while waiting, {} over its {target} target",
+                    business(left)
+                )
             } else {
                 format!("paused while waiting, {} of {target} left", business(left))
             }
@@ -72,11 +85,11 @@ pub fn clock_text(clock: &ClockStatus, now: Timestamp) -> String {
 pub fn clock_fields(sla: Option<&TicketSla>, now: Timestamp) -> [(&'static str, String); 2] {
     match sla {
         Some(sla) => [
-            ("First response", clock_text(&sla.first_response, now)),
+            ("Response", clock_text(&sla.first_response, now)),
             ("Resolution", clock_text(&sla.resolution, now)),
         ],
         None => [
-            ("First response", "not computed yet".into()),
+            ("Response", "not computed yet".into()),
             ("Resolution", "not computed yet".into()),
         ],
     }
@@ -105,16 +118,37 @@ mod tests {
         let now = Timestamp(100 * MIN);
         let cases = [
             (clock(ClockState::Running, 0, Some(130 * MIN)), "due "),
-            (clock(ClockState::Running, 0, Some(105 * MIN)), "WARNING: due "),
-            (clock(ClockState::Running, 0, Some(90 * MIN)), "BREACHED: was due"),
-            (clock(ClockState::Paused, 20 * MIN, None), "paused while waiting, 40m of 1h left"),
-            (clock(ClockState::Paused, 90 * MIN, None), "paused while waiting, 30m over"),
-            (clock(ClockState::Stopped, 20 * MIN, None), "met: took 20m of 1h"),
-            (clock(ClockState::Stopped, 70 * MIN, None), "missed: took 1h of 1h"),
+            (
+                clock(ClockState::Running, 0, Some(105 * MIN)),
+                "WARNING: due ",
+            ),
+            (
+                clock(ClockState::Running, 0, Some(90 * MIN)),
+                "BREACHED: was due",
+            ),
+            (
+                clock(ClockState::Paused, 20 * MIN, None),
+                "paused while waiting, 40m of 1h left",
+            ),
+            (
+                clock(ClockState::Paused, 90 * MIN, None),
+                "paused while waiting, 30m over",
+            ),
+            (
+                clock(ClockState::Stopped, 20 * MIN, None),
+                "met: took 20m of 1h",
+            ),
+            (
+                clock(ClockState::Stopped, 70 * MIN, None),
+                "missed: took 1h of 1h",
+            ),
         ];
         for (c, wanted) in cases {
             let text = clock_text(&c, now);
-            assert!(text.starts_with(wanted), "{text} should start with {wanted}");
+            assert!(
+                text.starts_with(wanted),
+                "{text} should start with {wanted}"
+            );
         }
     }
 }

@@ -124,7 +124,9 @@ pub(in crate::server) async fn set_priority(
     let actor = peer.actor();
     shared
         .store
-        .update_ticket(id, |t| workflow::set_priority(t, priority, &actor, note, now))
+        .update_ticket(id, |t| {
+            workflow::set_priority(t, priority, &actor, note, now)
+        })
         .await?;
     info!(%priority, "ticket priority changed");
     Ok(Response::Ok)

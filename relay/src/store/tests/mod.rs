@@ -172,6 +172,7 @@ mod queue;
 mod revocation;
 mod scripts;
 mod search;
+mod sla;
 mod tickets;
 mod transfers;
 mod updates;

@@ -1,6 +1,7 @@
 //! Tickets: creation, history and listing.
 
 use super::*;
+use triage_shared::ticket::Ticket;
 
 store_test!(ticket_create_is_idempotent_for_its_creator);
 async fn ticket_create_is_idempotent_for_its_creator(store: Store) {
@@ -17,7 +18,16 @@ async fn ticket_create_is_idempotent_for_its_creator(store: Store) {
         .unwrap());
     assert_eq!(store.list_tickets(None, 100).await.unwrap().len(), 1);
     let detail = store.ticket_detail(ticket.id).await.unwrap().unwrap();
-    assert_eq!(detail.ticket, ticket);
+    let stored = detail.ticket.clone();
+    assert!(stored.sla.is_some(), "clocks computed on filing");
+    assert_eq!(
+        Ticket {
+            sla: None,
+            sla_due_at: ticket.sla_due_at,
+            ..stored
+        },
+        ticket
+    );
     assert_eq!(detail.events.len(), 1, "a retry must not add history");
     assert_eq!(detail.events[0].event, TicketEventKind::Created);
     assert_eq!(detail.snapshot, Some(snapshot));
