@@ -74,6 +74,11 @@ impl Deployment {
         d
     }
 
+    /// The relay's data directory (`sla.toml` goes there).
+    pub fn relay_data_dir(&self) -> PathBuf {
+        self.dir.path().join("relay")
+    }
+
     pub fn relay(&self) -> &RelayHandle {
         self.relay.as_ref().expect("relay is running")
     }
