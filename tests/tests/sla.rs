@@ -70,7 +70,10 @@ async fn an_urgent_ticket_is_warned_breached_and_escalated_on_time() {
         .expect("ticket filed")
         .to_string();
     let shown = admin.run(&["tickets", "show", &id]).await.unwrap();
-    assert!(shown.contains("Response   due ") && shown.contains("target 1m"), "{shown}");
+    assert!(
+        shown.contains("Response   due ") && shown.contains("target 1m"),
+        "{shown}"
+    );
 
     // Warned at 80 % (48 s), breached at 60 s, escalated with the breach.
     let escalated = eventually(Duration::from_secs(90), || {
@@ -94,7 +97,10 @@ async fn an_urgent_ticket_is_warned_breached_and_escalated_on_time() {
     assert!(place("sla_warning:resolution") < place("sla_breached:resolution"));
     assert!(place("sla_breached:resolution") < place("escalated"));
     assert_eq!(
-        events.iter().filter(|e| e.starts_with("sla_breached:resolution")).count(),
+        events
+            .iter()
+            .filter(|e| e.starts_with("sla_breached:resolution"))
+            .count(),
         1,
         "one breach event: {events:?}"
     );
@@ -106,7 +112,11 @@ async fn an_urgent_ticket_is_warned_breached_and_escalated_on_time() {
         .filter(|e| e["event"].get("sla_breached").is_some())
         .map(|e| e["actor"].as_str().unwrap())
         .collect();
-    assert_eq!(actors, ["relay:sla", "relay:sla"], "both clocks, by the relay");
+    assert_eq!(
+        actors,
+        ["relay:sla", "relay:sla"],
+        "both clocks, by the relay"
+    );
 
     // The queue agrees: breaching, late, both clocks shown as breached.
     let breaching = admin
@@ -130,7 +140,10 @@ async fn the_policy_file_is_reloaded_and_bad_policies_are_refused() {
     let admin = d.admin.clone();
     let shown = admin.json(&["sla", "show", "--json"]).await;
     assert_eq!(shown["from_file"], false);
-    assert!(shown["policy"].as_str().unwrap().contains("resolution = \"4h\""));
+    assert!(shown["policy"]
+        .as_str()
+        .unwrap()
+        .contains("resolution = \"4h\""));
 
     // An edit of sla.toml is put in force by itself.
     let file = d.relay_data_dir().join("sla.toml");
@@ -139,7 +152,10 @@ async fn the_policy_file_is_reloaded_and_bad_policies_are_refused() {
         let admin = admin.clone();
         async move {
             let shown = admin.json(&["sla", "show", "--json"]).await;
-            shown["policy"].as_str().unwrap().contains("warning_percent = 60")
+            shown["policy"]
+                .as_str()
+                .unwrap()
+                .contains("warning_percent = 60")
         }
     })
     .await;
@@ -149,19 +165,34 @@ async fn the_policy_file_is_reloaded_and_bad_policies_are_refused() {
     std::fs::write(&file, "warning_percent = 600\n").unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let shown = admin.json(&["sla", "show", "--json"]).await;
-    assert!(shown["policy"].as_str().unwrap().contains("warning_percent = 60"));
+    assert!(shown["policy"]
+        .as_str()
+        .unwrap()
+        .contains("warning_percent = 60"));
 
     // `sla set` checks before sending, and the relay checks again.
     let draft = d.relay_data_dir().join("draft.toml");
-    std::fs::write(&draft, "[calendar]\ntime_zone = \"Mars/Olympus\"\nmonday = \"09:00-17:00\"\n")
-        .unwrap();
-    let err = admin.refused(&["sla", "set", draft.to_str().unwrap()]).await;
-    assert!(err.contains("Mars/Olympus") && err.contains("IANA"), "{err}");
+    std::fs::write(
+        &draft,
+        "[calendar]\ntime_zone = \"Mars/Olympus\"\nmonday = \"09:00-17:00\"\n",
+    )
+    .unwrap();
+    let err = admin
+        .refused(&["sla", "set", draft.to_str().unwrap()])
+        .await;
+    assert!(
+        err.contains("Mars/Olympus") && err.contains("IANA"),
+        "{err}"
+    );
 
     // Only an admin may set it; every technician may read it.
     let l1 = d.technician("lina", &[Role::L1]).await;
     std::fs::write(&draft, "warning_percent = 70\n").unwrap();
     let err = l1.refused(&["sla", "set", draft.to_str().unwrap()]).await;
     assert!(err.contains("admin"), "{err}");
-    assert!(l1.run(&["sla", "show"]).await.unwrap().contains("warning_percent = 60"));
+    assert!(l1
+        .run(&["sla", "show"])
+        .await
+        .unwrap()
+        .contains("warning_percent = 60"));
 }
