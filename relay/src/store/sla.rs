@@ -46,9 +46,15 @@ impl PolicyCell {
     }
 }
 
-/// The facts of a history, in order: events before comments made at the
-/// same moment.
-pub fn facts_of(ticket: &Ticket, events: &[TicketEvent], comments: &[Comment]) -> Vec<SlaFact> {
+/// The facts of a history, in order: events before a reply made at the
+/// same moment. Of the comments only the first public one by a technician
+/// matters (`first_reply`): it is the first response, and no later
+/// comment moves a clock.
+pub fn facts_of(
+    ticket: &Ticket,
+    events: &[TicketEvent],
+    first_reply: Option<Timestamp>,
+) -> Vec<SlaFact> {
     let mut timed: Vec<(Timestamp, u8, SlaFact)> = Vec::new();
     let mut initial_priority = ticket.priority;
     for e in events {
@@ -81,14 +87,8 @@ pub fn facts_of(ticket: &Ticket, events: &[TicketEvent], comments: &[Comment]) -
         };
         timed.push((e.at, 0, fact));
     }
-    for c in comments {
-        if !c.internal && is_technician(&c.author) {
-            timed.push((
-                c.created_at,
-                1,
-                SlaFact::TechnicianReplied { at: c.created_at },
-            ));
-        }
+    if let Some(at) = first_reply {
+        timed.push((at, 1, SlaFact::TechnicianReplied { at }));
     }
     timed.sort_by_key(|(at, order, _)| (*at, *order));
     let mut facts = Vec::with_capacity(timed.len() + 1);
@@ -101,12 +101,14 @@ pub fn facts_of(ticket: &Ticket, events: &[TicketEvent], comments: &[Comment]) -
     facts
 }
 
-/// Reads ticket `id`'s whole history inside `tx` (the clocks need all of
-/// it, not the newest page a view shows).
+/// Reads what the clocks need of ticket `id`'s history inside `tx`: every
+/// event (not the newest page a view shows) and when the first public
+/// technician comment was made. Comments can be many (an endpoint's
+/// updates); the first reply is one aggregate over the ticket's rows.
 async fn history(
     tx: &mut Transaction<'static, Any>,
     id: TicketId,
-) -> Result<(Vec<TicketEvent>, Vec<Comment>), StoreError> {
+) -> Result<(Vec<TicketEvent>, Option<Timestamp>), StoreError> {
     let events = sqlx::query(
         "SELECT actor, occurred_at, event_json FROM ticket_events WHERE ticket_id = $1 ORDER BY seq",
     )
@@ -122,24 +124,15 @@ async fn history(
         })
     })
     .collect::<Result<Vec<_>, StoreError>>()?;
-    let comments = sqlx::query(
-        "SELECT author, created_at, internal FROM ticket_comments WHERE ticket_id = $1 ORDER BY seq",
+    // `is_technician`: technician names hold no `:`, every other author does.
+    let row = sqlx::query(
+        "SELECT MIN(created_at) AS first_reply FROM ticket_comments \
+         WHERE ticket_id = $1 AND internal = 0 AND author NOT LIKE '%:%'",
     )
     .bind(id.to_string())
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(Comment {
-            id: CommentId(uuid::Uuid::nil()),
-            author: text(r, "author")?,
-            text: String::new(),
-            created_at: timestamp(r, "created_at")?,
-            internal: rows::int(r, "internal")? != 0,
-        })
-    })
-    .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok((events, comments))
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((events, rows::opt_timestamp(&row, "first_reply")?))
 }
 
 /// Evaluates ticket `ticket`'s clocks at `now` inside `tx`.
@@ -149,8 +142,12 @@ async fn evaluate_in(
     policy: &SlaPolicy,
     now: Timestamp,
 ) -> Result<SlaEvaluation, StoreError> {
-    let (events, comments) = history(tx, ticket.id).await?;
-    Ok(evaluate(&facts_of(ticket, &events, &comments), policy, now))
+    let (events, first_reply) = history(tx, ticket.id).await?;
+    Ok(evaluate(
+        &facts_of(ticket, &events, first_reply),
+        policy,
+        now,
+    ))
 }
 
 /// The sort key for "due": the next due time of a running clock, else the
@@ -370,5 +367,94 @@ fn crossing_update(
         comments,
         attachments: Vec::new(),
         resolution: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use triage_shared::ticket::{Category, Priority, SlaClock, Source, Tier};
+
+    fn event(actor: &str, at: i64, event: TicketEventKind) -> TicketEvent {
+        TicketEvent {
+            actor: actor.into(),
+            at: Timestamp(at),
+            event,
+        }
+    }
+
+    #[test]
+    fn history_becomes_facts_in_order_from_the_first_priority() {
+        let ticket = Ticket {
+            id: TicketId::new_random(),
+            title: "t".into(),
+            description: String::new(),
+            category: Category::Network,
+            priority: Priority::Urgent,
+            status: Status::InProgress,
+            tier: Tier::L1,
+            source: Source::Employee,
+            agent_id: None,
+            hostname: None,
+            requester: "alice".into(),
+            assignee: None,
+            created_at: Timestamp(10),
+            updated_at: Timestamp(50),
+            sla_due_at: Timestamp(0),
+            sla: None,
+        };
+        let events = [
+            event("alice", 10, TicketEventKind::Created),
+            event(
+                "employee:alice",
+                20,
+                TicketEventKind::StatusChanged {
+                    from: Status::Open,
+                    to: Status::Waiting,
+                },
+            ),
+            event(
+                "bob",
+                30,
+                TicketEventKind::PriorityChanged {
+                    from: Priority::Low,
+                    to: Priority::Urgent,
+                },
+            ),
+            event(
+                SLA_ACTOR,
+                40,
+                TicketEventKind::SlaWarning {
+                    clock: SlaClock::Resolution,
+                    due_at: Timestamp(99),
+                },
+            ),
+        ];
+        let facts = facts_of(&ticket, &events, Some(Timestamp(30)));
+        assert_eq!(
+            facts,
+            [
+                SlaFact::Created {
+                    at: Timestamp(10),
+                    priority: Priority::Low,
+                    category: Category::Network
+                },
+                SlaFact::StatusChanged {
+                    at: Timestamp(20),
+                    to: Status::Waiting,
+                    by_technician: false
+                },
+                SlaFact::PriorityChanged {
+                    at: Timestamp(30),
+                    to: Priority::Urgent
+                },
+                SlaFact::TechnicianReplied { at: Timestamp(30) },
+                SlaFact::Recorded {
+                    at: Timestamp(40),
+                    clock: SlaClock::Resolution,
+                    crossing: Crossing::Warning
+                },
+            ]
+        );
     }
 }
