@@ -136,7 +136,7 @@ async fn an_urgent_ticket_is_warned_breached_and_escalated_on_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_policy_file_is_reloaded_and_bad_policies_are_refused() {
-    let d = Deployment::start_with(|c| c.sla_check_every = Duration::from_secs(1)).await;
+    let mut d = Deployment::start_with(|c| c.sla_check_every = Duration::from_secs(1)).await;
     let admin = d.admin.clone();
     let shown = admin.json(&["sla", "show", "--json"]).await;
     assert_eq!(shown["from_file"], false);
@@ -195,4 +195,28 @@ async fn the_policy_file_is_reloaded_and_bad_policies_are_refused() {
         .await
         .unwrap()
         .contains("warning_percent = 60"));
+
+    // Edited while no relay runs: the next start recomputes open tickets.
+    let agent = d.enroll_agent("desk-1").await;
+    let id = triage_agent::file_ticket(&agent.state_dir, urgent("Phone system down"))
+        .await
+        .expect("ticket filed")
+        .to_string();
+    let resolution_due = |detail: &Value| detail["ticket"]["sla"]["resolution"]["due_at"].as_i64();
+    let before = admin.json(&["tickets", "show", &id, "--json"]).await;
+    let created = before["ticket"]["created_at"].as_i64().unwrap();
+    assert_eq!(resolution_due(&before), Some(created + 4 * 3_600_000));
+    let addr = d.stop_relay().await;
+    std::fs::write(&file, "[targets.urgent]\nresolution = \"2h\"\n").unwrap();
+    d.restart_relay(addr).await;
+    let moved = eventually(Duration::from_secs(10), || {
+        let admin = admin.clone();
+        let id = id.clone();
+        async move {
+            let detail = admin.json(&["tickets", "show", &id, "--json"]).await;
+            resolution_due(&detail) == Some(created + 2 * 3_600_000)
+        }
+    })
+    .await;
+    assert!(moved, "the restarted relay kept clocks from the old policy");
 }

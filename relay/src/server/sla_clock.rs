@@ -24,7 +24,10 @@ const RECOMPUTE_BATCHES_PER_TURN: usize = 25;
 pub(super) struct SlaLoop {
     data_dir: PathBuf,
     every: Duration,
+    /// The file's content as last read, good or bad.
     loaded: [u8; 32],
+    /// The content of the policy in force.
+    in_force: [u8; 32],
     /// Where the recompute after a policy change has got to; `None` when
     /// there is none under way.
     recompute: Option<Option<TicketId>>,
@@ -38,9 +41,21 @@ impl SlaLoop {
             data_dir,
             every,
             loaded,
-            // Tickets from before SLA clocks get theirs at the first start.
+            in_force: loaded,
+            // Tickets from before SLA clocks get theirs at the first
+            // turn; all open ones too if the policy changed meanwhile.
             recompute: Some(None),
             only_uncomputed: true,
+        }
+    }
+
+    /// At start: recompute every open ticket if the stored clocks were
+    /// computed with another policy (edited while no relay ran).
+    async fn check_applied(&mut self, shared: &Shared) {
+        match shared.store.sla_policy_applied().await {
+            Ok(Some(digest)) if digest == hex::encode(self.in_force) => {}
+            Ok(_) => self.only_uncomputed = false,
+            Err(e) => warn!(error = %e, "cannot read which SLA policy the clocks follow"),
         }
     }
 
@@ -50,6 +65,7 @@ impl SlaLoop {
         changed: Arc<Notify>,
         mut stop: watch::Receiver<bool>,
     ) {
+        self.check_applied(&shared).await;
         loop {
             self.turn(&shared).await;
             tokio::select! {
@@ -74,7 +90,13 @@ impl SlaLoop {
                 .await
             {
                 Ok(Some(last)) => self.recompute = Some(Some(last)),
-                Ok(None) => self.recompute = None,
+                Ok(None) => {
+                    self.recompute = None;
+                    let digest = hex::encode(self.in_force);
+                    if let Err(e) = shared.store.set_sla_policy_applied(&digest).await {
+                        warn!(error = %e, "cannot record which SLA policy the clocks follow");
+                    }
+                }
                 Err(e) => {
                     warn!(error = %e, "cannot recompute SLA clocks; retrying next turn");
                     break;
@@ -120,6 +142,7 @@ impl SlaLoop {
         match sla_file::parse(&source, &self.data_dir) {
             Ok(policy) => {
                 shared.store.set_sla_policy(policy);
+                self.in_force = source.digest;
                 self.recompute = Some(None);
                 self.only_uncomputed = false;
                 info!("SLA policy changed; recomputing the clocks of open tickets");

@@ -201,6 +201,26 @@ impl Store {
         self.sla.set(policy);
     }
 
+    /// The digest of the policy every open ticket's clocks were computed
+    /// with, as [`Store::set_sla_policy_applied`] recorded it.
+    pub async fn sla_policy_applied(&self) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT digest FROM sla_policy_applied WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| text(r, "digest")).transpose()
+    }
+
+    pub async fn set_sla_policy_applied(&self, digest: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sla_policy_applied (id, digest) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET digest = $1",
+        )
+        .bind(digest)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Tickets whose next crossing is due by `now`, oldest first.
     pub async fn sla_due(&self, now: Timestamp, limit: i64) -> Result<Vec<TicketId>, StoreError> {
         sqlx::query(
