@@ -29,7 +29,7 @@ pub struct OpenSpan {
 pub enum Calendar {
     /// Around the clock, every day.
     AlwaysOpen,
-    BusinessHours(BusinessHours),
+    BusinessHours(Box<BusinessHours>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -132,9 +132,8 @@ impl SlaPolicy {
                 text.len()
             ));
         }
-        let raw: RawPolicy = toml::from_str(text).map_err(|e| {
-            PolicyError(format!("{}", e.message()).to_string() + &location(text, e.span()))
-        })?;
+        let raw: RawPolicy = toml::from_str(text)
+            .map_err(|e| PolicyError(format!("{}{}", e.message(), location(text, e.span()))))?;
         raw.check()
     }
 
@@ -369,12 +368,12 @@ impl RawCalendar {
             })?;
             holidays.insert(date);
         }
-        Ok(Calendar::BusinessHours(BusinessHours {
+        Ok(Calendar::BusinessHours(Box::new(BusinessHours {
             zone_name,
             zone,
             week,
             holidays,
-        }))
+        })))
     }
 }
 

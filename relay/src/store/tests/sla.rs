@@ -199,11 +199,8 @@ async fn a_new_policy_moves_stored_clocks_when_recomputed(store: Store) {
     assert_eq!(default.resolution.due_at, Some(at(240)));
     store.set_sla_policy(tight_policy());
     let mut after = None;
-    loop {
-        match store.recompute_sla(after, false, at(1)).await.unwrap() {
-            Some(last) => after = Some(last),
-            None => break,
-        }
+    while let Some(last) = store.recompute_sla(after, false, at(1)).await.unwrap() {
+        after = Some(last);
     }
     let tight = store.ticket_sla(id).await.unwrap().unwrap();
     assert_eq!(tight.resolution.due_at, Some(at(30)));
