@@ -44,6 +44,8 @@ pub struct RelayConfig {
     pub public_addr: Option<String>,
     /// Connection and request limits (`server::admission`).
     pub limits: crate::server::Limits,
+    /// Webhooks and mail: timings, retries, SMTP (`notify`).
+    pub notify: crate::notify::NotifyConfig,
 }
 
 impl RelayConfig {
@@ -54,6 +56,7 @@ impl RelayConfig {
             database_url: None,
             public_addr: None,
             limits: crate::server::Limits::default(),
+            notify: crate::notify::NotifyConfig::default(),
         }
     }
 }

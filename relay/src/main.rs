@@ -52,6 +52,8 @@ enum Command {
         /// HOST:PORT that agents and technicians use to reach this relay (written into tokens)
         #[arg(long, value_name = "HOST:PORT")]
         public_addr: Option<String>,
+        #[command(flatten)]
+        smtp: triage_relay::notify::args::SmtpArgs,
     },
     /// Make an enrollment token and print it (works offline, on the store
     /// directly); `token list` and `token revoke ID` manage existing ones
@@ -226,7 +228,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             data,
             listen,
             public_addr,
-        } => serve(data, listen, public_addr).await,
+            smtp,
+        } => serve(data, listen, public_addr, smtp).await,
         Command::Token {
             action: Some(action),
             ..
@@ -389,7 +392,10 @@ async fn serve(
     data: DataArgs,
     listen: SocketAddr,
     public_addr: Option<String>,
+    smtp: triage_relay::notify::args::SmtpArgs,
 ) -> anyhow::Result<()> {
+    let mut notify = triage_relay::notify::NotifyConfig::default();
+    notify.smtp = smtp.to_config().map_err(anyhow::Error::msg)?;
     if public_addr.is_none() && listen.ip().is_unspecified() {
         tracing::warn!("no --public-addr given: tokens will name a loopback address, usable from this machine only");
     }
@@ -399,6 +405,7 @@ async fn serve(
         database_url: data.database_url,
         public_addr,
         limits: triage_relay::Limits::default(),
+        notify,
     };
     let relay = triage_relay::start(config)
         .await

@@ -21,11 +21,12 @@ use crate::queue::{
     AgentCount, AgentFilter, SearchHit, SearchQuery, SimilarTicket, TicketCursor, TicketFilter,
     TicketSort, WatchFrame,
 };
+use crate::notify::{NotifyEvent, WebhookSummary, WebhookTestResult};
 use crate::remote::{DiagnosticsReport, RunEvent, ScriptRunRecord, Section};
 use crate::roles::Role;
 use crate::selector::{AgentCursor, AgentSelector, TicketRef};
 use crate::ticket::{
-    Comment, EmployeeTicket, NewTicket, Status, StatusAction, Ticket, TicketEvent,
+    Comment, EmployeeTicket, NewTicket, Status, StatusAction, Ticket, TicketEvent, Tier,
 };
 use crate::time::Timestamp;
 use crate::token_id::TokenId;
@@ -342,6 +343,45 @@ pub enum Request {
         filter: TicketFilter,
         after: Option<u64>,
     },
+    /// `webhooks add` (admin): POST these events to `url`, signed with
+    /// `secret` (HMAC-SHA256) when one is given. Answered `WebhookAdded`.
+    AddWebhook {
+        url: String,
+        events: Vec<NotifyEvent>,
+        secret: Option<String>,
+    },
+    /// `webhooks list` (admin): every webhook with its delivery counts.
+    ListWebhooks,
+    /// `webhooks remove` (admin): by id or unique prefix; its pending
+    /// deliveries are dropped.
+    RemoveWebhook {
+        id: String,
+    },
+    /// `webhooks test` (admin): one signed `test` delivery, sent at once;
+    /// answered `WebhookTested` with what the receiver said.
+    TestWebhook {
+        id: String,
+    },
+    /// `technicians email NAME ADDR` (admin): where mail for this
+    /// technician goes and for which events; `None` stops it.
+    SetTechnicianEmail {
+        name: String,
+        address: Option<String>,
+        events: Vec<NotifyEvent>,
+    },
+    /// `tiers email TIER ADDR` (admin): the queue address of a support
+    /// tier, mailed about tickets currently in that tier.
+    SetTierEmail {
+        tier: Tier,
+        address: Option<String>,
+        events: Vec<NotifyEvent>,
+    },
+    /// `tickets follow|unfollow ID`: the calling technician watches a
+    /// ticket (mail for the events of their own address) or stops.
+    FollowTicket {
+        id: TicketId,
+        follow: bool,
+    },
 }
 
 impl Request {
@@ -418,6 +458,9 @@ pub enum Response {
     AgentCount(AgentCount),
     /// One frame of a `Request::WatchQueue` stream.
     Watch(WatchFrame),
+    Webhooks(Vec<WebhookSummary>),
+    WebhookAdded(WebhookSummary),
+    WebhookTested(WebhookTestResult),
 }
 
 impl Response {

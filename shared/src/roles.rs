@@ -73,6 +73,8 @@ pub enum Action {
     RemoveAgent,
     ListTokens,
     RevokeToken,
+    /// Webhooks, technicians' and tiers' email addresses.
+    ManageNotifications,
 }
 
 /// The permission table. Support tiers are cumulative (an L3 may do what an
@@ -89,6 +91,7 @@ pub fn roles_allowed(action: Action) -> &'static [Role] {
         ApproveScript => &[Approver, Admin],
         RegisterTechnician | CreateEnrollmentToken | ViewAudit | ManageOrg => &[Admin],
         RemoveTechnician | SetTechnicianRoles | RemoveAgent | ListTokens | RevokeToken => &[Admin],
+        ManageNotifications => &[Admin],
     }
 }
 
@@ -145,6 +148,7 @@ mod tests {
             Action::RemoveAgent,
             Action::ListTokens,
             Action::RevokeToken,
+            Action::ManageNotifications,
         ] {
             assert_eq!(roles_allowed(action), &[Role::Admin], "{action:?}");
         }

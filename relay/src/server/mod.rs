@@ -51,7 +51,7 @@ pub use transfer::{
 use crate::config::{reachable_addr, DataDir, RelayConfig};
 use crate::error::RelayError;
 use crate::store::Store;
-use crate::{admin, audit, org};
+use crate::{admin, audit, notify, org};
 use registry::Registry;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -98,6 +98,8 @@ pub(crate) struct Shared {
     pub rate: rate_limit::RateLimiter,
     /// Removals announced to the connections they close.
     pub revocations: revoke::Revocations,
+    /// The webhook client and SMTP transport (`webhooks test` sends at once).
+    pub senders: Arc<notify::Senders>,
 }
 
 /// A running relay. Dropping it stops the accept loop too; call
@@ -109,6 +111,9 @@ pub struct RelayHandle {
     shutdown: watch::Sender<bool>,
     accept_task: tokio::task::JoinHandle<()>,
     roster_task: tokio::task::JoinHandle<()>,
+    notify_task: tokio::task::JoinHandle<()>,
+    /// How long shutdown waits for a send in flight.
+    notify_grace: Duration,
 }
 
 /// Starts a relay: identity from `config.data_dir` (made on first start),
@@ -119,6 +124,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     let key = data.load_or_create_key()?;
     let (server_config, fingerprint) = tls::server_config(&key)?;
     let store = data.open_store(config.database_url.as_deref()).await?;
+    let senders = Arc::new(notify::Senders::new(&config.notify).map_err(RelayError::Config)?);
     let endpoint = quinn::Endpoint::server(server_config, config.listen).map_err(|source| {
         RelayError::Bind {
             addr: config.listen,
@@ -159,9 +165,17 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         ),
         admission: admission::Admission::new(config.limits.clone()),
         revocations: revoke::Revocations::default(),
+        senders: Arc::clone(&senders),
     });
     let (shutdown, stop) = watch::channel(false);
     let roster_task = tokio::spawn(roster::refresh_loop(Arc::clone(&shared), stop.clone()));
+    let notify_grace = config.notify.request_timeout + Duration::from_secs(1);
+    let notify_task = tokio::spawn(notify::worker::run(
+        shared.store.clone(),
+        senders,
+        config.notify.clone(),
+        stop.clone(),
+    ));
     let accept_task = tokio::spawn(accept_loop(endpoint.clone(), Arc::clone(&shared), stop));
     Ok(RelayHandle {
         local_addr,
@@ -170,6 +184,8 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         shutdown,
         accept_task,
         roster_task,
+        notify_task,
+        notify_grace,
     })
 }
 
@@ -444,6 +460,15 @@ impl RelayHandle {
         let _ = self.shutdown.send(true);
         let _ = self.accept_task.await;
         let _ = self.roster_task.await;
+        // A send in flight finishes within its timeout; past that its claim
+        // simply expires and the next relay tries it again.
+        let notify_abort = self.notify_task.abort_handle();
+        if tokio::time::timeout(self.notify_grace, self.notify_task)
+            .await
+            .is_err()
+        {
+            notify_abort.abort();
+        }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
         self.shared.store.close().await;
         info!("relay stopped");

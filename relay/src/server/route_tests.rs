@@ -9,7 +9,8 @@ use triage_shared::ids::UpdateId;
 use triage_shared::protocol::RequestKind;
 use triage_shared::queue::{AgentFilter, SearchQuery, TicketFilter, TicketSort};
 use triage_shared::selector::{AgentSelector, TicketRef};
-use triage_shared::ticket::{Category, NewTicket, Priority, Source, StatusAction};
+use triage_shared::notify::NotifyEvent;
+use triage_shared::ticket::{Category, NewTicket, Priority, Source, StatusAction, Tier};
 use triage_shared::time::Timestamp;
 use triage_shared::transfer::{AttachmentId, LogQuery};
 use triage_shared::{AgentId, TicketId};
@@ -227,6 +228,32 @@ fn sample(kind: RequestKind) -> Request {
             filter: TicketFilter::default(),
             after: None,
         },
+        RequestKind::AddWebhook => Request::AddWebhook {
+            url: "https://hooks.example.com/t".into(),
+            events: vec![NotifyEvent::New],
+            secret: None,
+        },
+        RequestKind::ListWebhooks => Request::ListWebhooks,
+        RequestKind::RemoveWebhook => Request::RemoveWebhook {
+            id: "0123abcd".into(),
+        },
+        RequestKind::TestWebhook => Request::TestWebhook {
+            id: "0123abcd".into(),
+        },
+        RequestKind::SetTechnicianEmail => Request::SetTechnicianEmail {
+            name: "bob".into(),
+            address: Some("bob@example.com".into()),
+            events: vec![NotifyEvent::Assigned],
+        },
+        RequestKind::SetTierEmail => Request::SetTierEmail {
+            tier: Tier::L2,
+            address: None,
+            events: vec![],
+        },
+        RequestKind::FollowTicket => Request::FollowTicket {
+            id: TICKET,
+            follow: true,
+        },
     }
 }
 
@@ -325,6 +352,13 @@ fn the_route_table_is_as_pinned() {
         "list_agents_filtered | technician ViewAgents | - | Unary",
         "count_agents | technician ViewAgents | - | Unary",
         "watch_queue | technician ViewTickets | - | Streamed",
+        "add_webhook | technician ManageNotifications | dispatcher webhook.add url:https://hooks.example.com/t | Unary",
+        "list_webhooks | technician ManageNotifications | - | Unary",
+        "remove_webhook | technician ManageNotifications | dispatcher webhook.remove webhook:0123abcd | Unary",
+        "test_webhook | technician ManageNotifications | dispatcher webhook.test webhook:0123abcd | Unary",
+        "set_technician_email | technician ManageNotifications | dispatcher notify.email technician:bob | Unary",
+        "set_tier_email | technician ManageNotifications | dispatcher notify.tier_email tier:l2 | Unary",
+        "follow_ticket | technician ViewTickets | - | Unary",
     ];
     for (got, want) in table.iter().zip(expected) {
         assert_eq!(got, want);

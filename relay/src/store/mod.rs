@@ -24,6 +24,7 @@ mod diagnostics;
 mod feed;
 pub mod fit;
 mod migrate;
+mod notify;
 mod org;
 mod queue;
 mod rows;
@@ -41,6 +42,9 @@ mod tests;
 
 pub use agents::AgentRecord;
 pub use audit::AUDIT_APPEND_ATTEMPTS;
+pub use notify::{
+    Channel, Delivery, DeliveryRecord, Mailbox, NewDelivery, Outcome, Targets, WebhookRow,
+};
 pub use feed::{prune_through, FEED_PRUNE_EVERY, FEED_RETAINED, MAX_FEED_BATCH};
 pub use scripts::{RunsOf, StoredScript};
 pub use technicians::{no_admin_left, Readded, RolesChanged, TechnicianRecord};
