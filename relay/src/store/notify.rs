@@ -417,7 +417,21 @@ impl Store {
     where
         P: FnMut(&QueueEvent, &Targets) -> Vec<NewDelivery> + Send,
     {
-        let mut tx = self.pool.begin().await?;
+        // Reads first, outside any transaction: most rounds find nothing
+        // new, and a write every round would contend with ticket writes.
+        let cursor = sqlx::query("SELECT last_seq FROM notify_cursor WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        if rows::int(&cursor, "last_seq")? >= self.newest_feed_seq().await? as i64 {
+            return Ok(0);
+        }
+        let mut tx = match self.backend {
+            // Take the write lock at BEGIN: a deferred transaction that
+            // meets another writer between its first read and its write
+            // fails at once (SQLITE_BUSY) instead of waiting.
+            super::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            super::Backend::Postgres => self.pool.begin().await?,
+        };
         let result = async {
             // A write first: the cursor row's lock orders relays sharing
             // the store, so each event is planned by one of them at a time.
@@ -530,32 +544,25 @@ impl Store {
         lease_until: Timestamp,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let due = sqlx::query(
-            "SELECT id FROM notify_deliveries WHERE state = 'pending' \
-             AND next_attempt_at <= $1 AND claimed_until <= $1 \
-             ORDER BY next_attempt_at, id LIMIT $2",
+        // One statement claims the whole batch (one write, not one per
+        // row). The conditions are checked again on each row as it is
+        // updated, so of two relays that chose the same row, one gets it.
+        let won = sqlx::query(
+            "UPDATE notify_deliveries SET claimed_until = $1, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM notify_deliveries WHERE state = 'pending' \
+             AND next_attempt_at <= $2 AND claimed_until <= $2 \
+             ORDER BY next_attempt_at, id LIMIT $3) \
+             AND state = 'pending' AND claimed_until <= $2 AND next_attempt_at <= $2 \
+             RETURNING id",
         )
+        .bind(lease_until.millis())
         .bind(now.millis())
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
         let mut claimed = Vec::new();
-        for row in &due {
+        for row in &won {
             let id = text(row, "id")?;
-            // Conditional, so of two relays that read the same row, one wins.
-            let won = sqlx::query(
-                "UPDATE notify_deliveries SET claimed_until = $1, attempts = attempts + 1 \
-                 WHERE id = $2 AND state = 'pending' AND claimed_until <= $3 \
-                 AND next_attempt_at <= $3",
-            )
-            .bind(lease_until.millis())
-            .bind(&id)
-            .bind(now.millis())
-            .execute(&self.pool)
-            .await?;
-            if won.rows_affected() != 1 {
-                continue;
-            }
             let r = sqlx::query(
                 "SELECT d.id, d.channel, d.target, d.event, d.body, d.attempts, \
                  w.url, w.secret, w.removed_at \
