@@ -11,6 +11,7 @@ use triage_shared::agent_update::AgentUpdate;
 use triage_shared::codec::{decode_frame, encode};
 use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::ids::{AgentId, TicketId, UpdateId};
+use triage_shared::notify::NotifyEvent;
 use triage_shared::protocol::{PeerKind, Request, Response, Welcome};
 use triage_shared::queue::{
     AssigneeFilter, SearchQuery, TicketCursor, TicketFilter, TicketSort, WatchFrame,
@@ -264,6 +265,57 @@ fn frames() -> Vec<(String, String)> {
             skipped: 1_500,
             resume_after: 9_000,
         }))
+        .unwrap(),
+    );
+    // The notification requests, as first sent.
+    add(
+        "request.add_webhook",
+        encode(&Request::AddWebhook {
+            url: "https://h.example/t".into(),
+            events: vec![NotifyEvent::New, NotifyEvent::SlaBreach],
+            secret: Some("0123456789abcdef".into()),
+        })
+        .unwrap(),
+    );
+    add("request.list_webhooks", encode(&Request::ListWebhooks).unwrap());
+    add(
+        "request.remove_webhook",
+        encode(&Request::RemoveWebhook {
+            id: "0123abcd".into(),
+        })
+        .unwrap(),
+    );
+    add(
+        "request.test_webhook",
+        encode(&Request::TestWebhook {
+            id: "0123abcd".into(),
+        })
+        .unwrap(),
+    );
+    add(
+        "request.set_technician_email",
+        encode(&Request::SetTechnicianEmail {
+            name: "bob".into(),
+            address: Some("bob@example.com".into()),
+            events: vec![NotifyEvent::Assigned],
+        })
+        .unwrap(),
+    );
+    add(
+        "request.set_tier_email",
+        encode(&Request::SetTierEmail {
+            tier: Tier::L2,
+            address: None,
+            events: vec![],
+        })
+        .unwrap(),
+    );
+    add(
+        "request.follow_ticket",
+        encode(&Request::FollowTicket {
+            id: TICKET,
+            follow: true,
+        })
         .unwrap(),
     );
     out

@@ -225,6 +225,8 @@ async fn dispatch(
         Command::Agents(c) => commands::admin::agents(&home, c, out).await?,
         Command::Technicians(c) => commands::admin::technicians(&home, c, out).await?,
         Command::Tokens(c) => commands::admin::tokens(&home, c, out).await?,
+        Command::Webhooks(c) => commands::notify::webhooks(&home, c, out).await?,
+        Command::Tiers(c) => commands::notify::tiers(&home, c, out).await?,
         Command::Script(c) => commands::script::run(&home, c, out, err).await?,
         Command::Audit(a) => commands::audit::run(&home, a, out).await?,
         Command::Diag(a) => commands::diag::run(&home, a, out).await?,

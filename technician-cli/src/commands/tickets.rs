@@ -64,6 +64,8 @@ pub enum Change {
     Assign(String),
     Escalate(Option<String>),
     Status(StatusAction, Option<String>),
+    /// `follow` (true) or `unfollow` (false), for the caller.
+    Follow(bool),
 }
 
 /// Checks everything that can be checked without the relay.
@@ -120,6 +122,8 @@ pub fn plan(command: TicketsCommand) -> Result<Plan, CliError> {
             &id,
             Change::Status(StatusAction::Reopen, checked_note(note)?),
         ),
+        C::Follow { id } => change(&id, Change::Follow(true)),
+        C::Unfollow { id } => change(&id, Change::Follow(false)),
         C::Attachment {
             id,
             attachment,
@@ -271,6 +275,10 @@ async fn apply(conn: &Connected, id: TicketId, change: Change) -> Result<String,
             action: *action,
             note: note.clone(),
         },
+        Change::Follow(follow) => Request::FollowTicket {
+            id,
+            follow: *follow,
+        },
     };
     let response = conn.ask(&request).await?;
     let updated = match response {
@@ -293,6 +301,10 @@ async fn apply(conn: &Connected, id: TicketId, change: Change) -> Result<String,
             escalated_message(&short, tier)
         }
         Change::Status(action, _) => status_message(&short, action),
+        Change::Follow(true) => format!(
+            "Following ticket {short}: mail about it goes to your address (`triage technicians email`)."
+        ),
+        Change::Follow(false) => format!("No longer following ticket {short}."),
     })
 }
 
