@@ -380,6 +380,14 @@ const GOLDEN: &[(&str, &str)] = &[
     ("request.search_tickets", "0000002c290301047769666900020564726f7073036f75740001077072696e7465720100000000000000000000000014"),
     ("request.watch_queue", "0000001b2d02000201010000000101010570632d34320001fbd00700010129"),
     ("response.watch_lagged", "000000081d02fbdc05fb2823"),
+    // The notification requests, as first sent.
+    ("request.add_webhook", "0000002a2e1368747470733a2f2f682e6578616d706c652f74020005011030313233343536373839616263646566"),
+    ("request.list_webhooks", "000000012f"),
+    ("request.remove_webhook", "0000000a30083031323361626364"),
+    ("request.test_webhook", "0000000a31083031323361626364"),
+    ("request.set_technician_email", "000000183203626f62010f626f62406578616d706c652e636f6d0101"),
+    ("request.set_tier_email", "0000000433010000"),
+    ("request.follow_ticket", "00000013341000112233445566778899aabbccddeeff01"),
 ];
 
 #[test]
@@ -434,6 +442,10 @@ fn json_names_are_unchanged() {
             r#""health_alert""#,
         ),
         (json(serde_json::to_value(Tier::L2).unwrap()), r#""l2""#),
+        (
+            json(serde_json::to_value(NotifyEvent::SlaBreach).unwrap()),
+            r#""sla_breach""#,
+        ),
         (
             json(serde_json::to_value(Priority::Normal).unwrap()),
             r#""normal""#,
