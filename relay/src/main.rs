@@ -394,8 +394,10 @@ async fn serve(
     public_addr: Option<String>,
     smtp: triage_relay::notify::args::SmtpArgs,
 ) -> anyhow::Result<()> {
-    let mut notify = triage_relay::notify::NotifyConfig::default();
-    notify.smtp = smtp.to_config().map_err(anyhow::Error::msg)?;
+    let notify = triage_relay::notify::NotifyConfig {
+        smtp: smtp.to_config().map_err(anyhow::Error::msg)?,
+        ..Default::default()
+    };
     if public_addr.is_none() && listen.ip().is_unspecified() {
         tracing::warn!("no --public-addr given: tokens will name a loopback address, usable from this machine only");
     }

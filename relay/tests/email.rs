@@ -94,7 +94,12 @@ fn address(line: &str) -> String {
 }
 
 async fn ok(session: &Session, request: Request) {
-    assert_eq!(session.request(&request).await.unwrap(), Response::Ok, "{}", request.name());
+    assert_eq!(
+        session.request(&request).await.unwrap(),
+        Response::Ok,
+        "{}",
+        request.name()
+    );
 }
 
 #[tokio::test]
@@ -120,23 +125,32 @@ async fn mail_reaches_the_tier_queue_the_assignee_and_followers_with_what_to_do(
         .unwrap();
     let dave = t.technician("dave", &[Role::L2]).await;
 
-    ok(&admin, Request::SetTierEmail {
-        tier: Tier::L1,
-        address: Some("l1-queue@example.com".into()),
-        events: vec![NotifyEvent::New],
-    })
+    ok(
+        &admin,
+        Request::SetTierEmail {
+            tier: Tier::L1,
+            address: Some("l1-queue@example.com".into()),
+            events: vec![NotifyEvent::New],
+        },
+    )
     .await;
-    ok(&admin, Request::SetTechnicianEmail {
-        name: "bob".into(),
-        address: Some("bob@example.com".into()),
-        events: vec![NotifyEvent::Assigned],
-    })
+    ok(
+        &admin,
+        Request::SetTechnicianEmail {
+            name: "bob".into(),
+            address: Some("bob@example.com".into()),
+            events: vec![NotifyEvent::Assigned],
+        },
+    )
     .await;
-    ok(&admin, Request::SetTechnicianEmail {
-        name: "dave".into(),
-        address: Some("dave@example.com".into()),
-        events: vec![NotifyEvent::Commented, NotifyEvent::Assigned],
-    })
+    ok(
+        &admin,
+        Request::SetTechnicianEmail {
+            name: "dave".into(),
+            address: Some("dave@example.com".into()),
+            events: vec![NotifyEvent::Commented, NotifyEvent::Assigned],
+        },
+    )
     .await;
     // Bad addresses and other people's settings are refused.
     let bad = admin
@@ -176,21 +190,30 @@ async fn mail_reaches_the_tier_queue_the_assignee_and_followers_with_what_to_do(
         .await
         .unwrap();
     ok(&dave, Request::FollowTicket { id, follow: true }).await;
-    ok(&admin, Request::Assign {
-        id,
-        assignee: "bob".into(),
-    })
+    ok(
+        &admin,
+        Request::Assign {
+            id,
+            assignee: "bob".into(),
+        },
+    )
     .await;
     // An internal note is never mailed; the public comment is, to dave.
-    ok(&admin, Request::Note {
-        id,
-        text: "the user is on leave".into(),
-    })
+    ok(
+        &admin,
+        Request::Note {
+            id,
+            text: "the user is on leave".into(),
+        },
+    )
     .await;
-    ok(&admin, Request::Comment {
-        id,
-        text: "replacing the disk".into(),
-    })
+    ok(
+        &admin,
+        Request::Comment {
+            id,
+            text: "replacing the disk".into(),
+        },
+    )
     .await;
 
     // l1 queue: new; bob: assigned; dave: assigned + commented.
@@ -200,7 +223,10 @@ async fn mail_reaches_the_tier_queue_the_assignee_and_followers_with_what_to_do(
         if got.len() >= 4 {
             break got;
         }
-        assert!(tokio::time::Instant::now() < deadline, "mail so far: {got:#?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "mail so far: {got:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let mut to: Vec<(String, String)> = got
@@ -222,23 +248,36 @@ async fn mail_reaches_the_tier_queue_the_assignee_and_followers_with_what_to_do(
     assert_eq!(
         to,
         vec![
-            ("bob@example.com".into(), format!("[Triage {short}] Assigned: Laptop will not boot")),
-            ("dave@example.com".into(), format!("[Triage {short}] Assigned: Laptop will not boot")),
-            ("dave@example.com".into(), format!("[Triage {short}] New comment: Laptop will not boot")),
-            ("l1-queue@example.com".into(), format!("[Triage {short}] New ticket: Laptop will not boot")),
+            (
+                "bob@example.com".into(),
+                format!("[Triage {short}] Assigned: Laptop will not boot")
+            ),
+            (
+                "dave@example.com".into(),
+                format!("[Triage {short}] Assigned: Laptop will not boot")
+            ),
+            (
+                "dave@example.com".into(),
+                format!("[Triage {short}] New comment: Laptop will not boot")
+            ),
+            (
+                "l1-queue@example.com".into(),
+                format!("[Triage {short}] New ticket: Laptop will not boot")
+            ),
         ]
     );
-    let comment = got
-        .iter()
-        .find(|m| m.data.contains("New comment"))
-        .unwrap();
+    let comment = got.iter().find(|m| m.data.contains("New comment")).unwrap();
     for needle in [
         "admin commented: \"replacing the disk\"",
         "Host:          pc-42",
         "SLA:           due in",
         &format!("triage tickets show {id}"),
     ] {
-        assert!(comment.data.contains(needle), "{needle} in:\n{}", comment.data);
+        assert!(
+            comment.data.contains(needle),
+            "{needle} in:\n{}",
+            comment.data
+        );
     }
     assert!(
         got.iter().all(|m| !m.data.contains("on leave")),

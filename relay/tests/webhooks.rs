@@ -248,7 +248,10 @@ async fn deliveries_are_signed_and_keep_their_id_across_retries() {
     assert_eq!(first.delivery, retry.delivery, "the same id on a retry");
     assert_eq!(first.body, retry.body, "the same body on a retry");
     for r in [first, retry] {
-        assert_eq!(r.signature.as_deref(), Some(expected_signature(&r.body).as_str()));
+        assert_eq!(
+            r.signature.as_deref(),
+            Some(expected_signature(&r.body).as_str())
+        );
         assert_eq!(r.event, "new");
     }
     let body = json(first);
@@ -260,7 +263,10 @@ async fn deliveries_are_signed_and_keep_their_id_across_retries() {
     assert_eq!(body["ticket"]["priority"], "high");
 
     let listed = eventually_delivered(&admin, 1).await;
-    assert_eq!(listed.last_error.as_deref(), Some("HTTP 500 Internal Server Error"));
+    assert_eq!(
+        listed.last_error.as_deref(),
+        Some("HTTP 500 Internal Server Error")
+    );
 
     // `webhooks test`: one signed `test` POST, at once, reported back.
     let tested = admin
@@ -279,7 +285,10 @@ async fn deliveries_are_signed_and_keep_their_id_across_retries() {
         .find(|r| r.event == "test")
         .expect("the test delivery arrived");
     assert_eq!(test.delivery, result.delivery_id);
-    assert_eq!(test.signature.as_deref(), Some(expected_signature(&test.body).as_str()));
+    assert_eq!(
+        test.signature.as_deref(),
+        Some(expected_signature(&test.body).as_str())
+    );
 }
 
 /// Waits until the only webhook has `count` delivered and none pending.
@@ -290,7 +299,10 @@ async fn eventually_delivered(admin: &Session, count: u32) -> WebhookSummary {
         if listed[0].delivered == count && listed[0].pending == 0 {
             return listed[0].clone();
         }
-        assert!(tokio::time::Instant::now() < deadline, "not delivered: {listed:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not delivered: {listed:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -306,9 +318,15 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
     let listed = eventually_delivered(&admin, 1).await;
     let got = receiver.received();
     assert_eq!(got.len(), 2, "the 302, then the retry: {got:?}");
-    assert!(got.iter().all(|r| r.path == "/hook"), "never /elsewhere: {got:?}");
     assert!(
-        listed.last_error.unwrap().contains("redirects are not followed"),
+        got.iter().all(|r| r.path == "/hook"),
+        "never /elsewhere: {got:?}"
+    );
+    assert!(
+        listed
+            .last_error
+            .unwrap()
+            .contains("redirects are not followed"),
         "the failed attempt says why"
     );
 }
@@ -317,7 +335,11 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
 async fn urls_that_are_not_http_are_refused_and_only_admins_manage_webhooks() {
     let t = fast_relay().await;
     let admin = t.technician("admin", &[Role::Admin]).await;
-    for url in ["ftp://example.com/hook", "file:///etc/passwd", "example.com/hook"] {
+    for url in [
+        "ftp://example.com/hook",
+        "file:///etc/passwd",
+        "example.com/hook",
+    ] {
         let err = admin
             .request(&Request::AddWebhook {
                 url: url.into(),
@@ -328,7 +350,10 @@ async fn urls_that_are_not_http_are_refused_and_only_admins_manage_webhooks() {
             .unwrap_err();
         assert_eq!(err.remote_kind(), Some(ErrorKind::InvalidInput), "{url}");
         let text = err.to_string();
-        assert!(text.contains("http://") && text.contains("https://"), "{url}: {text}");
+        assert!(
+            text.contains("http://") && text.contains("https://"),
+            "{url}: {text}"
+        );
     }
     let short_secret = admin
         .request(&Request::AddWebhook {
@@ -351,7 +376,12 @@ async fn urls_that_are_not_http_are_refused_and_only_admins_manage_webhooks() {
         },
     ] {
         let err = l3.request(&request).await.unwrap_err();
-        assert_eq!(err.remote_kind(), Some(ErrorKind::Forbidden), "{}", request.name());
+        assert_eq!(
+            err.remote_kind(),
+            Some(ErrorKind::Forbidden),
+            "{}",
+            request.name()
+        );
     }
 }
 
@@ -408,7 +438,10 @@ async fn a_receiver_that_was_down_gets_every_delivery_once_even_after_a_relay_re
     let got = receiver.received();
     let ids: BTreeSet<&str> = got.iter().map(|r| r.delivery.as_str()).collect();
     let want: BTreeSet<&str> = pending.iter().map(|d| d.id.as_str()).collect();
-    assert_eq!(ids, want, "every delivery, by the id it had before the restart");
+    assert_eq!(
+        ids, want,
+        "every delivery, by the id it had before the restart"
+    );
     assert_eq!(got.len(), 3, "each exactly once: {got:?}");
     let titles: BTreeSet<String> = got
         .iter()
@@ -425,7 +458,10 @@ async fn bind_again(addr: SocketAddr) -> TcpListener {
         match TcpListener::bind(addr).await {
             Ok(listener) => return listener,
             Err(e) => {
-                assert!(tokio::time::Instant::now() < deadline, "cannot bind {addr}: {e}");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "cannot bind {addr}: {e}"
+                );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }

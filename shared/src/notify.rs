@@ -20,9 +20,7 @@ pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 pub const MAX_EMAIL_LEN: usize = 254;
 
 /// What a webhook or a mailbox can be told about.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifyEvent {
     /// A ticket was filed.
@@ -112,7 +110,9 @@ pub fn parse_events(text: &str) -> Result<Vec<NotifyEvent>, String> {
 pub fn check_events(events: &[NotifyEvent]) -> Result<Vec<NotifyEvent>, String> {
     let mut events = events.to_vec();
     if events.contains(&NotifyEvent::Test) {
-        return Err("`test` is sent only by `triage webhooks test`; it cannot be subscribed to".into());
+        return Err(
+            "`test` is sent only by `triage webhooks test`; it cannot be subscribed to".into(),
+        );
     }
     events.sort();
     events.dedup();
@@ -284,7 +284,9 @@ mod tests {
             parse_events("resolved,new,new").unwrap(),
             vec![NotifyEvent::New, NotifyEvent::Resolved]
         );
-        assert!(parse_events("new,bogus").unwrap_err().contains("sla_breach"));
+        assert!(parse_events("new,bogus")
+            .unwrap_err()
+            .contains("sla_breach"));
         assert!("test".parse::<NotifyEvent>().is_err());
         assert!(check_events(&[]).is_err());
         assert!(check_events(&[NotifyEvent::Test]).is_err());

@@ -17,11 +17,11 @@ use crate::audit::AuditEntry;
 use crate::diagnostics::Snapshot;
 use crate::identity::PublicKey;
 use crate::ids::{AgentId, TicketId, UpdateId};
+use crate::notify::{NotifyEvent, WebhookSummary, WebhookTestResult};
 use crate::queue::{
     AgentCount, AgentFilter, SearchHit, SearchQuery, SimilarTicket, TicketCursor, TicketFilter,
     TicketSort, WatchFrame,
 };
-use crate::notify::{NotifyEvent, WebhookSummary, WebhookTestResult};
 use crate::remote::{DiagnosticsReport, RunEvent, ScriptRunRecord, Section};
 use crate::roles::Role;
 use crate::selector::{AgentCursor, AgentSelector, TicketRef};

@@ -277,7 +277,10 @@ fn frames() -> Vec<(String, String)> {
         })
         .unwrap(),
     );
-    add("request.list_webhooks", encode(&Request::ListWebhooks).unwrap());
+    add(
+        "request.list_webhooks",
+        encode(&Request::ListWebhooks).unwrap(),
+    );
     add(
         "request.remove_webhook",
         encode(&Request::RemoveWebhook {

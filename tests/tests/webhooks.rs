@@ -32,9 +32,15 @@ async fn an_admin_adds_lists_and_removes_webhooks_and_the_secret_is_never_shown(
     assert_eq!(listed[0]["url"], "https://hooks.example.com/triage");
     assert_eq!(listed[0]["pending"], 0);
     let table = d.admin.run(&["webhooks", "list"]).await.unwrap();
-    assert!(table.contains(&id[..8]) && table.contains("new,sla_breach"), "{table}");
+    assert!(
+        table.contains(&id[..8]) && table.contains("new,sla_breach"),
+        "{table}"
+    );
     for shown in [listed.to_string(), table] {
-        assert!(!shown.contains("a-secret-nobody"), "the secret is never shown: {shown}");
+        assert!(
+            !shown.contains("a-secret-nobody"),
+            "the secret is never shown: {shown}"
+        );
     }
 
     // A bad scheme is refused before anything is sent.
@@ -50,18 +56,35 @@ async fn an_admin_adds_lists_and_removes_webhooks_and_the_secret_is_never_shown(
 
     // Email addresses: a technician's, a tier queue's; following a ticket.
     d.admin
-        .run(&["technicians", "email", "lee", "lee@example.com", "--events", "assigned"])
+        .run(&[
+            "technicians",
+            "email",
+            "lee",
+            "lee@example.com",
+            "--events",
+            "assigned",
+        ])
         .await
         .unwrap();
     d.admin
         .run(&["tiers", "email", "l2", "l2-queue@example.com"])
         .await
         .unwrap();
-    let bad = d.admin.refused(&["tiers", "email", "l2", "not-an-address"]).await;
+    let bad = d
+        .admin
+        .refused(&["tiers", "email", "l2", "not-an-address"])
+        .await;
     assert!(bad.contains("not an email address"), "{bad}");
-    d.admin.run(&["tiers", "email", "l2", "none"]).await.unwrap();
+    d.admin
+        .run(&["tiers", "email", "l2", "none"])
+        .await
+        .unwrap();
 
-    let removed = d.admin.run(&["webhooks", "remove", &id[..8]]).await.unwrap();
+    let removed = d
+        .admin
+        .run(&["webhooks", "remove", &id[..8]])
+        .await
+        .unwrap();
     assert!(removed.contains("removed"), "{removed}");
     let listed = d.admin.json(&["webhooks", "list", "--json"]).await;
     assert_eq!(listed, serde_json::json!([]));

@@ -47,8 +47,9 @@ impl SmtpArgs {
         check_email(&from).map_err(|e| format!("--smtp-from: {e}"))?;
         let credentials = match (&self.smtp_user, &self.smtp_password_file) {
             (Some(user), Some(file)) => {
-                let password = std::fs::read_to_string(file)
-                    .map_err(|e| format!("cannot read --smtp-password-file {}: {e}", file.display()))?;
+                let password = std::fs::read_to_string(file).map_err(|e| {
+                    format!("cannot read --smtp-password-file {}: {e}", file.display())
+                })?;
                 let password = password.trim_end_matches(['\r', '\n']).to_string();
                 if password.is_empty() || password.len() > MAX_PASSWORD_LEN {
                     return Err(format!(

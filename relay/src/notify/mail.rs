@@ -39,7 +39,10 @@ pub fn sla_line(ticket: &Ticket, now: Timestamp) -> String {
     if due.millis() >= now.millis() {
         format!("due in {} ({due})", human_duration(due.since(now)))
     } else {
-        format!("BREACHED: overdue by {} (was due {due})", human_duration(now.since(due)))
+        format!(
+            "BREACHED: overdue by {} (was due {due})",
+            human_duration(now.since(due))
+        )
     }
 }
 
@@ -58,7 +61,10 @@ fn what(event: NotifyEvent) -> &'static str {
 
 fn subject(event: NotifyEvent, t: &Ticket) -> String {
     // A title could hold line breaks; a header must not.
-    let title: String = clean(&t.title).chars().filter(|c| !c.is_control()).collect();
+    let title: String = clean(&t.title)
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
     format!("[Triage {}] {}: {title}", t.id.short(), what(event))
 }
 
@@ -77,7 +83,9 @@ fn happened(e: &QueueEvent) -> String {
         }
         QueueEventKind::SlaWarning { clock } => format!("the {clock} SLA is close to its due time"),
         QueueEventKind::SlaBreached { clock } => format!("the {clock} SLA passed its due time"),
-        QueueEventKind::Escalated { from, to } => format!("{actor} escalated it from {from} to {to}"),
+        QueueEventKind::Escalated { from, to } => {
+            format!("{actor} escalated it from {from} to {to}")
+        }
         QueueEventKind::Attached { name } => format!("{actor} attached {}", clean(name)),
         QueueEventKind::Rated { score } => format!("the employee rated it {score}/5"),
     }
@@ -119,7 +127,9 @@ mod tests {
 
     fn ticket(due: i64) -> Ticket {
         Ticket {
-            id: TicketId(uuid::Uuid::from_u128(0x1234_5678_0000_0000_0000_0000_0000_0001)),
+            id: TicketId(uuid::Uuid::from_u128(
+                0x1234_5678_0000_0000_0000_0000_0000_0001,
+            )),
             title: "VPN\r\nBcc: eve@example.com".into(),
             description: String::new(),
             category: Category::Network,
@@ -156,9 +166,16 @@ mod tests {
             },
             ticket: ticket(10_000_000),
         };
-        let mail = MailBody::new("bob@example.com", NotifyEvent::Commented, &e, Timestamp(1_000));
+        let mail = MailBody::new(
+            "bob@example.com",
+            NotifyEvent::Commented,
+            &e,
+            Timestamp(1_000),
+        );
         assert!(!mail.subject.contains('\n') && !mail.subject.contains('\r'));
-        assert!(mail.subject.starts_with("[Triage 12345678] New comment: VPN"));
+        assert!(mail
+            .subject
+            .starts_with("[Triage 12345678] New comment: VPN"));
         for needle in [
             "carol commented: \"rebooting the router\"",
             "Host:          pc-7",

@@ -135,8 +135,14 @@ mod tests {
 
     #[test]
     fn smtp_settings_parse_and_never_print_the_password() {
-        assert_eq!("STARTTLS".parse::<SmtpSecurity>(), Ok(SmtpSecurity::Starttls));
-        assert!("ssl".parse::<SmtpSecurity>().unwrap_err().contains("starttls, tls or none"));
+        assert_eq!(
+            "STARTTLS".parse::<SmtpSecurity>(),
+            Ok(SmtpSecurity::Starttls)
+        );
+        assert!("ssl"
+            .parse::<SmtpSecurity>()
+            .unwrap_err()
+            .contains("starttls, tls or none"));
         let smtp = SmtpConfig {
             host: "mail.example.com".into(),
             port: 587,
@@ -145,6 +151,9 @@ mod tests {
             from: "triage@example.com".into(),
         };
         let shown = format!("{smtp:?}");
-        assert!(shown.contains("relay") && !shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("relay") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 }

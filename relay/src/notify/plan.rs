@@ -17,7 +17,9 @@ pub fn events_for(kind: &QueueEventKind) -> Vec<NotifyEvent> {
     match kind {
         QueueEventKind::Created => vec![NotifyEvent::New],
         QueueEventKind::Assigned { .. } => vec![NotifyEvent::Assigned],
-        QueueEventKind::Commented { internal: false, .. } => vec![NotifyEvent::Commented],
+        QueueEventKind::Commented {
+            internal: false, ..
+        } => vec![NotifyEvent::Commented],
         QueueEventKind::Commented { internal: true, .. } => vec![],
         QueueEventKind::StatusChanged { to, .. } if *to == Status::Resolved => {
             vec![NotifyEvent::Status, NotifyEvent::Resolved]
@@ -183,9 +185,7 @@ impl Backoff {
     /// The wait after failed attempt number `attempts` (1 = the first).
     pub fn delay(&self, attempts: u32) -> Duration {
         let doublings = attempts.saturating_sub(1).min(31);
-        self.base
-            .saturating_mul(1u32 << doublings)
-            .min(self.cap)
+        self.base.saturating_mul(1u32 << doublings).min(self.cap)
     }
 
     /// What to record after attempt `attempts` failed with `error`.
@@ -395,9 +395,10 @@ mod tests {
             Tier::L2,
             mailbox("l2@example.com", &[NotifyEvent::Commented]),
         );
-        targets
-            .tiers
-            .insert(Tier::L1, mailbox("l1@example.com", &[NotifyEvent::Commented]));
+        targets.tiers.insert(
+            Tier::L1,
+            mailbox("l1@example.com", &[NotifyEvent::Commented]),
+        );
         // bob is assignee and watcher; carol (the actor) watches too.
         targets.watchers = vec!["bob".into(), "carol".into(), "dave".into(), "erin".into()];
         let e = event(QueueEventKind::Commented {

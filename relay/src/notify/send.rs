@@ -38,7 +38,8 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 /// A URL the relay will POST to: the shared shape check, then a full parse.
 pub fn parse_webhook_url(url: &str) -> Result<reqwest::Url, String> {
     check_webhook_url(url)?;
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a valid URL: {e}"))?;
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a valid URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err("webhook URLs must be http:// or https:// with a host".into());
     }
@@ -98,10 +99,16 @@ impl Senders {
                 let Some((url, secret)) = &delivery.webhook else {
                     return Err("webhook removed".into());
                 };
-                self.post(url, secret.as_deref(), &delivery.id, delivery.event, &delivery.body)
-                    .await
-                    .map(|_| ())
-                    .map_err(|(_, e)| e)
+                self.post(
+                    url,
+                    secret.as_deref(),
+                    &delivery.id,
+                    delivery.event,
+                    &delivery.body,
+                )
+                .await
+                .map(|_| ())
+                .map_err(|(_, e)| e)
             }
             Channel::Email => self.mail(&delivery.body).await,
         }
@@ -125,7 +132,10 @@ impl Senders {
             .header(DELIVERY_HEADER, delivery_id)
             .header(EVENT_HEADER, event.as_str());
         if let Some(secret) = secret {
-            request = request.header(SIGNATURE_HEADER, signature(secret.as_bytes(), body.as_bytes()));
+            request = request.header(
+                SIGNATURE_HEADER,
+                signature(secret.as_bytes(), body.as_bytes()),
+            );
         }
         let response = request
             .body(body.to_string())
@@ -147,7 +157,9 @@ impl Senders {
 
     async fn mail(&self, body: &str) -> Result<(), String> {
         let Some((transport, from)) = &self.smtp else {
-            return Err("SMTP is not configured on this relay (triage-relay serve --smtp-host …)".into());
+            return Err(
+                "SMTP is not configured on this relay (triage-relay serve --smtp-host …)".into(),
+            );
         };
         let mail: MailBody =
             serde_json::from_str(body).map_err(|e| format!("stored mail is corrupt: {e}"))?;
@@ -205,13 +217,20 @@ mod tests {
             signature(b"Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-        assert_ne!(signature(b"Jefe", b"what do ya want for nothing!"), signature(b"Jefe", b"what do ya want for nothing?"));
+        assert_ne!(
+            signature(b"Jefe", b"what do ya want for nothing!"),
+            signature(b"Jefe", b"what do ya want for nothing?")
+        );
     }
 
     #[test]
     fn only_http_urls_reach_the_client() {
         assert!(parse_webhook_url("https://hooks.example.com/x").is_ok());
-        for bad in ["ftp://example.com/x", "file:///etc/passwd", "javascript:alert(1)"] {
+        for bad in [
+            "ftp://example.com/x",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+        ] {
             assert!(parse_webhook_url(bad).is_err(), "{bad}");
         }
     }

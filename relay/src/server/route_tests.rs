@@ -6,10 +6,10 @@ use triage_shared::approval::{
 };
 use triage_shared::identity::KeyPair;
 use triage_shared::ids::UpdateId;
+use triage_shared::notify::NotifyEvent;
 use triage_shared::protocol::RequestKind;
 use triage_shared::queue::{AgentFilter, SearchQuery, TicketFilter, TicketSort};
 use triage_shared::selector::{AgentSelector, TicketRef};
-use triage_shared::notify::NotifyEvent;
 use triage_shared::ticket::{Category, NewTicket, Priority, Source, StatusAction, Tier};
 use triage_shared::time::Timestamp;
 use triage_shared::transfer::{AttachmentId, LogQuery};

@@ -42,10 +42,10 @@ mod tests;
 
 pub use agents::AgentRecord;
 pub use audit::AUDIT_APPEND_ATTEMPTS;
+pub use feed::{prune_through, FEED_PRUNE_EVERY, FEED_RETAINED, MAX_FEED_BATCH};
 pub use notify::{
     Channel, Delivery, DeliveryRecord, Mailbox, NewDelivery, Outcome, Targets, WebhookRow,
 };
-pub use feed::{prune_through, FEED_PRUNE_EVERY, FEED_RETAINED, MAX_FEED_BATCH};
 pub use scripts::{RunsOf, StoredScript};
 pub use technicians::{no_admin_left, Readded, RolesChanged, TechnicianRecord};
 pub(crate) use tickets::not_found as ticket_not_found;

@@ -172,10 +172,9 @@ impl Store {
             .bind(created_by)
             .execute(&mut *tx)
             .await?;
-            let row =
-                sqlx::query("SELECT COUNT(*) AS n FROM webhooks WHERE removed_at IS NULL")
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM webhooks WHERE removed_at IS NULL")
+                .fetch_one(&mut *tx)
+                .await?;
             if count(&row, "n")? as usize > MAX_WEBHOOKS {
                 return Err(StoreError::refused(
                     ErrorKind::Conflict,
@@ -250,7 +249,10 @@ impl Store {
             .bind(&hook.id)
             .fetch_optional(&self.pool)
             .await?;
-            summary.last_error = last.map(|r| opt_text(&r, "last_error")).transpose()?.flatten();
+            summary.last_error = last
+                .map(|r| opt_text(&r, "last_error"))
+                .transpose()?
+                .flatten();
             out.push(summary);
         }
         Ok(out)

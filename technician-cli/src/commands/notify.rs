@@ -4,7 +4,9 @@
 //! read from its file here and never printed.
 
 use super::{connect, print_json, terminal_width, unexpected, Out};
-use crate::args::{EventList, TiersCommand, WebhooksCommand, TECHNICIAN_DEFAULT_EVENTS, TIER_DEFAULT_EVENTS};
+use crate::args::{
+    EventList, TiersCommand, WebhooksCommand, TECHNICIAN_DEFAULT_EVENTS, TIER_DEFAULT_EVENTS,
+};
 use crate::error::CliError;
 use crate::home::Home;
 use crate::text::{relative, table};
@@ -38,7 +40,11 @@ pub fn read_secret(path: &Path) -> Result<String, CliError> {
 }
 
 /// `webhooks add`, checked before connecting.
-pub fn plan_add(url: String, events: EventList, secret_file: Option<&Path>) -> Result<Request, CliError> {
+pub fn plan_add(
+    url: String,
+    events: EventList,
+    secret_file: Option<&Path>,
+) -> Result<Request, CliError> {
     check_webhook_url(&url).map_err(CliError::InvalidInput)?;
     let secret = secret_file.map(read_secret).transpose()?;
     Ok(Request::AddWebhook {
@@ -67,8 +73,12 @@ async fn ask(home: &Home, request: &Request) -> Result<Response, CliError> {
     let result = match request {
         // The relay waits on the receiver (its own timeout is 10 s).
         Request::TestWebhook { .. } => {
-            conn.ask_within(request, std::time::Duration::from_secs(30), "the webhook test")
-                .await
+            conn.ask_within(
+                request,
+                std::time::Duration::from_secs(30),
+                "the webhook test",
+            )
+            .await
         }
         _ => conn.ask(request).await,
     };
@@ -97,7 +107,11 @@ pub async fn webhooks(home: &Home, command: WebhooksCommand, out: Out<'_>) -> Re
                 hook.id,
                 hook.url,
                 events_text(&hook.events),
-                if hook.has_secret { ", signed" } else { ", unsigned (no --secret-file)" }
+                if hook.has_secret {
+                    ", signed"
+                } else {
+                    ", unsigned (no --secret-file)"
+                }
             )?;
             Ok(())
         }
@@ -137,7 +151,9 @@ pub async fn webhooks(home: &Home, command: WebhooksCommand, out: Out<'_>) -> Re
                         result.status.unwrap_or_default(),
                         result.delivery_id
                     )?,
-                    Some(e) => writeln!(out, "Not delivered: {e} (delivery {}).", result.delivery_id)?,
+                    Some(e) => {
+                        writeln!(out, "Not delivered: {e} (delivery {}).", result.delivery_id)?
+                    }
                 }
             }
             match result.error {
@@ -167,7 +183,11 @@ pub async fn technician_email(
     match ask(home, &request).await? {
         Response::Ok => {
             match address {
-                Some(a) => writeln!(out, "Mail for {name} goes to {a}, for {}.", events_text(&events))?,
+                Some(a) => writeln!(
+                    out,
+                    "Mail for {name} goes to {a}, for {}.",
+                    events_text(&events)
+                )?,
                 None => writeln!(out, "No more mail for {name}.")?,
             }
             Ok(())
@@ -191,7 +211,11 @@ pub async fn tiers(home: &Home, command: TiersCommand, out: Out<'_>) -> Result<(
     match ask(home, &request).await? {
         Response::Ok => {
             match address {
-                Some(a) => writeln!(out, "Mail for {tier} tickets goes to {a}, for {}.", events_text(&events))?,
+                Some(a) => writeln!(
+                    out,
+                    "Mail for {tier} tickets goes to {a}, for {}.",
+                    events_text(&events)
+                )?,
                 None => writeln!(out, "No more mail for the {tier} queue.")?,
             }
             Ok(())
@@ -223,7 +247,14 @@ pub fn webhook_table(hooks: &[WebhookSummary], now: Timestamp, width: usize) -> 
         .collect();
     table(
         &[
-            "ID", "URL", "EVENTS", "SIGNED", "PENDING", "DELIVERED", "ABANDONED", "LAST ERROR",
+            "ID",
+            "URL",
+            "EVENTS",
+            "SIGNED",
+            "PENDING",
+            "DELIVERED",
+            "ABANDONED",
+            "LAST ERROR",
             "ADDED",
         ],
         &rows,
@@ -245,7 +276,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let short = dir.path().join("short");
         std::fs::write(&short, "abc\n").unwrap();
-        assert!(plan_add("https://h.example.com/x".into(), events.clone(), Some(&short)).is_err());
+        assert!(plan_add(
+            "https://h.example.com/x".into(),
+            events.clone(),
+            Some(&short)
+        )
+        .is_err());
         let big = dir.path().join("big");
         std::fs::write(&big, "x".repeat(MAX_WEBHOOK_SECRET_LEN + 1)).unwrap();
         assert!(plan_add("https://h.example.com/x".into(), events.clone(), Some(&big)).is_err());
@@ -261,7 +297,10 @@ mod tests {
 
     #[test]
     fn addresses_are_checked_and_none_clears() {
-        assert_eq!(mailbox("none", None, &TIER_DEFAULT_EVENTS).unwrap(), (None, vec![]));
+        assert_eq!(
+            mailbox("none", None, &TIER_DEFAULT_EVENTS).unwrap(),
+            (None, vec![])
+        );
         assert_eq!(
             mailbox("l2@example.com", None, &TIER_DEFAULT_EVENTS).unwrap(),
             (Some("l2@example.com".into()), TIER_DEFAULT_EVENTS.to_vec())

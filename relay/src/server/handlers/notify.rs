@@ -134,7 +134,10 @@ pub(in crate::server) async fn set_technician_email(
 ) -> Result<Response, StoreError> {
     check_name("name", name)?;
     let mailbox = mailbox(address, events)?;
-    shared.store.set_technician_email(name, mailbox.as_ref()).await?;
+    shared
+        .store
+        .set_technician_email(name, mailbox.as_ref())
+        .await?;
     note.details = mailbox_details(mailbox.as_ref());
     Ok(Response::Ok)
 }

@@ -50,11 +50,15 @@ async fn feed_events_become_deliveries_once_even_with_two_enqueuers(store: Store
     let agent = enrolled_agent(&store, "pc-1").await;
     let id = file_ticket(&store, &agent, NOW).await;
     store
-        .update_ticket(id, |t: &Ticket| workflow::comment(t, "bob", "on my way", NOW))
+        .update_ticket(id, |t: &Ticket| {
+            workflow::comment(t, "bob", "on my way", NOW)
+        })
         .await
         .unwrap();
     store
-        .update_ticket(id, |t: &Ticket| workflow::note(t, "bob", "the user is rude", NOW))
+        .update_ticket(id, |t: &Ticket| {
+            workflow::note(t, "bob", "the user is rude", NOW)
+        })
         .await
         .unwrap();
     store
@@ -80,8 +84,14 @@ async fn feed_events_become_deliveries_once_even_with_two_enqueuers(store: Store
             NotifyEvent::Resolved
         ]
     );
-    assert!(deliveries.iter().all(|d| d.state == "pending" && d.attempts == 0));
-    assert_eq!(enqueue_all(&store, false).await, 0, "the cursor moved past them");
+    assert!(deliveries
+        .iter()
+        .all(|d| d.state == "pending" && d.attempts == 0));
+    assert_eq!(
+        enqueue_all(&store, false).await,
+        0,
+        "the cursor moved past them"
+    );
     let listed = store.webhooks().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].pending, 4);
@@ -106,9 +116,16 @@ async fn a_claim_is_leased_then_retried_then_abandoned_and_stays_visible(store: 
         "the sender gets the URL and secret"
     );
     // Another relay finds nothing while the lease runs …
-    assert!(store.claim_deliveries(NOW, lease, 10).await.unwrap().is_empty());
+    assert!(store
+        .claim_deliveries(NOW, lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
     // … and takes it over once it ran out (the first relay died).
-    let again = store.claim_deliveries(lease, Timestamp(lease.0 + 1), 10).await.unwrap();
+    let again = store
+        .claim_deliveries(lease, Timestamp(lease.0 + 1), 10)
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, d.id, "the same delivery, the same id");
     assert_eq!(again[0].attempts, 2);
@@ -125,7 +142,11 @@ async fn a_claim_is_leased_then_retried_then_abandoned_and_stays_visible(store: 
         .await
         .unwrap();
     assert!(store
-        .claim_deliveries(Timestamp(retry_at.0 - 1), Timestamp(retry_at.0 + 60_000), 10)
+        .claim_deliveries(
+            Timestamp(retry_at.0 - 1),
+            Timestamp(retry_at.0 + 60_000),
+            10
+        )
         .await
         .unwrap()
         .is_empty());
@@ -165,16 +186,26 @@ async fn webhooks_are_bounded_found_by_prefix_and_removed_with_what_was_pending(
         store.add_webhook(&h, "admin").await.unwrap();
         ids.push(h.id);
     }
-    let (kind, message) = refused_kind(store.add_webhook(&hook(&[NotifyEvent::New]), "admin").await);
+    let (kind, message) =
+        refused_kind(store.add_webhook(&hook(&[NotifyEvent::New]), "admin").await);
     assert_eq!(kind, ErrorKind::Conflict);
     assert!(message.contains("remove one first"), "{message}");
     assert_eq!(store.webhooks().await.unwrap().len(), MAX_WEBHOOKS);
 
     let first = &ids[0];
     assert_eq!(&store.find_webhook(&first[..13]).await.unwrap().id, first);
-    assert_eq!(&store.find_webhook(&first.to_uppercase()).await.unwrap().id, first);
-    assert_eq!(refused_kind(store.find_webhook("%").await).0, ErrorKind::NotFound);
-    assert_eq!(refused_kind(store.find_webhook("").await).0, ErrorKind::NotFound);
+    assert_eq!(
+        &store.find_webhook(&first.to_uppercase()).await.unwrap().id,
+        first
+    );
+    assert_eq!(
+        refused_kind(store.find_webhook("%").await).0,
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        refused_kind(store.find_webhook("").await).0,
+        ErrorKind::NotFound
+    );
 
     let agent = enrolled_agent(&store, "pc-1").await;
     file_ticket(&store, &agent, NOW).await;
@@ -183,10 +214,16 @@ async fn webhooks_are_bounded_found_by_prefix_and_removed_with_what_was_pending(
     let left = store.deliveries_to(first).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].state, "abandoned");
-    assert_eq!(refused_kind(store.find_webhook(first).await).0, ErrorKind::NotFound);
+    assert_eq!(
+        refused_kind(store.find_webhook(first).await).0,
+        ErrorKind::NotFound
+    );
     assert_eq!(store.webhooks().await.unwrap().len(), MAX_WEBHOOKS - 1);
     // There is room again.
-    store.add_webhook(&hook(&[NotifyEvent::New]), "admin").await.unwrap();
+    store
+        .add_webhook(&hook(&[NotifyEvent::New]), "admin")
+        .await
+        .unwrap();
 }
 
 store_test!(mail_goes_to_assignee_tier_queue_and_followers_for_their_events);
@@ -199,11 +236,20 @@ async fn mail_goes_to_assignee_tier_queue_and_followers_for_their_events(store: 
         events: events.to_vec(),
     };
     store
-        .set_technician_email("bob", Some(&mailbox("bob@example.com", &[NotifyEvent::Assigned, NotifyEvent::Commented])))
+        .set_technician_email(
+            "bob",
+            Some(&mailbox(
+                "bob@example.com",
+                &[NotifyEvent::Assigned, NotifyEvent::Commented],
+            )),
+        )
         .await
         .unwrap();
     store
-        .set_technician_email("dave", Some(&mailbox("dave@example.com", &[NotifyEvent::Commented])))
+        .set_technician_email(
+            "dave",
+            Some(&mailbox("dave@example.com", &[NotifyEvent::Commented])),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -211,17 +257,26 @@ async fn mail_goes_to_assignee_tier_queue_and_followers_for_their_events(store: 
         ErrorKind::NotFound
     );
     store
-        .set_tier_email(Tier::L1, Some(&mailbox("l1@example.com", &[NotifyEvent::New])))
+        .set_tier_email(
+            Tier::L1,
+            Some(&mailbox("l1@example.com", &[NotifyEvent::New])),
+        )
         .await
         .unwrap();
     store
-        .set_tier_email(Tier::L2, Some(&mailbox("l2@example.com", &[NotifyEvent::New])))
+        .set_tier_email(
+            Tier::L2,
+            Some(&mailbox("l2@example.com", &[NotifyEvent::New])),
+        )
         .await
         .unwrap();
     let agent = enrolled_agent(&store, "pc-1").await;
     let id = file_ticket(&store, &agent, NOW).await;
     assert!(store.follow_ticket(id, "dave", true, NOW).await.unwrap());
-    assert!(!store.follow_ticket(id, "dave", true, NOW).await.unwrap(), "once");
+    assert!(
+        !store.follow_ticket(id, "dave", true, NOW).await.unwrap(),
+        "once"
+    );
     assert!(store.follow_ticket(id, "carol", true, NOW).await.unwrap());
     assert!(store.follow_ticket(id, "carol", false, NOW).await.unwrap());
     let missing = TicketId::new_random();
@@ -234,7 +289,9 @@ async fn mail_goes_to_assignee_tier_queue_and_followers_for_their_events(store: 
         .await
         .unwrap();
     store
-        .update_ticket(id, |t: &Ticket| workflow::comment(t, "carol", "looking", NOW))
+        .update_ticket(id, |t: &Ticket| {
+            workflow::comment(t, "carol", "looking", NOW)
+        })
         .await
         .unwrap();
     let mut seen: Vec<Targets> = Vec::new();
@@ -247,8 +304,15 @@ async fn mail_goes_to_assignee_tier_queue_and_followers_for_their_events(store: 
         .unwrap();
     assert_eq!(seen[0].watchers, vec!["dave".to_string()]);
     // Filed in L1: only L1's queue hears of the new ticket.
-    assert_eq!(store.deliveries_to("l1@example.com").await.unwrap().len(), 1);
-    assert!(store.deliveries_to("l2@example.com").await.unwrap().is_empty());
+    assert_eq!(
+        store.deliveries_to("l1@example.com").await.unwrap().len(),
+        1
+    );
+    assert!(store
+        .deliveries_to("l2@example.com")
+        .await
+        .unwrap()
+        .is_empty());
     let bob: Vec<NotifyEvent> = store
         .deliveries_to("bob@example.com")
         .await
@@ -259,14 +323,25 @@ async fn mail_goes_to_assignee_tier_queue_and_followers_for_their_events(store: 
     assert_eq!(bob, vec![NotifyEvent::Assigned, NotifyEvent::Commented]);
     let dave = store.deliveries_to("dave@example.com").await.unwrap();
     assert_eq!(dave.len(), 1);
-    assert_eq!((dave[0].event, dave[0].channel), (NotifyEvent::Commented, Channel::Email));
+    assert_eq!(
+        (dave[0].event, dave[0].channel),
+        (NotifyEvent::Commented, Channel::Email)
+    );
     // Clearing an address stops its mail from the next event on.
     store.set_technician_email("dave", None).await.unwrap();
     store
-        .update_ticket(id, |t: &Ticket| workflow::comment(t, "carol", "still looking", NOW))
+        .update_ticket(id, |t: &Ticket| {
+            workflow::comment(t, "carol", "still looking", NOW)
+        })
         .await
         .unwrap();
     enqueue_all(&store, true).await;
-    assert_eq!(store.deliveries_to("dave@example.com").await.unwrap().len(), 1);
-    assert_eq!(store.deliveries_to("bob@example.com").await.unwrap().len(), 3);
+    assert_eq!(
+        store.deliveries_to("dave@example.com").await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        store.deliveries_to("bob@example.com").await.unwrap().len(),
+        3
+    );
 }
