@@ -158,7 +158,7 @@ impl Store {
         hook: &WebhookRow,
         created_by: &str,
     ) -> Result<WebhookSummary, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             sqlx::query(
                 "INSERT INTO webhooks (id, url, events, secret, created_at, created_by) \
@@ -289,7 +289,7 @@ impl Store {
 
     /// Removes a webhook; its pending deliveries are abandoned.
     pub async fn remove_webhook(&self, id: &str, now: Timestamp) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             let done = sqlx::query(
                 "UPDATE webhooks SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL",
@@ -353,7 +353,7 @@ impl Store {
         value: &str,
         mailbox: Option<&Mailbox>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             sqlx::query(&format!("DELETE FROM {table} WHERE {key} = $1"))
                 .bind(value)
@@ -427,13 +427,7 @@ impl Store {
         if rows::int(&cursor, "last_seq")? >= self.newest_feed_seq().await? as i64 {
             return Ok(0);
         }
-        let mut tx = match self.backend {
-            // Take the write lock at BEGIN: a deferred transaction that
-            // meets another writer between its first read and its write
-            // fails at once (SQLITE_BUSY) instead of waiting.
-            super::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            super::Backend::Postgres => self.pool.begin().await?,
-        };
+        let mut tx = self.begin().await?;
         let result = async {
             // A write first: the cursor row's lock orders relays sharing
             // the store, so each event is planned by one of them at a time.

@@ -50,7 +50,7 @@ impl Store {
         created: &TicketEvent,
         snapshot: Option<&Snapshot>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             let inserted = sqlx::query(&format!(
                 "INSERT INTO tickets ({TICKET_COLUMNS}, priority_rank) \
@@ -217,7 +217,7 @@ impl Store {
     where
         F: FnOnce(&Ticket) -> Result<TicketUpdate, RemoteError>,
     {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             let current = lock_ticket(&mut tx, id).await?;
             let update = decide(&current)?;

@@ -24,7 +24,7 @@ impl Store {
         update: &AgentUpdate,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             let current = lock_ticket(&mut tx, ticket).await?;
             if current.agent_id != Some(agent) {
