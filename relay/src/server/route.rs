@@ -260,9 +260,13 @@ pub(super) fn route(request: &Request) -> Route {
 
         // Notifications decide what leaves the relay and where to: each
         // change is on record (never a secret, only whether one is set).
+        // A password in the URL's user part is not for the log.
         Request::AddWebhook { url, .. } => unary(
             Technician(Action::ManageNotifications),
-            by_dispatcher("webhook.add", format!("url:{url}")),
+            by_dispatcher(
+                "webhook.add",
+                format!("url:{}", crate::store::redact_url(url)),
+            ),
         ),
         // A read; secrets are never in it.
         Request::ListWebhooks => unary(Technician(Action::ManageNotifications), Unaudited),

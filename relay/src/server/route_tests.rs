@@ -229,7 +229,7 @@ fn sample(kind: RequestKind) -> Request {
             after: None,
         },
         RequestKind::AddWebhook => Request::AddWebhook {
-            url: "https://hooks.example.com/t".into(),
+            url: "https://bot:pw@hooks.example.com/t".into(),
             events: vec![NotifyEvent::New],
             secret: None,
         },
@@ -352,7 +352,7 @@ fn the_route_table_is_as_pinned() {
         "list_agents_filtered | technician ViewAgents | - | Unary",
         "count_agents | technician ViewAgents | - | Unary",
         "watch_queue | technician ViewTickets | - | Streamed",
-        "add_webhook | technician ManageNotifications | dispatcher webhook.add url:https://hooks.example.com/t | Unary",
+        "add_webhook | technician ManageNotifications | dispatcher webhook.add url:https://bot:***@hooks.example.com/t | Unary",
         "list_webhooks | technician ManageNotifications | - | Unary",
         "remove_webhook | technician ManageNotifications | dispatcher webhook.remove webhook:0123abcd | Unary",
         "test_webhook | technician ManageNotifications | dispatcher webhook.test webhook:0123abcd | Unary",

@@ -64,7 +64,7 @@ pub(in crate::server) async fn remove_webhook(
 ) -> Result<Response, StoreError> {
     let hook = shared.store.find_webhook(id).await?;
     shared.store.remove_webhook(&hook.id, now).await?;
-    note.details = json!({ "id": hook.id, "url": hook.url });
+    note.details = json!({ "id": hook.id, "url": crate::store::redact_url(&hook.url) });
     Ok(Response::Ok)
 }
 
