@@ -47,6 +47,8 @@ pub struct RelayConfig {
     /// How often `sla.toml` is checked for changes and SLA crossings are
     /// recorded (`server::sla_clock`).
     pub sla_check_every: std::time::Duration,
+    /// Webhooks and mail: timings, retries, SMTP (`notify`).
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// The default of [`RelayConfig::sla_check_every`]: an SLA event is at
@@ -62,6 +64,7 @@ impl RelayConfig {
             public_addr: None,
             limits: crate::server::Limits::default(),
             sla_check_every: SLA_CHECK_EVERY,
+            notify: crate::notify::NotifyConfig::default(),
         }
     }
 }

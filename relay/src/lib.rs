@@ -14,6 +14,7 @@ pub mod agent_updates;
 pub mod audit;
 pub mod config;
 mod error;
+pub mod notify;
 pub mod org;
 pub mod quickstart;
 pub mod resolve;

@@ -56,6 +56,8 @@ enum Command {
         /// and breaches that came due
         #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
         sla_check_every: std::time::Duration,
+        #[command(flatten)]
+        smtp: triage_relay::notify::args::SmtpArgs,
     },
     /// Make an enrollment token and print it (works offline, on the store
     /// directly); `token list` and `token revoke ID` manage existing ones
@@ -231,7 +233,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             listen,
             public_addr,
             sla_check_every,
-        } => serve(data, listen, public_addr, sla_check_every).await,
+            smtp,
+        } => serve(data, listen, public_addr, sla_check_every, smtp).await,
         Command::Token {
             action: Some(action),
             ..
@@ -395,10 +398,15 @@ async fn serve(
     listen: SocketAddr,
     public_addr: Option<String>,
     sla_check_every: std::time::Duration,
+    smtp: triage_relay::notify::args::SmtpArgs,
 ) -> anyhow::Result<()> {
     if sla_check_every.is_zero() {
         anyhow::bail!("--sla-check-every must be at least 1s");
     }
+    let notify = triage_relay::notify::NotifyConfig {
+        smtp: smtp.to_config().map_err(anyhow::Error::msg)?,
+        ..Default::default()
+    };
     if public_addr.is_none() && listen.ip().is_unspecified() {
         tracing::warn!("no --public-addr given: tokens will name a loopback address, usable from this machine only");
     }
@@ -409,6 +417,7 @@ async fn serve(
         public_addr,
         limits: triage_relay::Limits::default(),
         sla_check_every,
+        notify,
     };
     let relay = triage_relay::start(config)
         .await

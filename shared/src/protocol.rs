@@ -17,6 +17,7 @@ use crate::audit::AuditEntry;
 use crate::diagnostics::Snapshot;
 use crate::identity::PublicKey;
 use crate::ids::{AgentId, TicketId, UpdateId};
+use crate::notify::{NotifyEvent, WebhookSummary, WebhookTestResult};
 use crate::queue::{
     AgentCount, AgentFilter, SearchHit, SearchQuery, SimilarTicket, TicketCursor, TicketFilter,
     TicketSort, WatchFrame,
@@ -25,7 +26,7 @@ use crate::remote::{DiagnosticsReport, RunEvent, ScriptRunRecord, Section};
 use crate::roles::Role;
 use crate::selector::{AgentCursor, AgentSelector, TicketRef};
 use crate::ticket::{
-    Comment, EmployeeTicket, NewTicket, Priority, Status, StatusAction, Ticket, TicketEvent,
+    Comment, EmployeeTicket, NewTicket, Priority, Status, StatusAction, Ticket, TicketEvent, Tier,
 };
 use crate::time::Timestamp;
 use crate::token_id::TokenId;
@@ -356,6 +357,45 @@ pub enum Request {
         priority: Priority,
         note: Option<String>,
     },
+    /// `webhooks add` (admin): POST these events to `url`, signed with
+    /// `secret` (HMAC-SHA256) when one is given. Answered `WebhookAdded`.
+    AddWebhook {
+        url: String,
+        events: Vec<NotifyEvent>,
+        secret: Option<String>,
+    },
+    /// `webhooks list` (admin): every webhook with its delivery counts.
+    ListWebhooks,
+    /// `webhooks remove` (admin): by id or unique prefix; its pending
+    /// deliveries are dropped.
+    RemoveWebhook {
+        id: String,
+    },
+    /// `webhooks test` (admin): one signed `test` delivery, sent at once;
+    /// answered `WebhookTested` with what the receiver said.
+    TestWebhook {
+        id: String,
+    },
+    /// `technicians email NAME ADDR` (admin): where mail for this
+    /// technician goes and for which events; `None` stops it.
+    SetTechnicianEmail {
+        name: String,
+        address: Option<String>,
+        events: Vec<NotifyEvent>,
+    },
+    /// `tiers email TIER ADDR` (admin): the queue address of a support
+    /// tier, mailed about tickets currently in that tier.
+    SetTierEmail {
+        tier: Tier,
+        address: Option<String>,
+        events: Vec<NotifyEvent>,
+    },
+    /// `tickets follow|unfollow ID`: the calling technician watches a
+    /// ticket (mail for the events of their own address) or stops.
+    FollowTicket {
+        id: TicketId,
+        follow: bool,
+    },
 }
 
 impl Request {
@@ -438,6 +478,9 @@ pub enum Response {
         text: String,
         from_file: bool,
     },
+    Webhooks(Vec<WebhookSummary>),
+    WebhookAdded(WebhookSummary),
+    WebhookTested(WebhookTestResult),
 }
 
 impl Response {

@@ -76,6 +76,8 @@ pub enum Action {
     ChangeTicketPriority,
     /// Put a new SLA policy in force.
     ManageSla,
+    /// Webhooks, technicians' and tiers' email addresses.
+    ManageNotifications,
 }
 
 /// The permission table. Support tiers are cumulative (an L3 may do what an
@@ -91,8 +93,8 @@ pub fn roles_allowed(action: Action) -> &'static [Role] {
         PullLogs | TakeScreenshot | AttachScript | RunScript => &[L2, L3, Admin],
         ApproveScript => &[Approver, Admin],
         RegisterTechnician | CreateEnrollmentToken | ViewAudit | ManageOrg => &[Admin],
-        RemoveTechnician | SetTechnicianRoles | RemoveAgent | ListTokens | RevokeToken
-        | ManageSla => &[Admin],
+        RemoveTechnician | SetTechnicianRoles | RemoveAgent | ListTokens | RevokeToken => &[Admin],
+        ManageSla | ManageNotifications => &[Admin],
     }
 }
 
@@ -149,6 +151,8 @@ mod tests {
             Action::RemoveAgent,
             Action::ListTokens,
             Action::RevokeToken,
+            Action::ManageNotifications,
+            Action::ManageSla,
         ] {
             assert_eq!(roles_allowed(action), &[Role::Admin], "{action:?}");
         }

@@ -11,6 +11,7 @@ use triage_shared::agent_update::AgentUpdate;
 use triage_shared::codec::{decode_frame, encode};
 use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::ids::{AgentId, TicketId, UpdateId};
+use triage_shared::notify::NotifyEvent;
 use triage_shared::protocol::{PeerKind, Request, Response, Welcome};
 use triage_shared::queue::{
     AssigneeFilter, SearchQuery, TicketCursor, TicketFilter, TicketSort, WatchFrame,
@@ -291,6 +292,60 @@ fn frames() -> Vec<(String, String)> {
         })
         .unwrap(),
     );
+    // The notification requests, as first sent.
+    add(
+        "request.add_webhook",
+        encode(&Request::AddWebhook {
+            url: "https://h.example/t".into(),
+            events: vec![NotifyEvent::New, NotifyEvent::SlaBreach],
+            secret: Some("0123456789abcdef".into()),
+        })
+        .unwrap(),
+    );
+    add(
+        "request.list_webhooks",
+        encode(&Request::ListWebhooks).unwrap(),
+    );
+    add(
+        "request.remove_webhook",
+        encode(&Request::RemoveWebhook {
+            id: "0123abcd".into(),
+        })
+        .unwrap(),
+    );
+    add(
+        "request.test_webhook",
+        encode(&Request::TestWebhook {
+            id: "0123abcd".into(),
+        })
+        .unwrap(),
+    );
+    add(
+        "request.set_technician_email",
+        encode(&Request::SetTechnicianEmail {
+            name: "bob".into(),
+            address: Some("bob@example.com".into()),
+            events: vec![NotifyEvent::Assigned],
+        })
+        .unwrap(),
+    );
+    add(
+        "request.set_tier_email",
+        encode(&Request::SetTierEmail {
+            tier: Tier::L2,
+            address: None,
+            events: vec![],
+        })
+        .unwrap(),
+    );
+    add(
+        "request.follow_ticket",
+        encode(&Request::FollowTicket {
+            id: TICKET,
+            follow: true,
+        })
+        .unwrap(),
+    );
     out
 }
 
@@ -358,6 +413,14 @@ const GOLDEN: &[(&str, &str)] = &[
     ("request.set_sla", "000000162f147761726e696e675f70657263656e74203d203735"),
     ("request.set_priority", "00000014301000112233445566778899aabbccddeeff0300"),
     ("event.sla_breached", "0000000b0601fd00d0ca9f17030000"),
+    // The notification requests, as first sent.
+    ("request.add_webhook", "0000002a311368747470733a2f2f682e6578616d706c652f74020005011030313233343536373839616263646566"),
+    ("request.list_webhooks", "0000000132"),
+    ("request.remove_webhook", "0000000a33083031323361626364"),
+    ("request.test_webhook", "0000000a34083031323361626364"),
+    ("request.set_technician_email", "000000183503626f62010f626f62406578616d706c652e636f6d0101"),
+    ("request.set_tier_email", "0000000436010000"),
+    ("request.follow_ticket", "00000013371000112233445566778899aabbccddeeff01"),
 ];
 
 #[test]
@@ -412,6 +475,10 @@ fn json_names_are_unchanged() {
             r#""health_alert""#,
         ),
         (json(serde_json::to_value(Tier::L2).unwrap()), r#""l2""#),
+        (
+            json(serde_json::to_value(NotifyEvent::SlaBreach).unwrap()),
+            r#""sla_breach""#,
+        ),
         (
             json(serde_json::to_value(Priority::Normal).unwrap()),
             r#""normal""#,

@@ -4,12 +4,16 @@
 //! Script, audit and diagnostics commands are in the submodules.
 
 mod logs;
+mod notify;
 mod ops;
 mod queue;
 mod roster;
 mod script;
 
 pub use logs::{LogsArgs, ScreenshotArgs};
+pub use notify::{
+    EventList, TiersCommand, WebhooksCommand, TECHNICIAN_DEFAULT_EVENTS, TIER_DEFAULT_EVENTS,
+};
 pub use ops::AuditExportArgs;
 pub use ops::{
     AuditArgs, AuditCommand, DiagArgs, PingArgs, DEFAULT_AUDIT_LIMIT, DEFAULT_PING_COUNT,
@@ -88,6 +92,12 @@ pub enum Command {
     /// The SLA policy: response and resolution targets, business hours.
     #[command(subcommand)]
     Sla(SlaCommand),
+    /// Webhooks: signed JSON POSTs about ticket events (admin only).
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+    /// Support tiers' queue addresses for notification mail (admin only).
+    #[command(subcommand)]
+    Tiers(TiersCommand),
     /// Remediation scripts: attach, review, approve (two people), run.
     #[command(subcommand)]
     Script(ScriptCommand),
@@ -176,6 +186,11 @@ pub enum TicketsCommand {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Follow a ticket: mail about it for the events of your address
+    /// (`technicians email`), whoever holds it.
+    Follow { id: String },
+    /// Stop following a ticket.
+    Unfollow { id: String },
     /// Fetch a file attached to a ticket (a pulled log, a screenshot).
     Attachment {
         id: String,
@@ -237,6 +252,16 @@ pub enum TechniciansCommand {
         /// Roles: l1, l2, l3, approver, admin. Repeat the flag or separate with commas.
         #[arg(long = "role", required = true, num_args = 1.., value_delimiter = ',', value_parser = parse_role)]
         roles: Vec<Role>,
+    },
+    /// Set where a technician's notification mail goes (admin only): the
+    /// tickets they are assigned or follow; `none` stops it.
+    Email {
+        name: String,
+        /// An address, or `none`.
+        address: String,
+        /// Events to mail about (default: assigned,commented,sla_warning,sla_breach,resolved).
+        #[arg(long, value_parser = notify::parse_event_list)]
+        events: Option<EventList>,
     },
 }
 

@@ -226,6 +226,8 @@ async fn dispatch(
         Command::Technicians(c) => commands::admin::technicians(&home, c, out).await?,
         Command::Tokens(c) => commands::admin::tokens(&home, c, out).await?,
         Command::Sla(c) => commands::sla::run(&home, c, out).await?,
+        Command::Webhooks(c) => commands::notify::webhooks(&home, c, out).await?,
+        Command::Tiers(c) => commands::notify::tiers(&home, c, out).await?,
         Command::Script(c) => commands::script::run(&home, c, out, err).await?,
         Command::Audit(a) => commands::audit::run(&home, a, out).await?,
         Command::Diag(a) => commands::diag::run(&home, a, out).await?,

@@ -10,7 +10,7 @@
 //! route's subject, whoever records the request otherwise. Streamed
 //! requests write their own frames and audit entries.
 
-use super::handlers::{admin, agents, queue, scripts, sla, tickets, transfers, watch};
+use super::handlers::{admin, agents, notify, queue, scripts, sla, tickets, transfers, watch};
 use super::request::{to_remote, AuditNote, Peer, Responder};
 use super::route::{route, AuditRule};
 use super::{authz, login_budget, revoke, Shared};
@@ -259,6 +259,28 @@ async fn handle(
         Request::FetchAttachment { ticket, attachment } => {
             transfers::fetch_attachment(shared, peer, ticket, attachment, out).await;
             return Answer::Streamed;
+        }
+
+        Request::AddWebhook {
+            url,
+            events,
+            secret,
+        } => notify::add_webhook(shared, peer, &url, &events, secret.as_deref(), now, note).await,
+        Request::ListWebhooks => notify::list_webhooks(shared).await,
+        Request::RemoveWebhook { id } => notify::remove_webhook(shared, &id, now, note).await,
+        Request::TestWebhook { id } => notify::test_webhook(shared, &id, now, note).await,
+        Request::SetTechnicianEmail {
+            name,
+            address,
+            events,
+        } => notify::set_technician_email(shared, &name, address.as_deref(), &events, note).await,
+        Request::SetTierEmail {
+            tier,
+            address,
+            events,
+        } => notify::set_tier_email(shared, tier, address.as_deref(), &events, note).await,
+        Request::FollowTicket { id, follow } => {
+            notify::follow_ticket(shared, peer, id, follow, now).await
         }
     };
     Answer::Unary(answer)

@@ -52,7 +52,7 @@ pub use transfer::{
 use crate::config::{reachable_addr, DataDir, RelayConfig};
 use crate::error::RelayError;
 use crate::store::Store;
-use crate::{admin, audit, org};
+use crate::{admin, audit, notify, org};
 use registry::Registry;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -103,6 +103,8 @@ pub(crate) struct Shared {
     pub data_dir: std::path::PathBuf,
     /// Wakes the SLA loop: `triage sla set` wrote a new policy.
     pub sla_changed: Arc<Notify>,
+    /// The webhook client and SMTP transport (`webhooks test` sends at once).
+    pub senders: Arc<notify::Senders>,
 }
 
 /// A running relay. Dropping it stops the accept loop too; call
@@ -115,6 +117,9 @@ pub struct RelayHandle {
     accept_task: tokio::task::JoinHandle<()>,
     roster_task: tokio::task::JoinHandle<()>,
     sla_task: tokio::task::JoinHandle<()>,
+    notify_task: tokio::task::JoinHandle<()>,
+    /// How long shutdown waits for a send in flight.
+    notify_grace: Duration,
 }
 
 /// Starts a relay: identity from `config.data_dir` (made on first start),
@@ -128,6 +133,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     // A bad policy file stops the start here, with the file and the reason.
     let sla_source = crate::sla_file::read(data.path())?;
     store.set_sla_policy(crate::sla_file::parse(&sla_source, data.path())?);
+    let senders = Arc::new(notify::Senders::new(&config.notify).map_err(RelayError::Config)?);
     let endpoint = quinn::Endpoint::server(server_config, config.listen).map_err(|source| {
         RelayError::Bind {
             addr: config.listen,
@@ -170,6 +176,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         revocations: revoke::Revocations::default(),
         data_dir: data.path().to_path_buf(),
         sla_changed: Arc::new(Notify::new()),
+        senders: Arc::clone(&senders),
     });
     let (shutdown, stop) = watch::channel(false);
     let roster_task = tokio::spawn(roster::refresh_loop(Arc::clone(&shared), stop.clone()));
@@ -183,6 +190,13 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         Arc::clone(&shared.sla_changed),
         stop.clone(),
     ));
+    let notify_grace = config.notify.request_timeout + Duration::from_secs(1);
+    let notify_task = tokio::spawn(notify::worker::run(
+        shared.store.clone(),
+        senders,
+        config.notify.clone(),
+        stop.clone(),
+    ));
     let accept_task = tokio::spawn(accept_loop(endpoint.clone(), Arc::clone(&shared), stop));
     Ok(RelayHandle {
         local_addr,
@@ -192,6 +206,8 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         accept_task,
         roster_task,
         sla_task,
+        notify_task,
+        notify_grace,
     })
 }
 
@@ -467,6 +483,15 @@ impl RelayHandle {
         let _ = self.accept_task.await;
         let _ = self.roster_task.await;
         let _ = self.sla_task.await;
+        // A send in flight finishes within its timeout; past that its claim
+        // simply expires and the next relay tries it again.
+        let notify_abort = self.notify_task.abort_handle();
+        if tokio::time::timeout(self.notify_grace, self.notify_task)
+            .await
+            .is_err()
+        {
+            notify_abort.abort();
+        }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
         self.shared.store.close().await;
         info!("relay stopped");

@@ -265,6 +265,39 @@ pub(super) fn route(request: &Request) -> Route {
             Technician(Action::ViewTickets),
             by_handler("attachment.fetch", format!("ticket:{ticket}")),
         ),
+
+        // Notifications decide what leaves the relay and where to: each
+        // change is on record (never a secret, only whether one is set).
+        // A password in the URL's user part is not for the log.
+        Request::AddWebhook { url, .. } => unary(
+            Technician(Action::ManageNotifications),
+            by_dispatcher(
+                "webhook.add",
+                format!("url:{}", crate::store::redact_url(url)),
+            ),
+        ),
+        // A read; secrets are never in it.
+        Request::ListWebhooks => unary(Technician(Action::ManageNotifications), Unaudited),
+        Request::RemoveWebhook { id } => unary(
+            Technician(Action::ManageNotifications),
+            by_dispatcher("webhook.remove", format!("webhook:{id}")),
+        ),
+        // It sends a request out of the relay, so it is on record too.
+        Request::TestWebhook { id } => unary(
+            Technician(Action::ManageNotifications),
+            by_dispatcher("webhook.test", format!("webhook:{id}")),
+        ),
+        Request::SetTechnicianEmail { name, .. } => unary(
+            Technician(Action::ManageNotifications),
+            by_dispatcher("notify.email", technician_actor(name)),
+        ),
+        Request::SetTierEmail { tier, .. } => unary(
+            Technician(Action::ManageNotifications),
+            by_dispatcher("notify.tier_email", format!("tier:{tier}")),
+        ),
+        // A technician's own reading list: it sends them mail they chose
+        // and shows nothing they could not already see.
+        Request::FollowTicket { .. } => unary(Technician(Action::ViewTickets), Unaudited),
     }
 }
 

@@ -6,10 +6,11 @@ use triage_shared::approval::{
 };
 use triage_shared::identity::KeyPair;
 use triage_shared::ids::UpdateId;
+use triage_shared::notify::NotifyEvent;
 use triage_shared::protocol::RequestKind;
 use triage_shared::queue::{AgentFilter, SearchQuery, TicketFilter, TicketSort};
 use triage_shared::selector::{AgentSelector, TicketRef};
-use triage_shared::ticket::{Category, NewTicket, Priority, Source, StatusAction};
+use triage_shared::ticket::{Category, NewTicket, Priority, Source, StatusAction, Tier};
 use triage_shared::time::Timestamp;
 use triage_shared::transfer::{AttachmentId, LogQuery};
 use triage_shared::{AgentId, TicketId};
@@ -236,6 +237,32 @@ fn sample(kind: RequestKind) -> Request {
             priority: Priority::Urgent,
             note: None,
         },
+        RequestKind::AddWebhook => Request::AddWebhook {
+            url: "https://bot:pw@hooks.example.com/t".into(),
+            events: vec![NotifyEvent::New],
+            secret: None,
+        },
+        RequestKind::ListWebhooks => Request::ListWebhooks,
+        RequestKind::RemoveWebhook => Request::RemoveWebhook {
+            id: "0123abcd".into(),
+        },
+        RequestKind::TestWebhook => Request::TestWebhook {
+            id: "0123abcd".into(),
+        },
+        RequestKind::SetTechnicianEmail => Request::SetTechnicianEmail {
+            name: "bob".into(),
+            address: Some("bob@example.com".into()),
+            events: vec![NotifyEvent::Assigned],
+        },
+        RequestKind::SetTierEmail => Request::SetTierEmail {
+            tier: Tier::L2,
+            address: None,
+            events: vec![],
+        },
+        RequestKind::FollowTicket => Request::FollowTicket {
+            id: TICKET,
+            follow: true,
+        },
     }
 }
 
@@ -337,6 +364,13 @@ fn the_route_table_is_as_pinned() {
         "show_sla | technician ViewTickets | - | Unary",
         "set_sla | technician ManageSla | dispatcher sla.set sla-policy | Unary",
         "set_priority | technician ChangeTicketPriority | - | Unary",
+        "add_webhook | technician ManageNotifications | dispatcher webhook.add url:https://bot:***@hooks.example.com/t | Unary",
+        "list_webhooks | technician ManageNotifications | - | Unary",
+        "remove_webhook | technician ManageNotifications | dispatcher webhook.remove webhook:0123abcd | Unary",
+        "test_webhook | technician ManageNotifications | dispatcher webhook.test webhook:0123abcd | Unary",
+        "set_technician_email | technician ManageNotifications | dispatcher notify.email technician:bob | Unary",
+        "set_tier_email | technician ManageNotifications | dispatcher notify.tier_email tier:l2 | Unary",
+        "follow_ticket | technician ViewTickets | - | Unary",
     ];
     for (got, want) in table.iter().zip(expected) {
         assert_eq!(got, want);

@@ -48,7 +48,7 @@ impl Store {
         os: &str,
         now: Timestamp,
     ) -> Result<AgentId, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             Store::spend_token(&mut tx, token_hash, now).await?;
             let id = AgentId::new_random();

@@ -70,7 +70,7 @@ impl Store {
     }
 
     async fn try_append_audit(&self, entry: AuditEntry) -> Result<AuditEntry, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             let last = sqlx::query(&format!(
                 "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1"

@@ -7,9 +7,10 @@
 //!
 //! Concurrency discipline: every write transaction *starts* with a write
 //! (an insert, or an update that touches the row it is about to read). On
-//! PostgreSQL that takes the row lock before anything is read; on SQLite it
-//! takes the database write lock at once, so `busy_timeout` applies and two
-//! writers never deadlock upgrading a read lock.
+//! PostgreSQL that takes the row lock before anything is read; on SQLite
+//! [`Store::begin`] says `BEGIN IMMEDIATE`, which takes the database write
+//! lock at once, so `busy_timeout` applies and two writers (requests, the
+//! notification worker) never fail upgrading a read lock.
 //!
 //! Schema: the portable migrations in `migrations/`, then this backend's
 //! own in `migrations-sqlite/` or `migrations-postgres/` (full-text search),
@@ -24,6 +25,7 @@ mod diagnostics;
 mod feed;
 pub mod fit;
 mod migrate;
+mod notify;
 mod org;
 mod queue;
 mod rows;
@@ -43,6 +45,9 @@ mod tests;
 pub use agents::AgentRecord;
 pub use audit::AUDIT_APPEND_ATTEMPTS;
 pub use feed::{prune_through, FEED_PRUNE_EVERY, FEED_RETAINED, MAX_FEED_BATCH};
+pub use notify::{
+    Channel, Delivery, DeliveryRecord, Mailbox, NewDelivery, Outcome, Targets, WebhookRow,
+};
 pub use scripts::{RunsOf, StoredScript};
 pub use technicians::{no_admin_left, Readded, RolesChanged, TechnicianRecord};
 pub(crate) use tickets::not_found as ticket_not_found;
@@ -177,6 +182,18 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at `BEGIN`
+    /// (`BEGIN IMMEDIATE`), waiting `busy_timeout` for it: a deferred
+    /// transaction that meets another writer (another request, the
+    /// notification worker) can fail at once with "database is locked".
+    /// PostgreSQL takes row locks as the statements run.
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Waits for connections in use to be returned, then closes them all.

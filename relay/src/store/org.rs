@@ -97,7 +97,7 @@ impl Store {
         rotation: &SignedRotation,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let updated =
             sqlx::query("UPDATE org_key SET public_key = $1 WHERE id = 1 AND public_key = $2")
                 .bind(rotation.rotation.new_key.to_string())

@@ -245,7 +245,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Recorded, StoreError> {
         let policy = self.sla_policy();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             let current = lock_ticket(&mut tx, id).await?;
             let eval = evaluate_in(&mut tx, &current, &policy, now).await?;
@@ -292,7 +292,7 @@ impl Store {
         .map(|r| rows::parsed(r, "id"))
         .collect::<Result<_, _>>()?;
         for id in &ids {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin().await?;
             let result = async {
                 let current = lock_ticket(&mut tx, *id).await?;
                 refresh(&mut tx, &current, &policy, now).await?;

@@ -230,7 +230,7 @@ impl Store {
         name: &str,
         now: Timestamp,
     ) -> Result<TechnicianSummary, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             let before = Store::lock_for_admin_change(&mut tx, name).await?;
             sqlx::query("UPDATE technicians SET removed_at = $2 WHERE name = $1")
@@ -252,7 +252,7 @@ impl Store {
         name: &str,
         roles: &[Role],
     ) -> Result<RolesChanged, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             let before = Store::lock_for_admin_change(&mut tx, name).await?;
             sqlx::query("UPDATE technicians SET roles = $2 WHERE name = $1")

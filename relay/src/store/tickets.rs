@@ -51,7 +51,7 @@ impl Store {
         created: &TicketEvent,
         snapshot: Option<&Snapshot>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             let inserted = sqlx::query(&format!(
                 "INSERT INTO tickets ({TICKET_COLUMNS}, priority_rank) \
@@ -222,7 +222,7 @@ impl Store {
         F: FnOnce(&Ticket) -> Result<TicketUpdate, RemoteError>,
     {
         let policy = self.sla_policy();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             let current = lock_ticket(&mut tx, id).await?;
             let mut update = decide(&current)?;

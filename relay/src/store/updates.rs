@@ -25,7 +25,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let policy = self.sla_policy();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = async {
             let current = lock_ticket(&mut tx, ticket).await?;
             if current.agent_id != Some(agent) {

@@ -120,6 +120,11 @@ pub async fn technicians(
         TechniciansCommand::Roles { name, roles } => {
             super::revoke::set_roles(home, name, roles, out).await
         }
+        TechniciansCommand::Email {
+            name,
+            address,
+            events,
+        } => super::notify::technician_email(home, name, &address, events, out).await,
     }
 }
 

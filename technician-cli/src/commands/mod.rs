@@ -7,6 +7,7 @@ pub mod admin;
 pub mod audit;
 pub mod diag;
 pub mod logs;
+pub mod notify;
 pub mod ping;
 pub mod revoke;
 pub mod roster;

@@ -65,6 +65,8 @@ pub enum Change {
     Escalate(Option<String>),
     Status(StatusAction, Option<String>),
     Priority(Priority, Option<String>),
+    /// `follow` (true) or `unfollow` (false), for the caller.
+    Follow(bool),
 }
 
 /// Checks everything that can be checked without the relay.
@@ -124,6 +126,8 @@ pub fn plan(command: TicketsCommand) -> Result<Plan, CliError> {
         C::Priority { id, priority, note } => {
             change(&id, Change::Priority(priority, checked_note(note)?))
         }
+        C::Follow { id } => change(&id, Change::Follow(true)),
+        C::Unfollow { id } => change(&id, Change::Follow(false)),
         C::Attachment {
             id,
             attachment,
@@ -280,6 +284,10 @@ async fn apply(conn: &Connected, id: TicketId, change: Change) -> Result<String,
             priority: *priority,
             note: note.clone(),
         },
+        Change::Follow(follow) => Request::FollowTicket {
+            id,
+            follow: *follow,
+        },
     };
     let response = conn.ask(&request).await?;
     let updated = match response {
@@ -303,6 +311,10 @@ async fn apply(conn: &Connected, id: TicketId, change: Change) -> Result<String,
         }
         Change::Status(action, _) => status_message(&short, action),
         Change::Priority(priority, _) => format!("Ticket {short} is now {priority} priority."),
+        Change::Follow(true) => format!(
+            "Following ticket {short}: mail about it goes to your address (`triage technicians email`)."
+        ),
+        Change::Follow(false) => format!("No longer following ticket {short}."),
     })
 }
 

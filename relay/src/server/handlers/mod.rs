@@ -6,6 +6,7 @@ pub(super) mod admin;
 pub(super) mod agents;
 pub(super) mod diag;
 pub(super) mod my_tickets;
+pub(super) mod notify;
 pub(super) mod ping;
 pub(super) mod presence;
 pub(super) mod queue;

@@ -168,6 +168,7 @@ mod enrollment;
 mod feed;
 mod get_help;
 mod lookup;
+mod notify;
 mod queue;
 mod revocation;
 mod scripts;
