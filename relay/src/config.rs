@@ -44,6 +44,9 @@ pub struct RelayConfig {
     pub public_addr: Option<String>,
     /// Connection and request limits (`server::admission`).
     pub limits: crate::server::Limits,
+    /// A resolved ticket untouched this long is closed by the relay
+    /// (`--auto-close-after`; `server::auto_close`).
+    pub auto_close_after: std::time::Duration,
 }
 
 impl RelayConfig {
@@ -54,6 +57,7 @@ impl RelayConfig {
             database_url: None,
             public_addr: None,
             limits: crate::server::Limits::default(),
+            auto_close_after: crate::server::DEFAULT_AUTO_CLOSE_AFTER,
         }
     }
 }

@@ -52,6 +52,10 @@ enum Command {
         /// HOST:PORT that agents and technicians use to reach this relay (written into tokens)
         #[arg(long, value_name = "HOST:PORT")]
         public_addr: Option<String>,
+        /// Close a resolved ticket the employee has not answered ("Did this
+        /// fix it?") after it sat untouched this long: 7d, 36h, 30s
+        #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+        auto_close_after: Duration,
     },
     /// Make an enrollment token and print it (works offline, on the store
     /// directly); `token list` and `token revoke ID` manage existing ones
@@ -226,7 +230,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             data,
             listen,
             public_addr,
-        } => serve(data, listen, public_addr).await,
+            auto_close_after,
+        } => serve(data, listen, public_addr, auto_close_after).await,
         Command::Token {
             action: Some(action),
             ..
@@ -389,6 +394,7 @@ async fn serve(
     data: DataArgs,
     listen: SocketAddr,
     public_addr: Option<String>,
+    auto_close_after: Duration,
 ) -> anyhow::Result<()> {
     if public_addr.is_none() && listen.ip().is_unspecified() {
         tracing::warn!("no --public-addr given: tokens will name a loopback address, usable from this machine only");
@@ -399,6 +405,7 @@ async fn serve(
         database_url: data.database_url,
         public_addr,
         limits: triage_relay::Limits::default(),
+        auto_close_after,
     };
     let relay = triage_relay::start(config)
         .await

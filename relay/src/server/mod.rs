@@ -16,6 +16,7 @@
 
 pub mod admission;
 pub mod agent_link;
+pub mod auto_close;
 mod authz;
 mod connection;
 mod dispatch;
@@ -23,6 +24,7 @@ pub mod failpoint;
 mod handlers;
 mod handshake;
 mod login_budget;
+pub mod news_push;
 pub mod rate_limit;
 pub mod registry;
 mod request;
@@ -37,6 +39,7 @@ pub use admission::{
     TECHNICIAN_REQUESTS_PER_SECOND, TECHNICIAN_REQUEST_BURST, UNENROLLED_LIFETIME,
 };
 pub use agent_link::{AGENT_REPLY_TIMEOUT, MAX_COMMANDS_PER_AGENT};
+pub use auto_close::{AUTO_CLOSE_ACTOR, DEFAULT_AUTO_CLOSE_AFTER};
 pub use connection::{HELLO_TIMEOUT, MAX_HELLO_LEN, REQUEST_READ_TIMEOUT};
 pub use handlers::diag::{validate_report, DIAG_TIMEOUT};
 pub use handlers::ping::PING_TIMEOUT;
@@ -109,6 +112,8 @@ pub struct RelayHandle {
     shutdown: watch::Sender<bool>,
     accept_task: tokio::task::JoinHandle<()>,
     roster_task: tokio::task::JoinHandle<()>,
+    /// The ticket-news follower and the auto-close sweeper.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Starts a relay: identity from `config.data_dir` (made on first start),
@@ -162,6 +167,14 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     });
     let (shutdown, stop) = watch::channel(false);
     let roster_task = tokio::spawn(roster::refresh_loop(Arc::clone(&shared), stop.clone()));
+    let background = vec![
+        tokio::spawn(news_push::follow(Arc::clone(&shared), stop.clone())),
+        tokio::spawn(auto_close::sweep_loop(
+            Arc::clone(&shared),
+            config.auto_close_after,
+            stop.clone(),
+        )),
+    ];
     let accept_task = tokio::spawn(accept_loop(endpoint.clone(), Arc::clone(&shared), stop));
     Ok(RelayHandle {
         local_addr,
@@ -170,6 +183,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         shutdown,
         accept_task,
         roster_task,
+        background,
     })
 }
 
@@ -444,6 +458,9 @@ impl RelayHandle {
         let _ = self.shutdown.send(true);
         let _ = self.accept_task.await;
         let _ = self.roster_task.await;
+        for task in self.background {
+            let _ = task.await;
+        }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
         self.shared.store.close().await;
         info!("relay stopped");

@@ -227,6 +227,9 @@ fn sample(kind: RequestKind) -> Request {
             filter: TicketFilter::default(),
             after: None,
         },
+        RequestKind::TicketNews => Request::TicketNews {
+            since: Timestamp(0),
+        },
     }
 }
 
@@ -325,6 +328,7 @@ fn the_route_table_is_as_pinned() {
         "list_agents_filtered | technician ViewAgents | - | Unary",
         "count_agents | technician ViewAgents | - | Unary",
         "watch_queue | technician ViewTickets | - | Streamed",
+        "ticket_news | agent | - | Unary",
     ];
     for (got, want) in table.iter().zip(expected) {
         assert_eq!(got, want);
@@ -381,9 +385,23 @@ fn only_an_agents_screenshot_update_is_audited() {
         Some(("ticket.screenshot", format!("ticket:{TICKET}")))
     );
     // Health readings are too frequent to audit.
+    // The employee's own words and answers are in the ticket's history.
     for text in [
         AgentUpdate::Comment("97%".into()),
         AgentUpdate::Resolve("ok".into()),
+        AgentUpdate::Reply {
+            requester: "alice".into(),
+            text: "thanks".into(),
+        },
+        AgentUpdate::Fixed {
+            requester: "alice".into(),
+            score: Some(4),
+        },
+        AgentUpdate::NotFixed {
+            requester: "alice".into(),
+            words: "still broken".into(),
+            score: None,
+        },
     ] {
         assert_eq!(route(&update(text)).audit, AuditRule::Unaudited);
     }

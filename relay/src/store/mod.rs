@@ -24,6 +24,7 @@ mod diagnostics;
 mod feed;
 pub mod fit;
 mod migrate;
+mod news;
 mod org;
 mod queue;
 mod rows;
@@ -40,6 +41,7 @@ mod updates;
 mod tests;
 
 pub use agents::AgentRecord;
+pub use news::MAX_AUTO_CLOSE_BATCH;
 pub use audit::AUDIT_APPEND_ATTEMPTS;
 pub use feed::{prune_through, FEED_PRUNE_EVERY, FEED_RETAINED, MAX_FEED_BATCH};
 pub use scripts::{RunsOf, StoredScript};

@@ -164,6 +164,7 @@ fn refused_kind<T: std::fmt::Debug>(result: Result<T, StoreError>) -> (ErrorKind
 
 mod audit;
 mod endpoints;
+mod employee;
 mod enrollment;
 mod feed;
 mod get_help;
