@@ -47,6 +47,9 @@ pub fn ticket_detail(detail: &TicketDetail, now: Timestamp) -> String {
         &format!("{} ({})", t.updated_at, relative(t.updated_at, now)),
     );
     field(&mut out, "SLA due", &sla_text(t, now));
+    if let Some(score) = rating(detail) {
+        field(&mut out, "Rating", &format!("{score}/5 (the employee's)"));
+    }
 
     out.push_str("\nDescription\n");
     if t.description.trim().is_empty() {
@@ -130,6 +133,14 @@ fn sla_text(t: &Ticket, now: Timestamp) -> String {
     } else {
         t.sla_due_at.to_string()
     }
+}
+
+/// The employee's latest satisfaction score, if they gave one.
+pub fn rating(detail: &TicketDetail) -> Option<u8> {
+    detail.events.iter().rev().find_map(|e| match e.event {
+        TicketEventKind::Rated { score } => Some(score),
+        _ => None,
+    })
 }
 
 fn clock_name(clock: SlaClock) -> &'static str {
