@@ -541,7 +541,10 @@ mod tests {
             all.extend_from_slice(args);
             Cli::try_parse_from(all)
         };
-        match parse(&["--yes", "--score", "4", "--socket", "/s"]).unwrap().command {
+        match parse(&["--yes", "--score", "4", "--socket", "/s"])
+            .unwrap()
+            .command
+        {
             Command::Tickets {
                 action: Some(TicketsAction::Fixed { yes, no, score, .. }),
                 target,

@@ -71,9 +71,9 @@ pub fn apply(
                     return Some(Err(RemoteError::new(
                         ErrorKind::Conflict,
                         format!(
-                            "ticket {} is {active}, not resolved: the help desk is still working on it",
-                            ticket.id
-                        ),
+                        "ticket {} is {active}, not resolved: the help desk is still working on it",
+                        ticket.id
+                    ),
                     )))
                 }
             }
@@ -199,10 +199,12 @@ mod tests {
         let u = apply(&t, agent, "a", UpdateId::new_random(), &fixed(Some(4)), NOW).unwrap();
         assert_eq!(u.ticket.status, Status::Closed);
         assert_eq!(statuses(&u), [(Status::Resolved, Status::Closed)]);
-        assert!(u
-            .events
-            .iter()
-            .any(|e| e.event == TicketEventKind::Rated { score: 4 } && e.actor == "employee:alice"));
+        assert!(
+            u.events
+                .iter()
+                .any(|e| e.event == TicketEventKind::Rated { score: 4 }
+                    && e.actor == "employee:alice")
+        );
         assert!(u.comments.is_empty());
     }
 
@@ -210,7 +212,15 @@ mod tests {
     fn yes_on_a_closed_ticket_only_records_the_score_and_on_an_active_one_is_refused() {
         let agent = AgentId::new_random();
         let closed = ticket(agent, Status::Closed);
-        let u = apply(&closed, agent, "a", UpdateId::new_random(), &fixed(Some(5)), NOW).unwrap();
+        let u = apply(
+            &closed,
+            agent,
+            "a",
+            UpdateId::new_random(),
+            &fixed(Some(5)),
+            NOW,
+        )
+        .unwrap();
         assert_eq!(u.ticket.status, Status::Closed);
         assert!(statuses(&u).is_empty());
         assert_eq!(u.events.len(), 1);
@@ -224,8 +234,15 @@ mod tests {
         let agent = AgentId::new_random();
         for from in [Status::Resolved, Status::Closed] {
             let t = ticket(agent, from);
-            let u = apply(&t, agent, "a", UpdateId::new_random(), &not_fixed("still jams"), NOW)
-                .unwrap();
+            let u = apply(
+                &t,
+                agent,
+                "a",
+                UpdateId::new_random(),
+                &not_fixed("still jams"),
+                NOW,
+            )
+            .unwrap();
             assert_eq!(u.ticket.status, Status::Open);
             assert_eq!(statuses(&u), [(from, Status::Open)]);
             assert_eq!(u.comments[0].text, "still jams");
@@ -250,8 +267,15 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::Forbidden);
         assert!(err.message.contains("their own tickets"), "{}", err.message);
         let other_agent = AgentId::new_random();
-        let err = apply(&t, other_agent, "a", UpdateId::new_random(), &fixed(None), NOW)
-            .unwrap_err();
+        let err = apply(
+            &t,
+            other_agent,
+            "a",
+            UpdateId::new_random(),
+            &fixed(None),
+            NOW,
+        )
+        .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Forbidden);
     }
 
@@ -260,12 +284,27 @@ mod tests {
         let agent = AgentId::new_random();
         let t = ticket(agent, Status::Resolved);
         for bad in [0, 6, 255] {
-            let err = apply(&t, agent, "a", UpdateId::new_random(), &fixed(Some(bad)), NOW)
-                .unwrap_err();
+            let err = apply(
+                &t,
+                agent,
+                "a",
+                UpdateId::new_random(),
+                &fixed(Some(bad)),
+                NOW,
+            )
+            .unwrap_err();
             assert_eq!(err.kind, ErrorKind::InvalidInput, "{bad}");
         }
         for good in 1..=5 {
-            assert!(apply(&t, agent, "a", UpdateId::new_random(), &fixed(Some(good)), NOW).is_ok());
+            assert!(apply(
+                &t,
+                agent,
+                "a",
+                UpdateId::new_random(),
+                &fixed(Some(good)),
+                NOW
+            )
+            .is_ok());
         }
     }
 }

@@ -5,8 +5,8 @@
 //!
 //! [`UpdateId`]: crate::ids::UpdateId
 
-use crate::limits::{MAX_ATTACHED_SCREENSHOT_LEN, MAX_TEXT_LEN};
 use crate::limits::MAX_NAME_LEN;
+use crate::limits::{MAX_ATTACHED_SCREENSHOT_LEN, MAX_TEXT_LEN};
 use crate::news::check_score;
 use crate::text::{check_text, InvalidInput};
 use serde::{Deserialize, Serialize};

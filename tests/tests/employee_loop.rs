@@ -61,15 +61,23 @@ async fn inbox(socket: &Path) -> InboxView {
 
 async fn wait_for_inbox(socket: &Path, what: &str, check: impl Fn(&InboxView) -> bool) {
     let ok = eventually(WAIT, || async { check(&inbox(socket).await) }).await;
-    assert!(ok, "the daemon's inbox never showed {what}: {:?}", inbox(socket).await);
+    assert!(
+        ok,
+        "the daemon's inbox never showed {what}: {:?}",
+        inbox(socket).await
+    );
 }
 
 async fn show(tech: &Technician, id: TicketId) -> serde_json::Value {
-    tech.json(&["tickets", "show", &id.to_string(), "--json"]).await
+    tech.json(&["tickets", "show", &id.to_string(), "--json"])
+        .await
 }
 
 async fn wait_for_status(tech: &Technician, id: TicketId, status: &str) -> serde_json::Value {
-    let ok = eventually(WAIT, || async { show(tech, id).await["ticket"]["status"] == status }).await;
+    let ok = eventually(WAIT, || async {
+        show(tech, id).await["ticket"]["status"] == status
+    })
+    .await;
     let shown = show(tech, id).await;
     assert!(ok, "ticket never became {status}: {shown}");
     shown
@@ -93,7 +101,10 @@ async fn reply_no_reopens_with_the_words_and_yes_closes_with_the_score() {
     let socket = agent.desktop_socket().await;
     let (mut window, welcome) = DesktopClient::connect(&socket).await.unwrap();
     let me = welcome.user.clone();
-    let (id, delivered) = window.file_ticket(form("Excel crashes on open")).await.unwrap();
+    let (id, delivered) = window
+        .file_ticket(form("Excel crashes on open"))
+        .await
+        .unwrap();
     assert!(delivered);
     let id_s = id.to_string();
     // The window's live channel: the first frame is the inbox as it is.
@@ -102,7 +113,13 @@ async fn reply_no_reopens_with_the_words_and_yes_closes_with_the_score() {
     live.next().await.unwrap().expect("the inbox now");
 
     d.admin
-        .run(&["tickets", "comment", &id_s, "user has an old add-in", "--internal"])
+        .run(&[
+            "tickets",
+            "comment",
+            &id_s,
+            "user has an old add-in",
+            "--internal",
+        ])
         .await
         .unwrap();
     d.admin
@@ -121,8 +138,14 @@ async fn reply_no_reopens_with_the_words_and_yes_closes_with_the_score() {
     .await
     .expect("the window is told of the reply");
     let everything = serde_json::to_string(&told).unwrap();
-    assert!(everything.contains("Please disable the PDF add-in"), "{everything}");
-    assert!(!everything.contains("old add-in"), "an internal note leaked: {everything}");
+    assert!(
+        everything.contains("Please disable the PDF add-in"),
+        "{everything}"
+    );
+    assert!(
+        !everything.contains("old add-in"),
+        "an internal note leaked: {everything}"
+    );
 
     // The same text in the terminal.
     let (ok, text) = employee(&socket, &[]).await;
@@ -132,14 +155,20 @@ async fn reply_no_reopens_with_the_words_and_yes_closes_with_the_score() {
     assert!(!text.contains("old add-in"), "{text}");
 
     // The employee replies, naming the ticket by its short id.
-    let (ok, text) = employee(&socket, &["reply", &id.short(), "Disabled it, still crashes"]).await;
+    let (ok, text) = employee(
+        &socket,
+        &["reply", &id.short(), "Disabled it, still crashes"],
+    )
+    .await;
     assert!(ok, "{text}");
     let replied = eventually(WAIT, || async {
         show(&d.admin, id).await["comments"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|c| c["text"] == "Disabled it, still crashes" && c["author"] == format!("employee:{me}"))
+            .any(|c| {
+                c["text"] == "Disabled it, still crashes" && c["author"] == format!("employee:{me}")
+            })
     })
     .await;
     assert!(replied, "{}", show(&d.admin, id).await);
@@ -157,13 +186,25 @@ async fn reply_no_reopens_with_the_words_and_yes_closes_with_the_score() {
     assert!(text.contains("Did this fix it?"), "{text}");
 
     // No, with words: reopened, with them as a comment.
-    let (ok, text) = employee(&socket, &["fixed", &id_s, "--no", "It crashes again after reboot"]).await;
+    let (ok, text) = employee(
+        &socket,
+        &["fixed", &id_s, "--no", "It crashes again after reboot"],
+    )
+    .await;
     assert!(ok, "{text}");
     let shown = wait_for_status(&d.admin, id, "open").await;
-    let last = shown["comments"].as_array().unwrap().last().unwrap().clone();
+    let last = shown["comments"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(last["text"], "It crashes again after reboot", "{shown}");
     assert_eq!(last["author"], format!("employee:{me}"));
-    wait_for_inbox(&socket, "the reopen", |v| question(v, id) == Some(FixQuestion::NotAsked)).await;
+    wait_for_inbox(&socket, "the reopen", |v| {
+        question(v, id) == Some(FixQuestion::NotAsked)
+    })
+    .await;
 
     // Resolved again; Yes with a score closes it and the score is shown.
     d.admin
@@ -201,7 +242,10 @@ async fn what_changed_while_the_daemon_was_offline_arrives_on_reconnect() {
     let mut agent = running_agent(&d, "sales-2").await;
     let socket = agent.desktop_socket().await;
     let (mut window, _) = DesktopClient::connect(&socket).await.unwrap();
-    let (id, delivered) = window.file_ticket(form("No sound in meetings")).await.unwrap();
+    let (id, delivered) = window
+        .file_ticket(form("No sound in meetings"))
+        .await
+        .unwrap();
     assert!(delivered);
     drop(window);
     agent.stop_daemon().await;
@@ -222,7 +266,10 @@ async fn what_changed_while_the_daemon_was_offline_arrives_on_reconnect() {
     wait_for_inbox(&socket, "the missed reply and resolution", |v| {
         question(v, id) == Some(FixQuestion::Pending)
             && v.unseen().any(|n| n.ticket == id)
-            && v.tickets[0].replies.iter().any(|r| r.text == "Headset firmware updated")
+            && v.tickets[0]
+                .replies
+                .iter()
+                .any(|r| r.text == "Headset firmware updated")
     })
     .await;
     // Kept across a daemon restart, with what the window has not shown.
@@ -258,7 +305,11 @@ async fn a_resolved_ticket_nobody_answers_is_closed_after_the_configured_time() 
         .rev()
         .find(|e| e["event"]["status_changed"]["to"] == "closed")
         .map(|e| e["actor"].clone());
-    assert_eq!(closer, Some(triage_relay::AUTO_CLOSE_ACTOR.into()), "{shown}");
+    assert_eq!(
+        closer,
+        Some(triage_relay::AUTO_CLOSE_ACTOR.into()),
+        "{shown}"
+    );
     // Only resolved tickets are closed.
     assert_eq!(show(&d.admin, open).await["ticket"]["status"], "open");
     agent.stop_daemon().await;

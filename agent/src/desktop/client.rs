@@ -22,10 +22,10 @@ use super::frame::{read_frame, write_frame, CodecError};
 use super::protocol::{
     ConsentAnswer, DesktopReply, DesktopRequest, HelpForm, DESKTOP_PROTOCOL_VERSION,
 };
+use crate::inbox::InboxView;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use crate::inbox::InboxView;
 use triage_shared::ticket::EmployeeTicket;
 use triage_shared::TicketId;
 
@@ -166,7 +166,10 @@ impl DesktopClient {
 
     /// Says the user was shown their notices up to `up_to`.
     pub async fn notices_seen(&mut self, up_to: u64) -> Result<InboxView, DesktopError> {
-        match self.exchange(&DesktopRequest::NoticesSeen { up_to }).await? {
+        match self
+            .exchange(&DesktopRequest::NoticesSeen { up_to })
+            .await?
+        {
             DesktopReply::Inbox(view) => Ok(view),
             other => Err(unexpected(other)),
         }

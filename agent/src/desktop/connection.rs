@@ -17,14 +17,14 @@
 //! Windows pipe, and the in-memory pipes of the tests.
 
 use super::consent::{describe_timeout, ConsentRegistry, Job, Registration};
+use super::employee::{self, Answer};
 use super::frame::{read_frame, write_frame, CodecError};
 use super::peer::{AllowedPeers, Peer};
 use super::protocol::{ConsentAnswer, DesktopReply, DesktopRequest, DESKTOP_PROTOCOL_VERSION};
-use super::employee::{self, Answer};
 use super::requests;
-use crate::inbox::Inbox;
 use crate::config::AgentConfig;
 use crate::help::FileOptions;
+use crate::inbox::Inbox;
 use crate::screenshot::{Consent, ScreenshotPolicy};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

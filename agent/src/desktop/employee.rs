@@ -38,7 +38,9 @@ pub(crate) fn fixed_update(requester: &str, answer: Answer) -> Result<AgentUpdat
             score: answer.score,
         },
         (false, None) => {
-            return Err("say in a few words what is still wrong, so the help desk can look again".into())
+            return Err(
+                "say in a few words what is still wrong, so the help desk can look again".into(),
+            )
         }
     };
     update.validate().map_err(|e| e.to_string())?;
@@ -69,7 +71,12 @@ fn check_owner(service: &DesktopService, peer: &Peer, ticket: TicketId) -> Resul
     }
 }
 
-pub(crate) fn reply(service: &DesktopService, peer: &Peer, ticket: TicketId, text: &str) -> DesktopReply {
+pub(crate) fn reply(
+    service: &DesktopService,
+    peer: &Peer,
+    ticket: TicketId,
+    text: &str,
+) -> DesktopReply {
     let queued = check_owner(service, peer, ticket)
         .and_then(|()| reply_update(&peer.account, text))
         .and_then(|update| queue(service, ticket, update));
@@ -153,6 +160,8 @@ mod tests {
     fn a_reply_is_cleaned_and_must_say_something() {
         let r = reply_update("alice", " thanks,\r\nworks ").unwrap();
         assert!(matches!(r, AgentUpdate::Reply { text, .. } if text == "thanks,\nworks"));
-        assert!(reply_update("alice", "   ").unwrap_err().contains("the reply"));
+        assert!(reply_update("alice", "   ")
+            .unwrap_err()
+            .contains("the reply"));
     }
 }

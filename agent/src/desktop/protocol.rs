@@ -25,8 +25,8 @@
 //! bincode is positional: append variants at the end, never reorder, or
 //! bump [`DESKTOP_PROTOCOL_VERSION`].
 
-use serde::{Deserialize, Serialize};
 use crate::inbox::InboxView;
+use serde::{Deserialize, Serialize};
 use triage_shared::ticket::{Category, EmployeeTicket, Priority};
 use triage_shared::TicketId;
 
@@ -131,5 +131,7 @@ pub enum DesktopReply {
     Inbox(InboxView),
     /// The reply or answer is in the outbox; the daemon delivers it (now,
     /// or when the network is back).
-    Queued { ticket: TicketId },
+    Queued {
+        ticket: TicketId,
+    },
 }

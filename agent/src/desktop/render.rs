@@ -16,10 +16,20 @@ pub fn render_inbox(view: &InboxView) -> String {
     let mut out = String::new();
     for t in &view.tickets {
         let short = t.id.short();
-        let _ = writeln!(out, "{short}  {:<11}  {}", t.status.to_string(), clean(&t.title));
+        let _ = writeln!(
+            out,
+            "{short}  {:<11}  {}",
+            t.status.to_string(),
+            clean(&t.title)
+        );
         let _ = writeln!(out, "          updated {}", t.updated_at);
         for reply in &t.replies {
-            let _ = writeln!(out, "          {} ({}):", clean(&reply.author), reply.created_at);
+            let _ = writeln!(
+                out,
+                "          {} ({}):",
+                clean(&reply.author),
+                reply.created_at
+            );
             for line in reply.text.lines() {
                 let _ = writeln!(out, "            {}", clean(line));
             }

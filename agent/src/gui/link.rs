@@ -32,9 +32,15 @@ pub struct ConsentAsk {
 pub enum LinkCommand {
     FileTicket(HelpForm),
     MyTickets,
-    AnswerConsent { request: u64, answer: ConsentAnswer },
+    AnswerConsent {
+        request: u64,
+        answer: ConsentAnswer,
+    },
     /// The employee's reply on their ticket.
-    Reply { ticket: TicketId, text: String },
+    Reply {
+        ticket: TicketId,
+        text: String,
+    },
     /// "Did this fix it?"
     AnswerFixed {
         ticket: TicketId,
@@ -43,7 +49,9 @@ pub enum LinkCommand {
         score: Option<u8>,
     },
     /// The notices up to `up_to` were shown.
-    NoticesSeen { up_to: u64 },
+    NoticesSeen {
+        up_to: u64,
+    },
 }
 
 /// Link → window. Every failure is text for the user that says what to do.
@@ -68,7 +76,9 @@ pub enum LinkEvent {
     /// when the window connects, and again on every change).
     Inbox(InboxView),
     /// A reply or answer is on its way to the help desk.
-    Queued { ticket: TicketId },
+    Queued {
+        ticket: TicketId,
+    },
     /// A reply or answer was not taken.
     ActionFailed(String),
 }

@@ -187,9 +187,10 @@ async fn employee(
         };
     };
     let result = match command {
-        LinkCommand::Reply { ticket, text } => {
-            connected.reply_to(ticket, text).await.map(|()| Some(ticket))
-        }
+        LinkCommand::Reply { ticket, text } => connected
+            .reply_to(ticket, text)
+            .await
+            .map(|()| Some(ticket)),
         LinkCommand::AnswerFixed {
             ticket,
             fixed,

@@ -3,9 +3,9 @@
 
 use super::*;
 use crate::gui::fake::{FakeCapturer, FakeLink, FakeNotifier, ManualClock};
+use crate::gui::link::Session;
 use crate::gui::updates::{Action, TOAST_FOR};
 use crate::inbox::{FixQuestion, InboxState, InboxView};
-use crate::gui::link::Session;
 use triage_shared::ids::CommentId;
 use triage_shared::news::TicketNews;
 use triage_shared::ticket::{Comment, Status};
@@ -95,14 +95,23 @@ fn a_reply_raises_one_desktop_notification_and_is_marked_seen() {
 fn a_resolution_is_notified_and_asks_did_this_fix_it() {
     let mut r = rig(FakeNotifier::present());
     let mut state = InboxState::default();
-    r.link
-        .push(LinkEvent::Inbox(view_after(&mut state, Status::InProgress, &[])));
+    r.link.push(LinkEvent::Inbox(view_after(
+        &mut state,
+        Status::InProgress,
+        &[],
+    )));
     r.app.tick();
-    r.link
-        .push(LinkEvent::Inbox(view_after(&mut state, Status::Resolved, &[])));
+    r.link.push(LinkEvent::Inbox(view_after(
+        &mut state,
+        Status::Resolved,
+        &[],
+    )));
     r.app.tick();
     let shown = r.notifier.shown();
-    assert!(shown.iter().any(|(s, _)| s.contains("was resolved")), "{shown:?}");
+    assert!(
+        shown.iter().any(|(s, _)| s.contains("was resolved")),
+        "{shown:?}"
+    );
     let view = r.app.updates().view().unwrap();
     assert_eq!(view.tickets[0].question, FixQuestion::Pending);
 }
@@ -184,7 +193,8 @@ fn yes_sends_the_score_and_no_needs_the_employees_words() {
             score: None
         }]
     );
-    r.link.push(LinkEvent::ActionFailed("the outbox is full".into()));
+    r.link
+        .push(LinkEvent::ActionFailed("the outbox is full".into()));
     r.app.tick();
     assert_eq!(
         r.app.updates().action(),

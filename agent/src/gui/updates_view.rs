@@ -113,7 +113,10 @@ fn fix_question(ui: &mut egui::Ui, app: &mut HelpApp, ticket: &InboxTicket) {
         if ui.button("Yes, it's fixed").clicked() {
             app.answer_fixed(id, true);
         }
-        if ui.add_enabled(has_words, Button::new("No, still broken")).clicked() {
+        if ui
+            .add_enabled(has_words, Button::new("No, still broken"))
+            .clicked()
+        {
             app.answer_fixed(id, false);
         }
     });

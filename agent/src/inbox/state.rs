@@ -263,7 +263,11 @@ impl InboxState {
 /// What the employee should hear of between `old` (what was known, if
 /// anything) and `new`. `answer`: what they answered here, so that the
 /// reopen or close their own answer caused is not announced to them.
-fn changes(old: Option<&TicketNews>, new: &TicketNews, answer: Option<FixAnswer>) -> Vec<NoticeKind> {
+fn changes(
+    old: Option<&TicketNews>,
+    new: &TicketNews,
+    answer: Option<FixAnswer>,
+) -> Vec<NoticeKind> {
     let mut out = Vec::new();
     let reply = |c: &Comment| NoticeKind::Reply {
         author: c.author.clone(),
@@ -291,7 +295,8 @@ fn changes(old: Option<&TicketNews>, new: &TicketNews, answer: Option<FixAnswer>
     if from != Some(new.status) {
         let own_doing = matches!(
             (answer, new.status),
-            (Some(FixAnswer::Yes { .. }), Status::Closed) | (Some(FixAnswer::No { .. }), Status::Open)
+            (Some(FixAnswer::Yes { .. }), Status::Closed)
+                | (Some(FixAnswer::No { .. }), Status::Open)
         );
         let kind = match (from, new.status) {
             (_, Status::Resolved) => Some(NoticeKind::Resolved),
@@ -334,7 +339,12 @@ mod tests {
     }
 
     fn kinds(state: &InboxState) -> Vec<NoticeKind> {
-        state.view("alice").notices.into_iter().map(|n| n.kind).collect()
+        state
+            .view("alice")
+            .notices
+            .into_iter()
+            .map(|n| n.kind)
+            .collect()
     }
 
     #[test]
@@ -343,9 +353,15 @@ mod tests {
         let id = TicketId::new_random();
         assert_eq!(s.take(news(id, Status::Open, 1, vec![])), 0);
         let bob = reply("bob", 2);
-        assert_eq!(s.take(news(id, Status::InProgress, 2, vec![bob.clone()])), 2);
+        assert_eq!(
+            s.take(news(id, Status::InProgress, 2, vec![bob.clone()])),
+            2
+        );
         // The same news again, as a catch-up after a push: nothing new.
-        assert_eq!(s.take(news(id, Status::InProgress, 2, vec![bob.clone()])), 0);
+        assert_eq!(
+            s.take(news(id, Status::InProgress, 2, vec![bob.clone()])),
+            0
+        );
         let own = reply("employee:alice", 3);
         assert_eq!(s.take(news(id, Status::InProgress, 3, vec![bob, own])), 0);
         assert_eq!(
@@ -367,7 +383,10 @@ mod tests {
         let mut s = InboxState::default();
         let id = TicketId::new_random();
         s.take(news(id, Status::Resolved, 5, vec![]));
-        assert_eq!(s.take(news(id, Status::InProgress, 4, vec![reply("bob", 4)])), 0);
+        assert_eq!(
+            s.take(news(id, Status::InProgress, 4, vec![reply("bob", 4)])),
+            0
+        );
         assert_eq!(s.view("alice").tickets[0].status, Status::Resolved);
     }
 
@@ -381,7 +400,10 @@ mod tests {
         assert_eq!(s.view("alice").tickets[0].question, FixQuestion::Pending);
         let no = FixAnswer::No { score: None };
         s.answered(id, no);
-        assert_eq!(s.view("alice").tickets[0].question, FixQuestion::Answered(no));
+        assert_eq!(
+            s.view("alice").tickets[0].question,
+            FixQuestion::Answered(no)
+        );
         // The relay reopened it because of that answer: not announced.
         assert_eq!(s.take(news(id, Status::Open, 3, vec![])), 0);
         assert_eq!(s.view("alice").tickets[0].question, FixQuestion::NotAsked);
@@ -406,7 +428,11 @@ mod tests {
         s.take(news(id, Status::Open, 3, vec![]));
         assert_eq!(
             kinds(&s),
-            [NoticeKind::Resolved, NoticeKind::Closed, NoticeKind::Reopened]
+            [
+                NoticeKind::Resolved,
+                NoticeKind::Closed,
+                NoticeKind::Reopened
+            ]
         );
     }
 
@@ -435,7 +461,12 @@ mod tests {
         let open = TicketId::new_random();
         s.take(news(open, Status::Open, 0, vec![]));
         for i in 0..(MAX_KEPT_TICKETS as i64 + 10) {
-            s.take(news(TicketId::new_random(), Status::Resolved, i + 1, vec![]));
+            s.take(news(
+                TicketId::new_random(),
+                Status::Resolved,
+                i + 1,
+                vec![],
+            ));
             s.take(news(TicketId::new_random(), Status::Closed, i + 1, vec![]));
         }
         assert!(s.tickets.len() <= MAX_KEPT_TICKETS);

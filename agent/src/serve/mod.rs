@@ -32,12 +32,12 @@ mod run;
 mod tests;
 
 use crate::config::AgentConfig;
-use crate::inbox::Inbox;
 use crate::desktop::consent::{ConsentRegistry, Whom};
 use crate::desktop::protocol::CONSENT_TIMEOUT;
 use crate::diagnostics::live;
 use crate::diagnostics::warm::WarmCollector;
 use crate::error::AgentError;
+use crate::inbox::Inbox;
 use crate::state::clock::ClockFloor;
 use crate::state::nonces::NonceLog;
 use crate::state::trust::{Offer, Trust};
@@ -296,7 +296,9 @@ where
                 Ok(count) => AgentReply::NewsTaken {
                     count: u32::try_from(count).unwrap_or(u32::MAX),
                 },
-                Err(e) => AgentReply::Error(RemoteError::new(ErrorKind::InvalidInput, e.to_string())),
+                Err(e) => {
+                    AgentReply::Error(RemoteError::new(ErrorKind::InvalidInput, e.to_string()))
+                }
             };
             write_frame(send, &reply).await?
         }

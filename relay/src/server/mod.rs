@@ -16,8 +16,8 @@
 
 pub mod admission;
 pub mod agent_link;
-pub mod auto_close;
 mod authz;
+pub mod auto_close;
 mod connection;
 mod dispatch;
 pub mod failpoint;

@@ -108,8 +108,12 @@ async fn push(shared: &Shared, agent: AgentId, command: &AgentCommand) {
         }
     };
     match stream.next(AGENT_REPLY_TIMEOUT).await {
-        Ok(Some(AgentReply::NewsTaken { count })) => debug!(%agent, count, "agent took ticket news"),
-        Ok(other) => debug!(%agent, reply = ?other.as_ref().map(<&str>::from), "agent did not take the ticket news"),
+        Ok(Some(AgentReply::NewsTaken { count })) => {
+            debug!(%agent, count, "agent took ticket news")
+        }
+        Ok(other) => {
+            debug!(%agent, reply = ?other.as_ref().map(<&str>::from), "agent did not take the ticket news")
+        }
         Err(e) => debug!(%agent, error = %e, "no answer to ticket news"),
     }
 }
@@ -165,7 +169,10 @@ mod tests {
             to: Status::Resolved,
         };
         assert!(news_worthy(&event("bob", resolved.clone(), agent)).is_some());
-        assert!(news_worthy(&event("bob", resolved, None)).is_none(), "no endpoint to tell");
+        assert!(
+            news_worthy(&event("bob", resolved, None)).is_none(),
+            "no endpoint to tell"
+        );
         let assigned = QueueEventKind::Assigned {
             assignee: "bob".into(),
         };

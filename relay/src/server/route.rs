@@ -113,9 +113,9 @@ pub(super) fn route(request: &Request) -> Route {
             AgentUpdate::Comment(_) | AgentUpdate::Resolve(_) => unary(Agent, Unaudited),
             // The employee's own words and answers: the ticket's history
             // records them under `employee:NAME`.
-            AgentUpdate::Reply { .. } | AgentUpdate::Fixed { .. } | AgentUpdate::NotFixed { .. } => {
-                unary(Agent, Unaudited)
-            }
+            AgentUpdate::Reply { .. }
+            | AgentUpdate::Fixed { .. }
+            | AgentUpdate::NotFixed { .. } => unary(Agent, Unaudited),
         },
         // Reads only what the agent itself filed.
         Request::MyTickets { .. } => unary(Agent, Unaudited),

@@ -41,9 +41,9 @@ mod updates;
 mod tests;
 
 pub use agents::AgentRecord;
-pub use news::MAX_AUTO_CLOSE_BATCH;
 pub use audit::AUDIT_APPEND_ATTEMPTS;
 pub use feed::{prune_through, FEED_PRUNE_EVERY, FEED_RETAINED, MAX_FEED_BATCH};
+pub use news::MAX_AUTO_CLOSE_BATCH;
 pub use scripts::{RunsOf, StoredScript};
 pub use technicians::{no_admin_left, Readded, RolesChanged, TechnicianRecord};
 pub(crate) use tickets::not_found as ticket_not_found;

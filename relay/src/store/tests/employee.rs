@@ -14,7 +14,13 @@ fn at(n: i64) -> Timestamp {
 async fn resolve(store: &Store, id: TicketId, when: Timestamp) {
     store
         .update_ticket(id, |t| {
-            workflow::change_status(t, StatusAction::Resolve, "bob", Some("replaced the cable"), when)
+            workflow::change_status(
+                t,
+                StatusAction::Resolve,
+                "bob",
+                Some("replaced the cable"),
+                when,
+            )
         })
         .await
         .unwrap();
@@ -22,7 +28,14 @@ async fn resolve(store: &Store, id: TicketId, when: Timestamp) {
 
 async fn employee(store: &Store, agent: &AgentRecord, id: TicketId, update: AgentUpdate) -> bool {
     store
-        .apply_agent_update(agent.id, "agent:pc-1", UpdateId::new_random(), id, &update, at(500))
+        .apply_agent_update(
+            agent.id,
+            "agent:pc-1",
+            UpdateId::new_random(),
+            id,
+            &update,
+            at(500),
+        )
         .await
         .unwrap()
 }
@@ -43,12 +56,24 @@ async fn news_holds_only_this_agents_tickets_and_public_replies(store: Store) {
         .unwrap();
     let update = AgentUpdate::Comment("disk 97%".into());
     store
-        .apply_agent_update(mine.id, "agent:pc-1", UpdateId::new_random(), id, &update, at(30))
+        .apply_agent_update(
+            mine.id,
+            "agent:pc-1",
+            UpdateId::new_random(),
+            id,
+            &update,
+            at(30),
+        )
         .await
         .unwrap();
-    let (news, more) = store.ticket_news_since(mine.id, Timestamp(0)).await.unwrap();
+    let (news, more) = store
+        .ticket_news_since(mine.id, Timestamp(0))
+        .await
+        .unwrap();
     assert!(!more);
-    let [n] = news.as_slice() else { panic!("{news:?}") };
+    let [n] = news.as_slice() else {
+        panic!("{news:?}")
+    };
     assert_eq!(n.id, id);
     let texts: Vec<_> = n.replies.iter().map(|c| c.text.as_str()).collect();
     assert_eq!(texts, ["try it now"], "no note, no agent reading");
@@ -65,7 +90,10 @@ async fn news_is_paged_oldest_change_first(store: Store) {
     for i in 0..(MAX_NEWS_TICKETS as i64 + 2) {
         file_ticket(&store, &agent, at(i)).await;
     }
-    let (first, more) = store.ticket_news_since(agent.id, Timestamp(0)).await.unwrap();
+    let (first, more) = store
+        .ticket_news_since(agent.id, Timestamp(0))
+        .await
+        .unwrap();
     assert!(more);
     assert_eq!(first.len(), MAX_NEWS_TICKETS);
     assert!(first.windows(2).all(|w| w[0].updated_at <= w[1].updated_at));
@@ -123,10 +151,20 @@ async fn no_reopens_with_the_words_and_yes_closes_with_the_score(store: Store) {
         score: None,
     };
     let refused = store
-        .apply_agent_update(agent.id, "agent:pc-1", UpdateId::new_random(), id, &mallory, at(400))
+        .apply_agent_update(
+            agent.id,
+            "agent:pc-1",
+            UpdateId::new_random(),
+            id,
+            &mallory,
+            at(400),
+        )
         .await;
     assert_eq!(refused_kind(refused).0, ErrorKind::Forbidden);
-    assert_eq!(store.ticket(id).await.unwrap().unwrap().status, Status::Closed);
+    assert_eq!(
+        store.ticket(id).await.unwrap().unwrap().status,
+        Status::Closed
+    );
 }
 
 store_test!(resolved_tickets_untouched_since_the_cutoff_are_found);
@@ -138,5 +176,9 @@ async fn resolved_tickets_untouched_since_the_cutoff_are_found(store: Store) {
     resolve(&store, old, at(100)).await;
     resolve(&store, recent, at(900)).await;
     assert_eq!(store.resolved_before(at(500)).await.unwrap(), [old]);
-    assert!(!store.resolved_before(at(2000)).await.unwrap().contains(&open));
+    assert!(!store
+        .resolved_before(at(2000))
+        .await
+        .unwrap()
+        .contains(&open));
 }

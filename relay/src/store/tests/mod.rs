@@ -163,8 +163,8 @@ fn refused_kind<T: std::fmt::Debug>(result: Result<T, StoreError>) -> (ErrorKind
 }
 
 mod audit;
-mod endpoints;
 mod employee;
+mod endpoints;
 mod enrollment;
 mod feed;
 mod get_help;
