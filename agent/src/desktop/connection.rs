@@ -10,6 +10,11 @@
 //!                        channel (no idle timeout) until the window goes,
 //!                        a newer window of the same user replaces it, or
 //!                        the daemon stops
+//!   Inbox | NoticesSeen{up_to} ──► Inbox(the peer's tickets and notices)
+//!   ReplyToTicket | AnswerFixed ──► Queued{ticket} | Error (only the peer's
+//!                        own tickets; queued with the peer's account)
+//!   WatchInbox       ──► Inbox(..) now and on every change, until the
+//!                        window goes or the daemon stops
 //!   garbled          ──► Error, close (other connections are untouched)
 //! ```
 //!
