@@ -40,7 +40,7 @@ pub(super) fn updates(ui: &mut egui::Ui, app: &mut HelpApp) {
     }
     let tickets: Vec<InboxTicket> = match app.updates().view() {
         None => {
-            ui.label("Loading…");
+            ui.label("The help desk's replies show here once the Triage agent answers.");
             return;
         }
         Some(view) if view.tickets.is_empty() => {
