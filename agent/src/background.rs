@@ -158,9 +158,10 @@ impl DesktopTask {
         state_dir: &Path,
         config: &AgentConfig,
         consent: Arc<ConsentRegistry>,
+        inbox: Arc<crate::inbox::Inbox>,
     ) -> Option<DesktopTask> {
         let path = crate::desktop::socket_path(state_dir, config);
-        let service = Arc::new(DesktopService::new(state_dir, config, consent));
+        let service = Arc::new(DesktopService::new(state_dir, config, consent).with_inbox(inbox));
         let (stop, stopped) = oneshot::channel::<()>();
         let stopped = async {
             let _ = stopped.await;

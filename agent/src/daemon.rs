@@ -19,7 +19,9 @@
 //! ([`crate::desktop`]: windows file tickets through it and answer
 //! screenshot consent prompts, which reach [`serve`] through the shared
 //! consent registry) and, while connected,
-//! the outbox courier: everything queued is delivered on connect, then
+//! the catch-up on ticket news ([`crate::inbox`]: what changed on the
+//! tickets this endpoint filed while it was away; the relay pushes what
+//! changes after), and the outbox courier: everything queued is delivered on connect, then
 //! whenever something new is queued (here, by the window, or by `help` in
 //! another process: the directory is polled every
 //! [`crate::background::OUTBOX_POLL_INTERVAL`]).
@@ -36,6 +38,7 @@ use crate::desktop::consent::ConsentRegistry;
 use crate::desktop::protocol::CONSENT_TIMEOUT;
 use crate::enroll::close;
 use crate::error::AgentError;
+use crate::inbox::{catch_up, Inbox};
 use crate::outbox::{Outbox, STALE_TEMP_AGE};
 use crate::serve::{self, Endpoint};
 use crate::state::clock::CLOCK_FLOOR_SAVE_INTERVAL;
@@ -80,7 +83,12 @@ pub async fn run_daemon_with(
 ) -> Result<(), AgentError> {
     let enrollment = StateDir::new(state_dir).load()?;
     let consent = ConsentRegistry::new(CONSENT_TIMEOUT);
-    let endpoint = Arc::new(Endpoint::load(state_dir)?.with_consent(consent.clone()));
+    let inbox = Inbox::open(state_dir);
+    let endpoint = Arc::new(
+        Endpoint::load(state_dir)?
+            .with_consent(consent.clone())
+            .with_inbox(inbox.clone()),
+    );
     let config = AgentConfig::load(&StateDir::new(state_dir))?;
     let outbox = Outbox::open(state_dir, config.max_outbox_messages)?;
     outbox.sweep_stale_temps(STALE_TEMP_AGE);
@@ -99,7 +107,7 @@ pub async fn run_daemon_with(
             queued.clone(),
         )
     });
-    let desktop = span.in_scope(|| DesktopTask::start(state_dir, &config, consent));
+    let desktop = span.in_scope(|| DesktopTask::start(state_dir, &config, consent, inbox));
     let courier = Courier {
         outbox,
         queued,
@@ -219,7 +227,17 @@ async fn drive<F: Future<Output = ()>>(
         reason = heartbeats(session) => End::Lost(reason),
         reason = accept_streams(session.connection().clone(), endpoint) => End::Lost(reason),
         reason = courier.run(session) => End::Lost(reason),
+        reason = news(session, endpoint.inbox()) => End::Lost(reason),
     }
+}
+
+/// Catches up on ticket news once per connection (the relay pushes what
+/// happens after); then waits for the connection to end.
+async fn news(session: &Session, inbox: &Inbox) -> String {
+    if let Err(e) = catch_up(session, inbox).await {
+        return format!("ticket news failed: {e}");
+    }
+    std::future::pending().await
 }
 
 /// Sends a heartbeat now and every [`HEARTBEAT_INTERVAL`]; returns why it

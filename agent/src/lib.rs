@@ -22,6 +22,9 @@
 //! - [`desktop`]: the "Get help" window's local socket: server with the
 //!   peer-uid check, ticket filing and My tickets for the window, the
 //!   consent channels screenshots are asked on, and the window's client.
+//! - [`inbox`]: the employee's tickets as the relay reported them (pushed
+//!   news and the catch-up on connect), kept in `inbox.json`, with the
+//!   notices the window has not shown yet.
 //! - [`backoff`], [`host`]: small pure helpers (retry delays, names).
 //!
 //! Pure logic (backoff, ranking, clamping, parsing, verification, output
@@ -43,6 +46,7 @@ pub mod gui;
 pub mod health;
 mod help;
 pub mod host;
+pub mod inbox;
 pub mod logs;
 pub mod outbox;
 pub mod runner;

@@ -1,7 +1,7 @@
 //! `triage-agent`: the endpoint agent's command line.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use triage_agent::{diagnostics, host, state, Filed, HelpRequest};
 use triage_shared::remote::Section;
@@ -111,18 +111,55 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// My tickets: the tickets you filed from this computer, their status and the help
-    /// desk's latest reply (asked through the running agent, as the user running this)
+    /// Your tickets from this computer: status, the help desk's latest replies and
+    /// whether "Did this fix it?" waits for your answer (as the running agent keeps
+    /// them, for the user running this); `reply` and `fixed` answer
     Tickets {
-        /// Print JSON instead of text
-        #[arg(long)]
-        json: bool,
+        #[command(subcommand)]
+        action: Option<TicketsAction>,
         #[command(flatten)]
-        state: StateDirArg,
-        /// The agent daemon's local socket [default: the one the daemon makes for
-        /// its state directory]
-        #[arg(long, value_name = "PATH")]
-        socket: Option<PathBuf>,
+        target: TicketsTarget,
+    },
+}
+
+/// Where `tickets` finds the daemon, and how it prints.
+#[derive(Args, Debug)]
+struct TicketsTarget {
+    /// Print JSON instead of text
+    #[arg(long, global = true)]
+    json: bool,
+    /// State directory of the agent daemon (to find its socket)
+    #[arg(long, value_name = "DIR", global = true)]
+    state_dir: Option<PathBuf>,
+    /// The agent daemon's local socket [default: the one the daemon makes for
+    /// its state directory]
+    #[arg(long, value_name = "PATH", global = true)]
+    socket: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum TicketsAction {
+    /// Reply to the help desk on one of your tickets
+    Reply {
+        /// The ticket id, or the first characters of it shown by `triage-agent tickets`
+        ticket: String,
+        /// What to tell the help desk
+        text: String,
+    },
+    /// Answer "Did this fix it?" on a resolved ticket: --yes closes it, --no "words"
+    /// reopens it with your words
+    Fixed {
+        /// The ticket id, or the first characters of it
+        ticket: String,
+        /// It is fixed: close the ticket
+        #[arg(long, conflicts_with = "no", required_unless_present = "no")]
+        yes: bool,
+        /// It is not fixed: what is still wrong (reopens the ticket)
+        #[arg(long, value_name = "WORDS")]
+        no: Option<String>,
+        /// How satisfied you are with the help, 1 (not at all) to 5 (very)
+        #[arg(long, value_name = "1-5", value_parser = clap::value_parser!(u8).range(1..=5))]
+        score: Option<u8>,
     },
 }
 
@@ -230,26 +267,72 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 print!("{}", report.render_text());
             }
         }
-        Command::Tickets {
-            json,
-            state,
-            socket,
-        } => my_tickets(state, socket, json).await?,
+        Command::Tickets { action, target } => tickets(action, target).await?,
     }
     Ok(())
 }
 
-/// `tickets`: "My tickets" through the daemon's socket, which knows this
-/// user by the socket's peer uid.
-async fn my_tickets(state: StateDirArg, socket: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
-    use triage_agent::desktop::{client::DesktopClient, locate_socket, render::render_my_tickets};
-    let socket = socket.unwrap_or_else(|| locate_socket(state.state_dir.as_deref()));
+/// `tickets`: the user's tickets through the daemon's socket, which knows
+/// this user by the socket's peer uid (never by what is typed here).
+async fn tickets(action: Option<TicketsAction>, target: TicketsTarget) -> anyhow::Result<()> {
+    use triage_agent::desktop::{client::DesktopClient, locate_socket, render::render_inbox};
+    let socket = target
+        .socket
+        .unwrap_or_else(|| locate_socket(target.state_dir.as_deref()));
     let (mut client, _) = DesktopClient::connect(&socket).await?;
-    let tickets = client.my_tickets().await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&tickets)?);
-    } else {
-        print!("{}", render_my_tickets(&tickets));
+    let view = client.inbox().await?;
+    let Some(action) = action else {
+        if target.json {
+            println!("{}", serde_json::to_string_pretty(&view)?);
+        } else {
+            print!("{}", render_inbox(&view));
+        }
+        return Ok(());
+    };
+    let pick = |given: &str| -> anyhow::Result<triage_shared::TicketId> {
+        let given = given.trim().to_ascii_lowercase();
+        let matches: Vec<_> = view
+            .tickets
+            .iter()
+            .filter(|t| t.id.to_string().starts_with(&given))
+            .collect();
+        match matches.as_slice() {
+            [one] if !given.is_empty() => Ok(one.id),
+            [] | [_] => anyhow::bail!(
+                "no ticket of yours starts with `{given}`; `triage-agent tickets` lists them"
+            ),
+            many => anyhow::bail!(
+                "`{given}` matches {} of your tickets; give more of the id",
+                many.len()
+            ),
+        }
+    };
+    match action {
+        TicketsAction::Reply { ticket, text } => {
+            let id = pick(&ticket)?;
+            client.reply_to(id, text).await?;
+            println!(
+                "Your reply on ticket {} is on its way to the help desk.",
+                id.short()
+            );
+        }
+        TicketsAction::Fixed {
+            ticket,
+            yes,
+            no,
+            score,
+        } => {
+            let id = pick(&ticket)?;
+            client.answer_fixed(id, yes, no, score).await?;
+            if yes {
+                println!("Thank you. Ticket {} will be closed.", id.short());
+            } else {
+                println!(
+                    "Ticket {} will be reopened with your words; the help desk will look again.",
+                    id.short()
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -441,17 +524,51 @@ mod tests {
         let cli =
             Cli::try_parse_from(["triage-agent", "tickets", "--json", "--socket", "/s"]).unwrap();
         match cli.command {
-            Command::Tickets {
-                json,
-                socket,
-                state,
-            } => {
-                assert!(json);
-                assert_eq!(socket, Some(PathBuf::from("/s")));
-                assert_eq!(state.state_dir, None);
+            Command::Tickets { action, target } => {
+                assert!(action.is_none());
+                assert!(target.json);
+                assert_eq!(target.socket, Some(PathBuf::from("/s")));
+                assert_eq!(target.state_dir, None);
             }
             _ => panic!("parsed as another command"),
         }
+    }
+
+    #[test]
+    fn tickets_fixed_takes_yes_or_no_words_and_a_score_of_one_to_five() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["triage-agent", "tickets", "fixed", "ab12"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        match parse(&["--yes", "--score", "4", "--socket", "/s"])
+            .unwrap()
+            .command
+        {
+            Command::Tickets {
+                action: Some(TicketsAction::Fixed { yes, no, score, .. }),
+                target,
+            } => {
+                assert!(yes);
+                assert_eq!(no, None);
+                assert_eq!(score, Some(4));
+                assert_eq!(target.socket, Some(PathBuf::from("/s")));
+            }
+            _ => panic!("parsed as another command"),
+        }
+        assert!(parse(&["--no", "still slow"]).is_ok());
+        assert!(parse(&[]).is_err(), "yes or no is required");
+        assert!(parse(&["--yes", "--no", "x"]).is_err());
+        assert!(parse(&["--yes", "--score", "6"]).is_err());
+        assert!(parse(&["--yes", "--score", "0"]).is_err());
+        let reply = Cli::try_parse_from(["triage-agent", "tickets", "reply", "ab12", "thanks"]);
+        assert!(matches!(
+            reply.unwrap().command,
+            Command::Tickets {
+                action: Some(TicketsAction::Reply { .. }),
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -307,3 +307,47 @@ fn no_answer_within_the_timeout_is_deny_and_the_countdown_shows() {
     assert_eq!(w.consent_answer(), (9, ConsentAnswer::Deny));
     assert!(!w.shows("Allow"));
 }
+
+#[test]
+fn a_resolved_ticket_asks_did_this_fix_it_and_yes_sends_the_score() {
+    use triage_agent::inbox::InboxState;
+    use triage_shared::news::TicketNews;
+    let mut w = open(false);
+    let id = TicketId::new_random();
+    let mut state = InboxState::default();
+    state.take(TicketNews {
+        id,
+        title: "Outlook crashes".into(),
+        requester: "ana".into(),
+        status: Status::Resolved,
+        updated_at: Timestamp(5),
+        replies: vec![Comment {
+            id: CommentId::new_random(),
+            author: "bob".into(),
+            text: "Repaired the Office install".into(),
+            created_at: Timestamp(4),
+            internal: false,
+        }],
+    });
+    w.daemon_says(LinkEvent::Inbox(state.view("ana")));
+    // No notification service in tests: the notice is a toast, and the
+    // daemon is told it was shown.
+    assert!(w.shows(&format!("Ticket {} was resolved", id.short())));
+    assert!(matches!(
+        &w.link.take_sent()[..],
+        [LinkCommand::NoticesSeen { .. }]
+    ));
+    assert!(w.shows("bob: Repaired the Office install"));
+    assert!(w.shows("Did this fix it?"));
+    w.click("4");
+    w.click("Yes, it's fixed");
+    assert_eq!(
+        w.link.take_sent(),
+        [LinkCommand::AnswerFixed {
+            ticket: id,
+            fixed: true,
+            words: None,
+            score: Some(4),
+        }]
+    );
+}

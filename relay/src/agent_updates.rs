@@ -41,6 +41,9 @@ pub fn apply(
         return Err(not_yours(ticket));
     }
     update.validate()?;
+    if let Some(decided) = crate::employee_updates::apply(ticket, id, update, now) {
+        return decided;
+    }
     let mut after = ticket.clone();
     after.updated_at = now;
     let mut events = Vec::new();

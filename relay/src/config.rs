@@ -49,6 +49,9 @@ pub struct RelayConfig {
     pub sla_check_every: std::time::Duration,
     /// Webhooks and mail: timings, retries, SMTP (`notify`).
     pub notify: crate::notify::NotifyConfig,
+    /// A resolved ticket untouched this long is closed by the relay
+    /// (`--auto-close-after`; `server::auto_close`).
+    pub auto_close_after: std::time::Duration,
 }
 
 /// The default of [`RelayConfig::sla_check_every`]: an SLA event is at
@@ -65,6 +68,7 @@ impl RelayConfig {
             limits: crate::server::Limits::default(),
             sla_check_every: SLA_CHECK_EVERY,
             notify: crate::notify::NotifyConfig::default(),
+            auto_close_after: crate::server::DEFAULT_AUTO_CLOSE_AFTER,
         }
     }
 }

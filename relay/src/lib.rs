@@ -13,6 +13,7 @@ pub mod admin;
 pub mod agent_updates;
 pub mod audit;
 pub mod config;
+pub mod employee_updates;
 mod error;
 pub mod notify;
 pub mod org;
@@ -39,6 +40,7 @@ pub use server::{
     MAX_UNENROLLED_PER_ADDRESS, REFUSED_ENROLLMENTS_PER_WINDOW, RETRY_THRESHOLD,
     TECHNICIAN_REQUESTS_PER_SECOND, TECHNICIAN_REQUEST_BURST, UNENROLLED_LIFETIME,
 };
+pub use server::{AUTO_CLOSE_ACTOR, DEFAULT_AUTO_CLOSE_AFTER};
 pub use server::{
     MAX_ATTACHMENT_LEN, MAX_TRANSFERS_PER_AGENT, SCREENSHOT_FIRST_FRAME_WAIT, STOP_GRACE,
     TRANSFER_IDLE_TIMEOUT,

@@ -58,6 +58,10 @@ enum Command {
         sla_check_every: std::time::Duration,
         #[command(flatten)]
         smtp: triage_relay::notify::args::SmtpArgs,
+        /// Close a resolved ticket the employee has not answered ("Did this
+        /// fix it?") after it sat untouched this long: 7d, 36h, 30s
+        #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+        auto_close_after: Duration,
     },
     /// Make an enrollment token and print it (works offline, on the store
     /// directly); `token list` and `token revoke ID` manage existing ones
@@ -234,7 +238,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
             public_addr,
             sla_check_every,
             smtp,
-        } => serve(data, listen, public_addr, sla_check_every, smtp).await,
+            auto_close_after,
+        } => {
+            serve(
+                data,
+                listen,
+                public_addr,
+                sla_check_every,
+                smtp,
+                auto_close_after,
+            )
+            .await
+        }
         Command::Token {
             action: Some(action),
             ..
@@ -399,6 +414,7 @@ async fn serve(
     public_addr: Option<String>,
     sla_check_every: std::time::Duration,
     smtp: triage_relay::notify::args::SmtpArgs,
+    auto_close_after: Duration,
 ) -> anyhow::Result<()> {
     if sla_check_every.is_zero() {
         anyhow::bail!("--sla-check-every must be at least 1s");
@@ -418,6 +434,7 @@ async fn serve(
         limits: triage_relay::Limits::default(),
         sla_check_every,
         notify,
+        auto_close_after,
     };
     let relay = triage_relay::start(config)
         .await

@@ -5,7 +5,9 @@
 //!
 //! [`UpdateId`]: crate::ids::UpdateId
 
+use crate::limits::MAX_NAME_LEN;
 use crate::limits::{MAX_ATTACHED_SCREENSHOT_LEN, MAX_TEXT_LEN};
+use crate::news::check_score;
 use crate::text::{check_text, InvalidInput};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +23,23 @@ pub enum AgentUpdate {
     /// A PNG of the employee's screen, taken with their consent in the
     /// "Get help" window, stored as the ticket's screenshot attachment.
     Screenshot(Vec<u8>),
+    /// The employee's reply on their ticket, from the Get help window or
+    /// `triage-agent tickets reply`. `requester` is the account the daemon
+    /// read from the local socket; the relay checks it is the ticket's.
+    Reply { requester: String, text: String },
+    /// "Did this fix it?" Yes: a resolved ticket is closed, with the
+    /// employee's satisfaction score (1–5) when given.
+    Fixed {
+        requester: String,
+        score: Option<u8>,
+    },
+    /// "Did this fix it?" No: a resolved (or closed) ticket is reopened
+    /// with the employee's words as a comment.
+    NotFixed {
+        requester: String,
+        words: String,
+        score: Option<u8>,
+    },
 }
 
 /// The first bytes of every PNG file.
@@ -34,8 +53,11 @@ impl AgentUpdate {
     /// The text the update carries, if it is a text update.
     pub fn text(&self) -> Option<&str> {
         match self {
-            AgentUpdate::Comment(text) | AgentUpdate::Resolve(text) => Some(text),
-            AgentUpdate::Screenshot(_) => None,
+            AgentUpdate::Comment(text)
+            | AgentUpdate::Resolve(text)
+            | AgentUpdate::Reply { text, .. }
+            | AgentUpdate::NotFixed { words: text, .. } => Some(text),
+            AgentUpdate::Screenshot(_) | AgentUpdate::Fixed { .. } => None,
         }
     }
 
@@ -46,9 +68,40 @@ impl AgentUpdate {
             AgentUpdate::Comment(text) => ("comment", text),
             AgentUpdate::Resolve(text) => ("note", text),
             AgentUpdate::Screenshot(png) => return check_png(png),
+            AgentUpdate::Reply { requester, text } => {
+                check_requester(requester)?;
+                ("reply", text)
+            }
+            AgentUpdate::Fixed { requester, score } => {
+                check_requester(requester)?;
+                return score.map_or(Ok(()), check_score);
+            }
+            AgentUpdate::NotFixed {
+                requester,
+                words,
+                score,
+            } => {
+                check_requester(requester)?;
+                score.map_or(Ok(()), check_score)?;
+                ("words", words)
+            }
         };
         check_text(field, text, MAX_TEXT_LEN, false)
     }
+
+    /// The employee an update speaks for, if it is one of theirs.
+    pub fn requester(&self) -> Option<&str> {
+        match self {
+            AgentUpdate::Reply { requester, .. }
+            | AgentUpdate::Fixed { requester, .. }
+            | AgentUpdate::NotFixed { requester, .. } => Some(requester),
+            AgentUpdate::Comment(_) | AgentUpdate::Resolve(_) | AgentUpdate::Screenshot(_) => None,
+        }
+    }
+}
+
+fn check_requester(requester: &str) -> Result<(), InvalidInput> {
+    check_text("requester", requester, MAX_NAME_LEN, false)
 }
 
 fn check_png(png: &[u8]) -> Result<(), InvalidInput> {
@@ -87,6 +140,33 @@ mod tests {
         assert!(AgentUpdate::Comment("two\nlines\tok".into())
             .validate()
             .is_ok());
+    }
+
+    #[test]
+    fn employee_updates_check_their_requester_score_and_words() {
+        let fixed = |score| AgentUpdate::Fixed {
+            requester: "alice".into(),
+            score,
+        };
+        assert!(fixed(None).validate().is_ok());
+        assert!(fixed(Some(1)).validate().is_ok());
+        assert!(fixed(Some(5)).validate().is_ok());
+        assert_eq!(fixed(Some(0)).validate().unwrap_err().field, "score");
+        assert_eq!(fixed(Some(6)).validate().unwrap_err().field, "score");
+        let no = |words: &str| AgentUpdate::NotFixed {
+            requester: "alice".into(),
+            words: words.into(),
+            score: None,
+        };
+        assert!(no("still broken").validate().is_ok());
+        assert_eq!(no(" ").validate().unwrap_err().field, "words");
+        let reply = AgentUpdate::Reply {
+            requester: String::new(),
+            text: "x".into(),
+        };
+        assert_eq!(reply.validate().unwrap_err().field, "requester");
+        assert_eq!(fixed(None).requester(), Some("alice"));
+        assert_eq!(AgentUpdate::Comment("c".into()).requester(), None);
     }
 
     #[test]
@@ -135,6 +215,27 @@ mod tests {
         ];
         let names: Vec<_> = updates.iter().map(AgentUpdate::name).collect();
         assert_eq!(names, ["comment", "resolve", "screenshot"]);
+        let employee = [
+            AgentUpdate::Reply {
+                requester: "alice".into(),
+                text: "t".into(),
+            },
+            AgentUpdate::Fixed {
+                requester: "alice".into(),
+                score: Some(4),
+            },
+            AgentUpdate::NotFixed {
+                requester: "alice".into(),
+                words: "w".into(),
+                score: None,
+            },
+        ];
+        let names: Vec<_> = employee.iter().map(AgentUpdate::name).collect();
+        assert_eq!(names, ["reply", "fixed", "not_fixed"]);
+        for update in &employee {
+            let back: AgentUpdate = decode_frame(&encode(update).unwrap()).unwrap();
+            assert_eq!(&back, update);
+        }
         for update in &updates {
             let json = serde_json::to_value(update).unwrap();
             assert!(json.get(update.name()).is_some(), "{json}");

@@ -17,6 +17,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod limits;
+pub mod news;
 pub mod notify;
 pub mod protocol;
 pub mod queue;

@@ -396,6 +396,13 @@ pub enum Request {
         id: TicketId,
         follow: bool,
     },
+    /// Agents only: the tickets this agent filed that changed at or after
+    /// `since` (`Timestamp(0)`: all of them), oldest change first, at most
+    /// [`crate::news::MAX_NEWS_TICKETS`]; `Response::TicketNews`. The
+    /// agent's catch-up after it was offline.
+    TicketNews {
+        since: Timestamp,
+    },
 }
 
 impl Request {
@@ -481,6 +488,14 @@ pub enum Response {
     Webhooks(Vec<WebhookSummary>),
     WebhookAdded(WebhookSummary),
     WebhookTested(WebhookTestResult),
+    /// The answer to `Request::TicketNews`: the relay's clock when it read
+    /// (`since` for the next catch-up) and whether more changed after the
+    /// last ticket returned (ask again from its `updated_at`).
+    TicketNews {
+        as_of: Timestamp,
+        tickets: Vec<crate::news::TicketNews>,
+        more: bool,
+    },
 }
 
 impl Response {

@@ -69,6 +69,10 @@ pub enum AgentCommand {
     /// The organisation key handing over to a new one; the agent follows
     /// only if the key it pinned signed the statement.
     RotateOrgKey(Box<SignedRotation>),
+    /// Tickets filed from this endpoint that changed (a public reply, a
+    /// status change), as their requesters may see them. Only shown to
+    /// the employee: news never makes the agent do anything else.
+    TicketNews(Vec<crate::news::TicketNews>),
 }
 
 impl AgentCommand {
@@ -101,6 +105,10 @@ pub enum AgentReply {
     /// The agent now trusts this organisation key.
     OrgKeyRotated {
         key: crate::identity::PublicKey,
+    },
+    /// The agent kept this many tickets of a `TicketNews` push.
+    NewsTaken {
+        count: u32,
     },
 }
 

@@ -10,7 +10,8 @@
 use triage_shared::agent_update::AgentUpdate;
 use triage_shared::codec::{decode_frame, encode};
 use triage_shared::error::{ErrorKind, RemoteError};
-use triage_shared::ids::{AgentId, TicketId, UpdateId};
+use triage_shared::ids::{AgentId, CommentId, TicketId, UpdateId};
+use triage_shared::news::TicketNews;
 use triage_shared::notify::NotifyEvent;
 use triage_shared::protocol::{PeerKind, Request, Response, Welcome};
 use triage_shared::queue::{
@@ -19,7 +20,8 @@ use triage_shared::queue::{
 use triage_shared::remote::{AgentCommand, AgentReply, OutputStream, RunEvent, Section};
 use triage_shared::selector::AgentSelector;
 use triage_shared::ticket::{
-    Category, NewTicket, Priority, SlaClock, Source, Status, StatusAction, TicketEventKind, Tier,
+    Category, Comment, NewTicket, Priority, SlaClock, Source, Status, StatusAction,
+    TicketEventKind, Tier,
 };
 use triage_shared::time::Timestamp;
 use triage_shared::transfer::LogQuery;
@@ -346,6 +348,80 @@ fn frames() -> Vec<(String, String)> {
         })
         .unwrap(),
     );
+    // The employee in the loop.
+    let news = TicketNews {
+        id: TICKET,
+        title: "VPN".into(),
+        requester: "alice".into(),
+        status: Status::Resolved,
+        updated_at: Timestamp(1_000),
+        replies: vec![Comment {
+            id: CommentId(Uuid::from_u128(9)),
+            author: "bob".into(),
+            text: "fixed".into(),
+            created_at: Timestamp(900),
+            internal: false,
+        }],
+    };
+    add(
+        "request.ticket_news",
+        encode(&Request::TicketNews {
+            since: Timestamp(1_000),
+        })
+        .unwrap(),
+    );
+    add(
+        "response.ticket_news",
+        encode(&Response::TicketNews {
+            as_of: Timestamp(2_000),
+            tickets: vec![news.clone()],
+            more: false,
+        })
+        .unwrap(),
+    );
+    add(
+        "agent_command.ticket_news",
+        encode(&AgentCommand::TicketNews(vec![news])).unwrap(),
+    );
+    add(
+        "agent_reply.news_taken",
+        encode(&AgentReply::NewsTaken { count: 1 }).unwrap(),
+    );
+    for (name, update) in [
+        (
+            "request.submit_update_reply",
+            AgentUpdate::Reply {
+                requester: "alice".into(),
+                text: "thanks".into(),
+            },
+        ),
+        (
+            "request.submit_update_fixed",
+            AgentUpdate::Fixed {
+                requester: "alice".into(),
+                score: Some(4),
+            },
+        ),
+        (
+            "request.submit_update_not_fixed",
+            AgentUpdate::NotFixed {
+                requester: "alice".into(),
+                words: "no".into(),
+                score: None,
+            },
+        ),
+    ] {
+        let request = Request::SubmitUpdate {
+            id: UPDATE,
+            ticket: TICKET,
+            update,
+        };
+        add(name, encode(&request).unwrap());
+    }
+    add(
+        "event.rated",
+        encode(&TicketEventKind::Rated { score: 4 }).unwrap(),
+    );
     out
 }
 
@@ -421,6 +497,15 @@ const GOLDEN: &[(&str, &str)] = &[
     ("request.set_technician_email", "000000183503626f62010f626f62406578616d706c652e636f6d0101"),
     ("request.set_tier_email", "0000000436010000"),
     ("request.follow_ticket", "00000013371000112233445566778899aabbccddeeff01"),
+    // The employee in the loop, as first sent.
+    ("request.ticket_news", "0000000438fbd007"),
+    ("response.ticket_news", "0000004522fba00f011000112233445566778899aabbccddeeff0356504e05616c69636503fbd00701100000000000000000000000000000000903626f62056669786564fb08070000"),
+    ("agent_command.ticket_news", "0000004107011000112233445566778899aabbccddeeff0356504e05616c69636503fbd00701100000000000000000000000000000000903626f62056669786564fb080700"),
+    ("agent_reply.news_taken", "000000020701"),
+    ("request.submit_update_reply", "000000311510000000000000000000000000000000071000112233445566778899aabbccddeeff0305616c696365067468616e6b73"),
+    ("request.submit_update_fixed", "0000002c1510000000000000000000000000000000071000112233445566778899aabbccddeeff0405616c6963650104"),
+    ("request.submit_update_not_fixed", "0000002e1510000000000000000000000000000000071000112233445566778899aabbccddeeff0505616c696365026e6f00"),
+    ("event.rated", "000000020704"),
 ];
 
 #[test]

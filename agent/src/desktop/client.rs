@@ -22,6 +22,7 @@ use super::frame::{read_frame, write_frame, CodecError};
 use super::protocol::{
     ConsentAnswer, DesktopReply, DesktopRequest, HelpForm, DESKTOP_PROTOCOL_VERSION,
 };
+use crate::inbox::InboxView;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -155,6 +156,62 @@ impl DesktopClient {
         }
     }
 
+    /// The user's tickets and notices, as the daemon keeps them.
+    pub async fn inbox(&mut self) -> Result<InboxView, DesktopError> {
+        match self.exchange(&DesktopRequest::Inbox).await? {
+            DesktopReply::Inbox(view) => Ok(view),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Says the user was shown their notices up to `up_to`.
+    pub async fn notices_seen(&mut self, up_to: u64) -> Result<InboxView, DesktopError> {
+        match self
+            .exchange(&DesktopRequest::NoticesSeen { up_to })
+            .await?
+        {
+            DesktopReply::Inbox(view) => Ok(view),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The user's reply on `ticket`, queued for the help desk.
+    pub async fn reply_to(&mut self, ticket: TicketId, text: String) -> Result<(), DesktopError> {
+        match self
+            .exchange(&DesktopRequest::ReplyToTicket { ticket, text })
+            .await?
+        {
+            DesktopReply::Queued { .. } => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The user's answer to "Did this fix it?" on `ticket`.
+    pub async fn answer_fixed(
+        &mut self,
+        ticket: TicketId,
+        fixed: bool,
+        words: Option<String>,
+        score: Option<u8>,
+    ) -> Result<(), DesktopError> {
+        let request = DesktopRequest::AnswerFixed {
+            ticket,
+            fixed,
+            words,
+            score,
+        };
+        match self.exchange(&request).await? {
+            DesktopReply::Queued { .. } => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Makes this connection carry the user's inbox whenever it changes.
+    pub async fn watch_inbox(mut self) -> Result<InboxChannel, DesktopError> {
+        self.send(&DesktopRequest::WatchInbox).await?;
+        Ok(InboxChannel { client: self })
+    }
+
     /// Makes this connection the channel the daemon asks consent on.
     pub async fn serve_consent(mut self) -> Result<ConsentChannel, DesktopError> {
         match self.exchange(&DesktopRequest::ServeConsent).await? {
@@ -214,8 +271,27 @@ fn unexpected(reply: DesktopReply) -> DesktopError {
         DesktopReply::ConsentRequest { .. } => "consent request",
         DesktopReply::Error(_) => "error",
         DesktopReply::ConsentReady => "consent ready",
+        DesktopReply::Inbox(_) => "inbox",
+        DesktopReply::Queued { .. } => "queued",
     };
     DesktopError::Protocol(format!("`{name}` out of turn"))
+}
+
+/// A connection that carries the user's inbox each time it changes.
+pub struct InboxChannel {
+    client: DesktopClient,
+}
+
+impl InboxChannel {
+    /// The inbox as it is now (first) or after the next change, waiting
+    /// as long as it takes; `None` when the daemon closed the channel.
+    pub async fn next(&mut self) -> Result<Option<InboxView>, DesktopError> {
+        match self.client.next().await? {
+            None => Ok(None),
+            Some(DesktopReply::Inbox(view)) => Ok(Some(view)),
+            Some(other) => Err(unexpected(other)),
+        }
+    }
 }
 
 /// A connection that carries the daemon's consent prompts to the window.

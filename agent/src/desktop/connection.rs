@@ -10,6 +10,11 @@
 //!                        channel (no idle timeout) until the window goes,
 //!                        a newer window of the same user replaces it, or
 //!                        the daemon stops
+//!   Inbox | NoticesSeen{up_to} ──► Inbox(the peer's tickets and notices)
+//!   ReplyToTicket | AnswerFixed ──► Queued{ticket} | Error (only the peer's
+//!                        own tickets; queued with the peer's account)
+//!   WatchInbox       ──► Inbox(..) now and on every change, until the
+//!                        window goes or the daemon stops
 //!   garbled          ──► Error, close (other connections are untouched)
 //! ```
 //!
@@ -17,12 +22,14 @@
 //! Windows pipe, and the in-memory pipes of the tests.
 
 use super::consent::{describe_timeout, ConsentRegistry, Job, Registration};
+use super::employee::{self, Answer};
 use super::frame::{read_frame, write_frame, CodecError};
 use super::peer::{AllowedPeers, Peer};
 use super::protocol::{ConsentAnswer, DesktopReply, DesktopRequest, DESKTOP_PROTOCOL_VERSION};
 use super::requests;
 use crate::config::AgentConfig;
 use crate::help::FileOptions;
+use crate::inbox::Inbox;
 use crate::screenshot::{Consent, ScreenshotPolicy};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,6 +60,9 @@ pub struct DesktopService {
     consent: Arc<ConsentRegistry>,
     idle_timeout: Duration,
     file_options: FileOptions,
+    /// The employee's tickets as the daemon knows them.
+    inbox: Arc<Inbox>,
+    max_outbox: usize,
 }
 
 impl DesktopService {
@@ -74,7 +84,24 @@ impl DesktopService {
             consent,
             idle_timeout: IDLE_TIMEOUT,
             file_options: FileOptions::default(),
+            inbox: Inbox::in_memory(),
+            max_outbox: config.max_outbox_messages,
         }
+    }
+
+    /// Shows and updates the employee's tickets through `inbox` (the
+    /// daemon's; a new service has an empty one in memory).
+    pub fn with_inbox(mut self, inbox: Arc<Inbox>) -> Self {
+        self.inbox = inbox;
+        self
+    }
+
+    pub fn inbox(&self) -> &Arc<Inbox> {
+        &self.inbox
+    }
+
+    pub(crate) fn max_outbox(&self) -> usize {
+        self.max_outbox
     }
 
     /// Closes connections idle for `timeout` instead of [`IDLE_TIMEOUT`].
@@ -206,9 +233,62 @@ where
             DesktopRequest::ConsentAnswer { .. } => DesktopReply::Error(
                 "no consent prompt is open on this connection; send ServeConsent first".into(),
             ),
+            DesktopRequest::Inbox => DesktopReply::Inbox(service.inbox.view(&peer.account)),
+            DesktopRequest::NoticesSeen { up_to } => {
+                service.inbox.mark_seen(&peer.account, up_to);
+                DesktopReply::Inbox(service.inbox.view(&peer.account))
+            }
+            DesktopRequest::WatchInbox => {
+                return inbox_channel(reader, writer, &peer, &service.inbox).await
+            }
+            DesktopRequest::ReplyToTicket { ticket, text } => {
+                employee::reply(&service, &peer, ticket, &text)
+            }
+            DesktopRequest::AnswerFixed {
+                ticket,
+                fixed,
+                words,
+                score,
+            } => {
+                let answer = Answer {
+                    fixed,
+                    words,
+                    score,
+                };
+                employee::answer_fixed(&service, &peer, ticket, answer)
+            }
         };
         if send(&mut writer, &reply).await.is_err() {
             return;
+        }
+    }
+}
+
+/// Sends the peer's inbox now and on every change, until the window goes
+/// or the daemon stops. The window only listens here; anything it sends
+/// ends the channel.
+async fn inbox_channel<R, W>(mut reader: R, mut writer: W, peer: &Peer, inbox: &Inbox)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin,
+{
+    let mut changed = inbox.subscribe();
+    // A read is not cancel-safe, so it gets a task of its own: it ends
+    // when the window closes its side (or says anything at all).
+    let (gone_tx, mut gone) = tokio::sync::oneshot::channel::<()>();
+    let _reader = AbortOnDrop(tokio::spawn(async move {
+        let _ = read_frame::<_, DesktopRequest>(&mut reader).await;
+        let _ = gone_tx.send(());
+    }));
+    loop {
+        changed.mark_unchanged();
+        let view = DesktopReply::Inbox(inbox.view(&peer.account));
+        if send(&mut writer, &view).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            moved = changed.changed() => if moved.is_err() { return },
+            _ = &mut gone => return,
         }
     }
 }

@@ -40,6 +40,7 @@
 pub mod client;
 pub mod connection;
 pub mod consent;
+mod employee;
 pub mod form;
 pub mod frame;
 pub mod peer;

@@ -14,11 +14,18 @@
 //!                  ◄─────────────────────── ConsentReady    session's consent channel:
 //!                  ◄─────────────────────── ConsentRequest{request, technician, ticket}
 //!   ConsentAnswer{request, answer} ───────►  (no answer in 60 s = refused)
+//!   Inbox | NoticesSeen{up_to} ───────────►  the daemon's inbox (inbox.json)
+//!                  ◄─────────────────────── Inbox(view of this user's tickets)
+//!   WatchInbox ───────────────────────────►  this connection now carries
+//!                  ◄─────────────────────── Inbox(..) now and on every change
+//!   ReplyToTicket | AnswerFixed ──────────►  requester = the peer's account
+//!                  ◄─────────────────────── Queued{ticket} | Error (outbox → relay)
 //! ```
 //!
 //! bincode is positional: append variants at the end, never reorder, or
 //! bump [`DESKTOP_PROTOCOL_VERSION`].
 
+use crate::inbox::InboxView;
 use serde::{Deserialize, Serialize};
 use triage_shared::ticket::{Category, EmployeeTicket, Priority};
 use triage_shared::TicketId;
@@ -46,6 +53,24 @@ pub enum DesktopRequest {
     ServeConsent,
     /// The user's answer to a [`DesktopReply::ConsentRequest`].
     ConsentAnswer { request: u64, answer: ConsentAnswer },
+    /// That user's tickets as the daemon knows them (no relay needed),
+    /// with what they have not been told yet: `Inbox`.
+    Inbox,
+    /// From now on this connection carries an `Inbox` frame at once and
+    /// again whenever the user's tickets change.
+    WatchInbox,
+    /// The user was shown their notices up to `up_to`: `Inbox`.
+    NoticesSeen { up_to: u64 },
+    /// The user's reply on their ticket: `Queued`.
+    ReplyToTicket { ticket: TicketId, text: String },
+    /// The user's answer to "Did this fix it?": `Queued`. `words` is
+    /// required with No (it reopens the ticket as a comment).
+    AnswerFixed {
+        ticket: TicketId,
+        fixed: bool,
+        words: Option<String>,
+        score: Option<u8>,
+    },
 }
 
 /// What the employee typed and chose in the window.
@@ -102,4 +127,11 @@ pub enum DesktopReply {
     /// (Without it a window could not know when a technician's request
     /// would reach it.)
     ConsentReady,
+    /// The user's tickets and notices.
+    Inbox(InboxView),
+    /// The reply or answer is in the outbox; the daemon delivers it (now,
+    /// or when the network is back).
+    Queued {
+        ticket: TicketId,
+    },
 }

@@ -1,6 +1,7 @@
 //! The "Get help" window's logic, with no drawing in it: the form and its
 //! checks, sending, the result, "My tickets", the screenshot thumbnail and
-//! consent prompts. The view calls [`HelpApp::tick`] once a frame and the
+//! consent prompts, and the employee's tickets with their notices
+//! (`updates`). The view calls [`HelpApp::tick`] once a frame and the
 //! action methods when the user clicks; tests drive it the same way.
 //!
 //! ```text
@@ -13,7 +14,8 @@
 
 use super::consent::{Answered, ConsentQueue};
 use super::link::{ConsentAsk, DaemonLink, LinkCommand, LinkEvent, Session};
-use super::sources::{Capturer, Clock};
+use super::sources::{Capturer, Clock, NoNotifications, Notifier};
+use super::updates::{Draft, Updates};
 use crate::capture::{fit_png, image::RgbaImage, thumbnail};
 use crate::desktop::protocol::{ConsentAnswer, HelpForm, MAX_DESKTOP_FRAME_LEN};
 use std::time::{Duration, Instant};
@@ -148,6 +150,8 @@ pub struct HelpApp {
     shot_error: Option<String>,
     shot_taken: Option<Instant>,
     consents: ConsentQueue,
+    notifier: Box<dyn Notifier>,
+    updates: Updates,
 }
 
 impl HelpApp {
@@ -169,6 +173,42 @@ impl HelpApp {
             shot_error: None,
             shot_taken: None,
             consents: ConsentQueue::default(),
+            notifier: Box::new(NoNotifications),
+            updates: Updates::default(),
+        }
+    }
+
+    /// Raises desktop notifications through `notifier` (without one,
+    /// every notice is a toast in the window).
+    pub fn with_notifier(mut self, notifier: Box<dyn Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// The employee's tickets, notices, toasts and drafts.
+    pub fn updates(&self) -> &Updates {
+        &self.updates
+    }
+
+    /// The reply and answer boxes of `ticket`, for the view to edit.
+    pub fn draft(&mut self, ticket: TicketId) -> &mut Draft {
+        self.updates.draft(ticket)
+    }
+
+    /// Sends the reply typed for `ticket`.
+    pub fn send_reply(&mut self, ticket: TicketId) {
+        match self.updates.reply(ticket) {
+            Ok(command) => self.link.send(command),
+            Err(why) => self.updates.refuse(why),
+        }
+    }
+
+    /// "Did this fix it?" for `ticket`: Yes closes it, No (with the words
+    /// typed) reopens it; the score goes with either.
+    pub fn answer_fixed(&mut self, ticket: TicketId, fixed: bool) {
+        match self.updates.answer(ticket, fixed) {
+            Ok(command) => self.link.send(command),
+            Err(why) => self.updates.refuse(why),
         }
     }
 
@@ -228,6 +268,7 @@ impl HelpApp {
             self.send_capture(request);
         }
         let now = self.clock.now();
+        self.updates.expire(now);
         for request in self.consents.expire(now) {
             self.send_answer(request, ConsentAnswer::Deny);
         }
@@ -260,6 +301,9 @@ impl HelpApp {
         }
         if self.screenshots_allowed() {
             wake = wake.min(until(self.shot_taken, SCREENSHOT_REFRESH));
+        }
+        if let Some(toast) = self.updates.next_expiry(now) {
+            wake = wake.min(toast);
         }
         if self.consents.is_waiting() {
             // The countdown moves every second.
@@ -305,6 +349,14 @@ impl HelpApp {
             }
             // The daemon took the open prompts as refused.
             LinkEvent::ConsentClosed => self.consents.clear(),
+            LinkEvent::Inbox(view) => {
+                let now = self.clock.now();
+                if let Some(seen) = self.updates.on_view(view, self.notifier.as_mut(), now) {
+                    self.link.send(seen);
+                }
+            }
+            LinkEvent::Queued { ticket } => self.updates.queued(ticket),
+            LinkEvent::ActionFailed(why) => self.updates.failed(why),
         }
     }
 
@@ -422,3 +474,7 @@ impl HelpApp {
 #[cfg(test)]
 #[path = "app_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "updates_tests.rs"]
+mod updates_tests;

@@ -132,3 +132,42 @@ impl Clock for ManualClock {
         *self.now.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// A notification service that records what it was given, or is missing
+/// (every notice then fails, and the window shows a toast); clones share.
+#[derive(Debug, Clone, Default)]
+pub struct FakeNotifier {
+    shown: Arc<Mutex<Vec<(String, String)>>>,
+    missing: bool,
+}
+
+impl FakeNotifier {
+    pub fn present() -> Self {
+        Self::default()
+    }
+
+    pub fn missing() -> Self {
+        FakeNotifier {
+            missing: true,
+            ..Self::default()
+        }
+    }
+
+    /// Every (summary, body) raised so far.
+    pub fn shown(&self) -> Vec<(String, String)> {
+        self.shown.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl super::sources::Notifier for FakeNotifier {
+    fn notify(&mut self, summary: &str, body: &str) -> Result<(), String> {
+        if self.missing {
+            return Err("no notification service".into());
+        }
+        self.shown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((summary.to_string(), body.to_string()));
+        Ok(())
+    }
+}

@@ -5,6 +5,7 @@
 //! background thread); tests use [`FakeLink`](super::fake::FakeLink).
 
 use crate::desktop::protocol::{ConsentAnswer, HelpForm};
+use crate::inbox::InboxView;
 use triage_shared::ticket::EmployeeTicket;
 use triage_shared::TicketId;
 
@@ -31,7 +32,26 @@ pub struct ConsentAsk {
 pub enum LinkCommand {
     FileTicket(HelpForm),
     MyTickets,
-    AnswerConsent { request: u64, answer: ConsentAnswer },
+    AnswerConsent {
+        request: u64,
+        answer: ConsentAnswer,
+    },
+    /// The employee's reply on their ticket.
+    Reply {
+        ticket: TicketId,
+        text: String,
+    },
+    /// "Did this fix it?"
+    AnswerFixed {
+        ticket: TicketId,
+        fixed: bool,
+        words: Option<String>,
+        score: Option<u8>,
+    },
+    /// The notices up to `up_to` were shown.
+    NoticesSeen {
+        up_to: u64,
+    },
 }
 
 /// Link → window. Every failure is text for the user that says what to do.
@@ -52,6 +72,15 @@ pub enum LinkEvent {
     /// The consent channel closed: prompts still shown can no longer be
     /// answered (the daemon counts them as refused).
     ConsentClosed,
+    /// The user's tickets and notices as the daemon keeps them (at once
+    /// when the window connects, and again on every change).
+    Inbox(InboxView),
+    /// A reply or answer is on its way to the help desk.
+    Queued {
+        ticket: TicketId,
+    },
+    /// A reply or answer was not taken.
+    ActionFailed(String),
 }
 
 /// How the window reaches the daemon. Both calls return at once.

@@ -7,7 +7,10 @@
 //! - [`link`]: the daemon link as messages; [`socket_link`] is the real one
 //!   (a background thread with its own tokio runtime), [`fake`] the tests'.
 //! - [`consent`]: technicians' screenshot requests waiting for an answer.
-//! - [`sources`]: the screen and the clock, as traits.
+//! - [`updates`]: the employee's tickets as the daemon keeps them, a
+//!   desktop notification per new notice (a toast without a service),
+//!   replies and "Did this fix it?".
+//! - [`sources`]: the screen, the clock and the notification service, as traits.
 
 pub mod app;
 pub mod consent;
@@ -15,12 +18,17 @@ pub mod fake;
 pub mod link;
 pub mod socket_link;
 pub mod sources;
+pub mod updates;
+mod updates_view;
 pub mod view;
 
 pub use app::{check_text, Connection, Form, HelpApp, Sending, Shot, Tickets};
 pub use consent::{ConsentQueue, MAX_PENDING_CONSENTS};
 pub use link::{ConsentAsk, DaemonLink, LinkCommand, LinkEvent, Session};
-pub use sources::{Capturer, Clock, ScreenCapturer, SystemClock};
+pub use sources::{
+    Capturer, Clock, DesktopNotifier, NoNotifications, Notifier, ScreenCapturer, SystemClock,
+};
+pub use updates::{Action, Draft, Toast, Updates};
 pub use view::HelpWindow;
 
 use std::path::PathBuf;
@@ -75,7 +83,8 @@ pub fn run_window(socket: PathBuf) -> Result<(), GuiError> {
                 Box::new(link),
                 Box::new(ScreenCapturer),
                 Box::new(SystemClock),
-            );
+            )
+            .with_notifier(Box::new(DesktopNotifier::start()));
             Ok(Box::new(HelpWindow::new(app)))
         }),
     )

@@ -1,8 +1,9 @@
 //! The real daemon link: the local socket, driven by a tokio runtime on a
 //! thread of its own so the window never waits on it.
 //!
-//! Two connections: one for requests (filing, "My tickets"), made again
-//! whenever it breaks, and one that the daemon uses to ask for consent.
+//! Three connections: one for requests (filing, "My tickets", replies and
+//! answers), made again whenever it breaks, one that the daemon uses to
+//! ask for consent, and one that carries the user's inbox on every change.
 //! While the daemon is not running, both retry every [`RECONNECT_EVERY`]
 //! and the window says why it cannot reach it.
 
@@ -79,6 +80,11 @@ impl DaemonLink for SocketLink {
             LinkCommand::MyTickets => Some(LinkEvent::TicketsFailed(busy())),
             // The daemon counts an unanswered prompt as refused anyway.
             LinkCommand::AnswerConsent { .. } => None,
+            LinkCommand::Reply { .. } | LinkCommand::AnswerFixed { .. } => {
+                Some(LinkEvent::ActionFailed(busy()))
+            }
+            // Shown again next time: harmless.
+            LinkCommand::NoticesSeen { .. } => None,
         };
         if self.commands.try_send(command).is_err() {
             if let Some(event) = refused {
@@ -128,6 +134,7 @@ fn session(welcome: Welcome) -> Session {
 async fn drive(socket: PathBuf, mut commands: mpsc::Receiver<LinkCommand>, out: Events) {
     let (answers_tx, answers_rx) = mpsc::channel(COMMAND_QUEUE);
     let consent = tokio::spawn(consent_loop(socket.clone(), answers_rx, out.clone()));
+    let inbox = tokio::spawn(inbox_loop(socket.clone(), out.clone()));
     let mut client = connect(&socket, &out).await;
     loop {
         tokio::select! {
@@ -142,6 +149,11 @@ async fn drive(socket: PathBuf, mut commands: mpsc::Receiver<LinkCommand>, out: 
                         file(form, &socket, &mut client, &out).await
                     }
                     Some(LinkCommand::MyTickets) => my_tickets(&socket, &mut client, &out).await,
+                    Some(command @ (LinkCommand::Reply { .. }
+                    | LinkCommand::AnswerFixed { .. }
+                    | LinkCommand::NoticesSeen { .. })) => {
+                        employee(command, &socket, &mut client, &out).await
+                    }
                 };
                 if !open {
                     break;
@@ -153,6 +165,83 @@ async fn drive(socket: PathBuf, mut commands: mpsc::Receiver<LinkCommand>, out: 
         }
     }
     consent.abort();
+    inbox.abort();
+}
+
+/// A reply, an answer or "seen", on a connection made for it (as with
+/// filing: a retried reply on a stale connection could be sent twice).
+/// false: the window has gone.
+async fn employee(
+    command: LinkCommand,
+    socket: &Path,
+    client: &mut Option<DesktopClient>,
+    out: &Events,
+) -> bool {
+    *client = connect(socket, out).await;
+    let Some(connected) = client.as_mut() else {
+        return match command {
+            LinkCommand::NoticesSeen { .. } => true,
+            _ => out.send(LinkEvent::ActionFailed(
+                "Not sent: the Triage agent cannot be reached (see above).".into(),
+            )),
+        };
+    };
+    let result = match command {
+        LinkCommand::Reply { ticket, text } => connected
+            .reply_to(ticket, text)
+            .await
+            .map(|()| Some(ticket)),
+        LinkCommand::AnswerFixed {
+            ticket,
+            fixed,
+            words,
+            score,
+        } => connected
+            .answer_fixed(ticket, fixed, words, score)
+            .await
+            .map(|()| Some(ticket)),
+        LinkCommand::NoticesSeen { up_to } => connected.notices_seen(up_to).await.map(|_| None),
+        _ => Ok(None),
+    };
+    match result {
+        Ok(Some(ticket)) => out.send(LinkEvent::Queued { ticket }),
+        Ok(None) => true,
+        Err(e) => {
+            if !keeps_connection(&e) {
+                *client = None;
+            }
+            out.send(LinkEvent::ActionFailed(format!("Not sent: {e}")))
+        }
+    }
+}
+
+/// Keeps the inbox channel open to the daemon, passing every view on, and
+/// reconnects when it closes.
+async fn inbox_loop(socket: PathBuf, out: Events) {
+    loop {
+        let channel = match DesktopClient::connect(&socket).await {
+            Ok((client, _)) => client.watch_inbox().await,
+            Err(e) => Err(e),
+        };
+        match channel {
+            Ok(mut channel) => loop {
+                match channel.next().await {
+                    Ok(Some(view)) => {
+                        if !out.send(LinkEvent::Inbox(view)) {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "inbox channel failed");
+                        break;
+                    }
+                }
+            },
+            Err(e) => tracing::debug!(error = %e, "no inbox channel yet"),
+        }
+        tokio::time::sleep(RECONNECT_EVERY).await;
+    }
 }
 
 /// Connects if it can, telling the window either way.

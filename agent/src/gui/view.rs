@@ -51,9 +51,12 @@ impl HelpWindow {
             .show(ui, |ui| {
                 ui.heading("Ask IT for help");
                 connection_line(ui, self.app.connection());
+                super::updates_view::toasts(ui, &self.app);
                 consent_prompt(ui, &mut self.app);
                 ui.separator();
                 self.form(ui);
+                ui.separator();
+                super::updates_view::updates(ui, &mut self.app);
                 ui.separator();
                 my_tickets(ui, &mut self.app);
             });

@@ -37,6 +37,7 @@ use crate::desktop::protocol::CONSENT_TIMEOUT;
 use crate::diagnostics::live;
 use crate::diagnostics::warm::WarmCollector;
 use crate::error::AgentError;
+use crate::inbox::Inbox;
 use crate::state::clock::ClockFloor;
 use crate::state::nonces::NonceLog;
 use crate::state::trust::{Offer, Trust};
@@ -75,6 +76,8 @@ pub struct Endpoint {
     diagnostics: Arc<WarmCollector>,
     /// The Get help windows that can be asked for screenshot consent.
     consent: Arc<ConsentRegistry>,
+    /// Where ticket news from the relay is kept for the employee.
+    inbox: Arc<Inbox>,
 }
 
 /// Locks a mutex even if a panic poisoned it: the data is still consistent,
@@ -114,7 +117,19 @@ impl Endpoint {
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_COMMANDS)),
             diagnostics: WarmCollector::new(),
             consent: ConsentRegistry::new(CONSENT_TIMEOUT),
+            inbox: Inbox::in_memory(),
         })
+    }
+
+    /// Keeps ticket news in `inbox` (the daemon's, shared with the
+    /// desktop socket); a loaded endpoint keeps it in memory only.
+    pub fn with_inbox(mut self, inbox: Arc<Inbox>) -> Endpoint {
+        self.inbox = inbox;
+        self
+    }
+
+    pub fn inbox(&self) -> &Arc<Inbox> {
+        &self.inbox
     }
 
     /// Asks screenshot consent through `consent` (the daemon's desktop
@@ -274,6 +289,18 @@ where
             let whom = Whom::of(requester);
             let consent = &endpoint.consent;
             crate::screenshot::answer(policy, consent, &requested_by, ticket, whom, send).await?
+        }
+        // Shown to the employee, never acted on; a bad batch is refused whole.
+        AgentCommand::TicketNews(news) => {
+            let reply = match endpoint.inbox.take(news) {
+                Ok(count) => AgentReply::NewsTaken {
+                    count: u32::try_from(count).unwrap_or(u32::MAX),
+                },
+                Err(e) => {
+                    AgentReply::Error(RemoteError::new(ErrorKind::InvalidInput, e.to_string()))
+                }
+            };
+            write_frame(send, &reply).await?
         }
     }
     Ok(Outcome::Answered(name))

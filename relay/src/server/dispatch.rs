@@ -155,6 +155,7 @@ async fn handle(
         Request::SubmitUpdate { id, ticket, update } => {
             tickets::submit_update(shared, peer, id, ticket, update, now, note).await
         }
+        Request::TicketNews { since } => tickets::ticket_news(shared, peer, since, now).await,
 
         Request::Enroll {
             token_secret,

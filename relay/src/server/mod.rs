@@ -17,12 +17,14 @@
 pub mod admission;
 pub mod agent_link;
 mod authz;
+pub mod auto_close;
 mod connection;
 mod dispatch;
 pub mod failpoint;
 mod handlers;
 mod handshake;
 mod login_budget;
+pub mod news_push;
 pub mod rate_limit;
 pub mod registry;
 mod request;
@@ -38,6 +40,7 @@ pub use admission::{
     TECHNICIAN_REQUESTS_PER_SECOND, TECHNICIAN_REQUEST_BURST, UNENROLLED_LIFETIME,
 };
 pub use agent_link::{AGENT_REPLY_TIMEOUT, MAX_COMMANDS_PER_AGENT};
+pub use auto_close::{AUTO_CLOSE_ACTOR, DEFAULT_AUTO_CLOSE_AFTER};
 pub use connection::{HELLO_TIMEOUT, MAX_HELLO_LEN, REQUEST_READ_TIMEOUT};
 pub use handlers::diag::{validate_report, DIAG_TIMEOUT};
 pub use handlers::ping::PING_TIMEOUT;
@@ -120,6 +123,8 @@ pub struct RelayHandle {
     notify_task: tokio::task::JoinHandle<()>,
     /// How long shutdown waits for a send in flight.
     notify_grace: Duration,
+    /// The ticket-news follower and the auto-close sweeper.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Starts a relay: identity from `config.data_dir` (made on first start),
@@ -197,6 +202,14 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         config.notify.clone(),
         stop.clone(),
     ));
+    let background = vec![
+        tokio::spawn(news_push::follow(Arc::clone(&shared), stop.clone())),
+        tokio::spawn(auto_close::sweep_loop(
+            Arc::clone(&shared),
+            config.auto_close_after,
+            stop.clone(),
+        )),
+    ];
     let accept_task = tokio::spawn(accept_loop(endpoint.clone(), Arc::clone(&shared), stop));
     Ok(RelayHandle {
         local_addr,
@@ -208,6 +221,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         sla_task,
         notify_task,
         notify_grace,
+        background,
     })
 }
 
@@ -491,6 +505,9 @@ impl RelayHandle {
             .is_err()
         {
             notify_abort.abort();
+        }
+        for task in self.background {
+            let _ = task.await;
         }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
         self.shared.store.close().await;

@@ -111,9 +111,16 @@ pub(super) fn route(request: &Request) -> Route {
                 by_dispatcher("ticket.screenshot", format!("ticket:{ticket}")),
             ),
             AgentUpdate::Comment(_) | AgentUpdate::Resolve(_) => unary(Agent, Unaudited),
+            // The employee's own words and answers: the ticket's history
+            // records them under `employee:NAME`.
+            AgentUpdate::Reply { .. }
+            | AgentUpdate::Fixed { .. }
+            | AgentUpdate::NotFixed { .. } => unary(Agent, Unaudited),
         },
         // Reads only what the agent itself filed.
         Request::MyTickets { .. } => unary(Agent, Unaudited),
+        // Reads only what the agent itself filed, as its employees see it.
+        Request::TicketNews { .. } => unary(Agent, Unaudited),
 
         // Reads.
         Request::ListTickets { .. } | Request::ShowTicket { .. } => {

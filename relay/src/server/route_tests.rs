@@ -263,6 +263,9 @@ fn sample(kind: RequestKind) -> Request {
             id: TICKET,
             follow: true,
         },
+        RequestKind::TicketNews => Request::TicketNews {
+            since: Timestamp(0),
+        },
     }
 }
 
@@ -371,6 +374,7 @@ fn the_route_table_is_as_pinned() {
         "set_technician_email | technician ManageNotifications | dispatcher notify.email technician:bob | Unary",
         "set_tier_email | technician ManageNotifications | dispatcher notify.tier_email tier:l2 | Unary",
         "follow_ticket | technician ViewTickets | - | Unary",
+        "ticket_news | agent | - | Unary",
     ];
     for (got, want) in table.iter().zip(expected) {
         assert_eq!(got, want);
@@ -427,9 +431,23 @@ fn only_an_agents_screenshot_update_is_audited() {
         Some(("ticket.screenshot", format!("ticket:{TICKET}")))
     );
     // Health readings are too frequent to audit.
+    // The employee's own words and answers are in the ticket's history.
     for text in [
         AgentUpdate::Comment("97%".into()),
         AgentUpdate::Resolve("ok".into()),
+        AgentUpdate::Reply {
+            requester: "alice".into(),
+            text: "thanks".into(),
+        },
+        AgentUpdate::Fixed {
+            requester: "alice".into(),
+            score: Some(4),
+        },
+        AgentUpdate::NotFixed {
+            requester: "alice".into(),
+            words: "still broken".into(),
+            score: None,
+        },
     ] {
         assert_eq!(route(&update(text)).audit, AuditRule::Unaudited);
     }

@@ -25,6 +25,7 @@ mod diagnostics;
 mod feed;
 pub mod fit;
 mod migrate;
+mod news;
 mod notify;
 mod org;
 mod queue;
@@ -45,6 +46,7 @@ mod tests;
 pub use agents::AgentRecord;
 pub use audit::AUDIT_APPEND_ATTEMPTS;
 pub use feed::{prune_through, FEED_PRUNE_EVERY, FEED_RETAINED, MAX_FEED_BATCH};
+pub use news::MAX_AUTO_CLOSE_BATCH;
 pub use notify::{
     Channel, Delivery, DeliveryRecord, Mailbox, NewDelivery, Outcome, Targets, WebhookRow,
 };

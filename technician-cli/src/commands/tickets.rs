@@ -25,6 +25,8 @@ pub struct ShowJson {
     #[serde(flatten)]
     pub detail: TicketDetail,
     pub similar: Vec<SimilarTicket>,
+    /// The employee's latest satisfaction score (1–5), from the history.
+    pub rating: Option<u8>,
 }
 
 /// Most tickets one listing walks, whatever a relay hands out.
@@ -197,7 +199,15 @@ async fn execute(conn: &Connected, plan: Plan, out: Out<'_>) -> Result<(), CliEr
                 _ => return Err(unexpected(&request)),
             };
             if json {
-                print_json(out, &ShowJson { detail, similar })
+                let rating = render::rating(&detail);
+                print_json(
+                    out,
+                    &ShowJson {
+                        detail,
+                        similar,
+                        rating,
+                    },
+                )
             } else {
                 let now = Timestamp::now();
                 out.write_all(render::ticket_detail(&detail, now).as_bytes())?;

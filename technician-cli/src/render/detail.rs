@@ -49,6 +49,9 @@ pub fn ticket_detail(detail: &TicketDetail, now: Timestamp) -> String {
     for (name, text) in super::sla::clock_fields(t.sla.as_ref(), now) {
         field(&mut out, name, &text);
     }
+    if let Some(score) = rating(detail) {
+        field(&mut out, "Rating", &format!("{score}/5 (the employee's)"));
+    }
 
     out.push_str("\nDescription\n");
     if t.description.trim().is_empty() {
@@ -114,6 +117,14 @@ fn attachments(detail: &TicketDetail) -> String {
 
 fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
+}
+
+/// The employee's latest satisfaction score, if they gave one.
+pub fn rating(detail: &TicketDetail) -> Option<u8> {
+    detail.events.iter().rev().find_map(|e| match e.event {
+        TicketEventKind::Rated { score } => Some(score),
+        _ => None,
+    })
 }
 
 fn clock_name(clock: SlaClock) -> &'static str {

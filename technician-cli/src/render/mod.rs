@@ -12,7 +12,7 @@ pub mod sla;
 mod watch;
 
 pub use audit::audit_table;
-pub use detail::ticket_detail;
+pub use detail::{rating, ticket_detail};
 pub use queue::{agent_count_line, grouped, marked, search_hits, similar_section};
 pub use script::{
     approval_review, run_line, script_detail, script_table, ScriptChecks, ScriptShowJson,

@@ -4,6 +4,7 @@
 //! consent through the socket.
 
 mod consent;
+mod employee;
 
 use super::client::{DesktopClient, DesktopError};
 use super::connection::{DesktopService, MAX_DESKTOP_CONNECTIONS};
@@ -31,6 +32,7 @@ struct Rig {
     tmp: tempfile::TempDir,
     path: PathBuf,
     registry: Arc<ConsentRegistry>,
+    inbox: Arc<crate::inbox::Inbox>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -64,8 +66,10 @@ impl Rig {
         let me = effective_uid();
         let accounts = FakeAccounts::new(&[(&account_name(me), me)], None);
         let registry = ConsentRegistry::with_accounts(consent_timeout, Arc::new(accounts));
-        let service =
-            DesktopService::new(tmp.path(), &config, registry.clone()).with_idle_timeout(idle);
+        let inbox = crate::inbox::Inbox::in_memory();
+        let service = DesktopService::new(tmp.path(), &config, registry.clone())
+            .with_idle_timeout(idle)
+            .with_inbox(inbox.clone());
         let path = super::socket_path(tmp.path(), &config);
         let listener = DesktopListener::bind(&path).unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -76,6 +80,7 @@ impl Rig {
             tmp,
             path,
             registry,
+            inbox,
             stop: Some(stop),
             task: Some(task),
         }

@@ -8,6 +8,7 @@ use crate::store::StoreError;
 use triage_shared::limits::{MAX_MY_TICKETS, MAX_NAME_LEN};
 use triage_shared::protocol::Response;
 use triage_shared::ticket::check_text;
+use triage_shared::time::Timestamp;
 use triage_shared::AgentId;
 
 /// The number of tickets to return: `0` means "as many as allowed".
@@ -36,13 +37,28 @@ pub(super) async fn list(
     Ok(Response::MyTickets(tickets))
 }
 
+/// `TicketNews`: the agent's catch-up, the tickets it filed that changed
+/// at or after `since`, with the time the relay read them (`as_of`).
+pub(super) async fn news(
+    shared: &Shared,
+    agent: AgentId,
+    since: Timestamp,
+    now: Timestamp,
+) -> Result<Response, StoreError> {
+    let (tickets, more) = shared.store.ticket_news_since(agent, since).await?;
+    Ok(Response::TicketNews {
+        as_of: now,
+        tickets,
+        more,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use triage_shared::ids::CommentId;
     use triage_shared::limits::{MAX_TEXT_LEN, MAX_TITLE_LEN};
     use triage_shared::ticket::{Category, Comment, EmployeeTicket, Priority, Status};
-    use triage_shared::time::Timestamp;
     use triage_shared::TicketId;
 
     #[test]

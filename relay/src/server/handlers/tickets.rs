@@ -204,6 +204,15 @@ pub(in crate::server) async fn my_tickets(
     my_tickets::list(shared, peer.agent_id()?, &peer.actor(), requester, limit).await
 }
 
+pub(in crate::server) async fn ticket_news(
+    shared: &Shared,
+    peer: &Peer,
+    since: Timestamp,
+    now: Timestamp,
+) -> Result<Response, StoreError> {
+    my_tickets::news(shared, peer.agent_id()?, since, now).await
+}
+
 #[allow(clippy::too_many_arguments)] // the fields of the request, plus where it is recorded
 pub(in crate::server) async fn submit_update(
     shared: &Shared,
