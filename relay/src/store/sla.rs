@@ -150,6 +150,19 @@ async fn evaluate_in(
     ))
 }
 
+/// The clocks of a ticket being filed with its `Created` event.
+pub(super) fn on_filing(
+    ticket: &Ticket,
+    created: &TicketEvent,
+    policy: &SlaPolicy,
+) -> SlaEvaluation {
+    evaluate(
+        &facts_of(ticket, std::slice::from_ref(created), None),
+        policy,
+        ticket.created_at,
+    )
+}
+
 /// The sort key for "due": the next due time of a running clock, else the
 /// moment the resolution clock stopped plus what it had left.
 pub fn due_sort_key(sla: &TicketSla) -> Timestamp {

@@ -51,11 +51,14 @@ impl Store {
         created: &TicketEvent,
         snapshot: Option<&Snapshot>,
     ) -> Result<bool, StoreError> {
+        // A new ticket's history is its `Created` event alone, so its clocks
+        // need no read: they go into the row with it.
+        let clocks = sla::on_filing(ticket, created, &self.sla_policy());
         let mut tx = self.begin().await?;
         let result = async {
             let inserted = sqlx::query(&format!(
-                "INSERT INTO tickets ({TICKET_COLUMNS}, priority_rank) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                "INSERT INTO tickets ({TICKET_COLUMNS}, priority_rank, sla_attention_at, sla_next_event_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
                  ON CONFLICT (id) DO NOTHING"
             ))
             .bind(ticket.id.to_string())
@@ -72,10 +75,11 @@ impl Store {
             .bind(ticket.assignee.clone())
             .bind(ticket.created_at.millis())
             .bind(ticket.updated_at.millis())
-            .bind(ticket.sla_due_at.millis())
-            // Filled in by `sla::refresh` below, in this transaction.
-            .bind(None::<String>)
+            .bind(sla::due_sort_key(&clocks.sla).millis())
+            .bind(to_json(&clocks.sla)?)
             .bind(triage_shared::queue::priority_rank(ticket.priority))
+            .bind(clocks.sla.attention_at().map(|t| t.millis()))
+            .bind(clocks.next_event_at.map(|t| t.millis()))
             .execute(&mut *tx)
             .await?;
             if inserted.rows_affected() == 0 {
@@ -93,7 +97,6 @@ impl Store {
                 ));
             }
             insert_event(&mut tx, ticket.id, created).await?;
-            sla::refresh(&mut tx, ticket, &self.sla_policy(), ticket.created_at).await?;
             feed::append_created(&mut tx, ticket.id, created).await?;
             if let Some(snapshot) = snapshot {
                 sqlx::query("INSERT INTO ticket_snapshots (ticket_id, taken_at, snapshot_json) VALUES ($1, $2, $3)")
