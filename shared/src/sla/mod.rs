@@ -76,8 +76,8 @@ impl ClockStatus {
         }
     }
 
-    /// Business time left while paused or stopped (negative when over);
-    /// `None` while running, where the due time says more.
+    /// Business time left as of `as_of` (negative when over). Final while
+    /// paused or stopped; while running the due time says more.
     pub fn left_ms(&self) -> i64 {
         self.target_ms as i64 - self.used_ms as i64
     }
@@ -106,7 +106,7 @@ impl TicketSla {
     }
 
     /// The due time that matters next: the earliest of the running
-    /// clocks', else the resolution clock's target as if started now.
+    /// clocks'; `None` when neither runs.
     pub fn next_due(&self) -> Option<Timestamp> {
         self.clocks()
             .iter()
