@@ -101,6 +101,17 @@ pub fn human_duration(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 
+/// The days of the week as people write them, Monday first.
+pub const WEEKDAY_NAMES: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
 /// A point in time as a technician writes "since" it, relative to `now`:
 /// a duration ago (`2h`, `3 days`), a date (`2026-12-01`, midnight UTC), a
 /// date and time (`2026-12-01T09:30:00Z`, `2026-12-01 09:30`), `today`,
@@ -108,15 +119,6 @@ pub fn human_duration(d: Duration) -> String {
 /// UTC, today if it is that day).
 pub fn parse_since(text: &str, now: Timestamp) -> Result<Timestamp, String> {
     const DAY_MS: i64 = 86_400_000;
-    const WEEKDAYS: [&str; 7] = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
     let text = text.trim();
     let word = text.to_ascii_lowercase();
     let midnight = now.millis().div_euclid(DAY_MS) * DAY_MS;
@@ -126,7 +128,7 @@ pub fn parse_since(text: &str, now: Timestamp) -> Result<Timestamp, String> {
     if word == "yesterday" {
         return Ok(Timestamp(midnight - DAY_MS));
     }
-    if let Some(wanted) = WEEKDAYS
+    if let Some(wanted) = WEEKDAY_NAMES
         .iter()
         .position(|d| word.len() >= 3 && d.starts_with(&word))
     {

@@ -26,7 +26,7 @@
 
 use super::calendar::{BusinessHours, Calendar, OpenSpan};
 use crate::ticket::{Category, Priority};
-use crate::time::{human_duration, parse_duration};
+use crate::time::{human_duration, parse_duration, WEEKDAY_NAMES};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
@@ -143,7 +143,7 @@ impl SlaPolicy {
         let mut out = format!("warning_percent = {}\n", self.warning_percent);
         if let Calendar::BusinessHours(h) = &self.calendar {
             out.push_str(&format!("\n[calendar]\ntime_zone = \"{}\"\n", h.zone_name));
-            for (day, spans) in DAY_NAMES.iter().zip(&h.week) {
+            for (day, spans) in WEEKDAY_NAMES.iter().zip(&h.week) {
                 if !spans.is_empty() {
                     let text: Vec<String> = spans.iter().map(span_text).collect();
                     out.push_str(&format!("{day} = \"{}\"\n", text.join(", ")));
@@ -194,16 +194,6 @@ fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     })
     .unwrap_or_default()
 }
-
-const DAY_NAMES: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -346,7 +336,7 @@ impl RawCalendar {
             ))
         })?;
         let mut week: [Vec<OpenSpan>; 7] = Default::default();
-        for ((slot, text), day) in week.iter_mut().zip(days).zip(DAY_NAMES) {
+        for ((slot, text), day) in week.iter_mut().zip(days).zip(WEEKDAY_NAMES) {
             if let Some(text) = text {
                 *slot = parse_spans(day, text)?;
             }
