@@ -2,7 +2,8 @@
 //! holds (its store, written directly, and its keys, used through the
 //! relay's own agent link) and tries one way to get code run on an
 //! endpoint. Each ends with the endpoint's marker file absent and the
-//! refusal seen by the technician and recorded in the audit log.
+//! refusal seen by the technician and recorded in the audit log, or, for
+//! ticket news the relay pushes, refused by the agent or kept only to show.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use triage_shared::approval::{
     Interpreter, Roster, RosterEntry, ScriptId, SignedApproval, SignedScript,
 };
 use triage_shared::identity::KeyPair;
+use triage_shared::news::TicketNews;
 use triage_shared::remote::{AgentCommand, AgentReply};
 use triage_shared::roles::Role;
 use triage_shared::time::Timestamp;
@@ -480,4 +482,83 @@ async fn an_approval_replayed_after_the_clock_went_forward_and_back_is_refused()
     assert!(reason.starts_with("the approval expired"), "{reason}");
     assert_eq!(std::fs::read_to_string(marker(&s)).unwrap(), "ran\n");
     s.agent.stop_daemon().await;
+}
+
+/// Ticket news as the taken relay sends it over its own agent link.
+fn news(s: &Setup, title: &str, replies: Vec<triage_shared::ticket::Comment>) -> TicketNews {
+    TicketNews {
+        id: s.ticket.parse().expect("ticket id"),
+        title: title.into(),
+        requester: "dave".into(),
+        status: triage_shared::ticket::Status::Resolved,
+        updated_at: Timestamp::now(),
+        replies,
+    }
+}
+
+fn reply(text: &str, internal: bool) -> triage_shared::ticket::Comment {
+    triage_shared::ticket::Comment {
+        id: triage_shared::ids::CommentId::new_random(),
+        author: "mallory".into(),
+        text: text.into(),
+        created_at: Timestamp::now(),
+        internal,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_news_pushed_by_a_taken_relay_is_only_shown_never_run() {
+    let s = setup().await;
+    let inbox = s.agent.state_dir.join(triage_agent::inbox::INBOX_FILE);
+    let refused = |replies: &[AgentReply]| {
+        matches!(
+            replies,
+            [AgentReply::Error(e)] if e.kind == triage_shared::error::ErrorKind::InvalidInput
+        )
+    };
+
+    // Out of bounds: refused whole, nothing kept.
+    let too_many = (0..4).map(|_| reply("hi", false)).collect();
+    let internal = vec![reply("internal: the user is difficult", true)];
+    let terminal = vec![reply("\u{1b}]0;owned\u{7}", false)];
+    for (what, replies) in [
+        ("four replies", too_many),
+        ("an internal note", internal),
+        ("escape codes", terminal),
+    ] {
+        let answer = s
+            .send_command(AgentCommand::TicketNews(vec![news(
+                &s,
+                "Refused news",
+                replies,
+            )]))
+            .await;
+        assert!(refused(&answer), "{what}: {answer:?}");
+    }
+    let crowd = (0..triage_shared::news::MAX_NEWS_TICKETS + 1)
+        .map(|_| news(&s, "Refused news", Vec::new()))
+        .collect();
+    assert!(refused(
+        &s.send_command(AgentCommand::TicketNews(crowd)).await
+    ));
+    let kept = std::fs::read_to_string(&inbox).unwrap_or_default();
+    assert!(!kept.contains("Refused news"), "{kept}");
+
+    // Within bounds, a command in the text is text: kept to show, never run.
+    let evil = evil(&s);
+    let answer = s
+        .send_command(AgentCommand::TicketNews(vec![news(
+            &s,
+            "Run this: $(touch /tmp/x)",
+            vec![reply(evil.trim_end(), false)],
+        )]))
+        .await;
+    assert!(
+        matches!(answer.as_slice(), [AgentReply::NewsTaken { count: 1 }]),
+        "{answer:?}"
+    );
+    let kept = std::fs::read_to_string(&inbox).expect("inbox kept");
+    assert!(kept.contains("Run this"), "{kept}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_nothing_ran(&s);
 }
