@@ -366,6 +366,16 @@ pub enum SlaClock {
 }
 named_values!(SlaClock, "SLA clock");
 
+impl SlaClock {
+    /// The clock's name in a sentence: "first response", "resolution".
+    pub fn label(self) -> &'static str {
+        match self {
+            SlaClock::FirstResponse => "first response",
+            SlaClock::Resolution => "resolution",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketEvent {
     pub actor: String,

@@ -5,9 +5,9 @@
 use serde::{Deserialize, Serialize};
 use triage_shared::notify::NotifyEvent;
 use triage_shared::queue::{QueueEvent, QueueEventKind};
-use triage_shared::sla::{ClockState, ClockStatus};
+use triage_shared::sla::{ClockPhase, ClockState, ClockStatus};
 use triage_shared::text::clean;
-use triage_shared::ticket::{SlaClock, Ticket};
+use triage_shared::ticket::Ticket;
 use triage_shared::time::{human_duration, Timestamp};
 
 /// A queued mail, as the delivery row keeps it.
@@ -39,17 +39,15 @@ pub fn sla_line(ticket: &Ticket, now: Timestamp) -> String {
     let Some(sla) = &ticket.sla else {
         return "not computed yet".into();
     };
-    let state = |c: &ClockStatus| match (c.state, c.due_at) {
-        (ClockState::Running, Some(due)) if due <= now => format!(
+    let state = |c: &ClockStatus| match c.phase(now) {
+        ClockPhase::Late(due) => format!(
             "BREACHED: overdue by {} (was due {due})",
             human_duration(now.since(due))
         ),
-        (ClockState::Running, Some(due)) => {
-            format!("due in {} ({due})", human_duration(due.since(now)))
-        }
-        (ClockState::Paused, _) => "paused while waiting on the employee".into(),
-        _ if c.breached(now) => "missed".into(),
-        _ => "met".into(),
+        ClockPhase::Due(due) => format!("due in {} ({due})", human_duration(due.since(now))),
+        ClockPhase::Paused => "paused while waiting on the employee".into(),
+        ClockPhase::Missed => "missed".into(),
+        ClockPhase::Met => "met".into(),
     };
     // The clock due soonest leads; the other follows.
     let mut clocks = sla.clocks();
@@ -58,17 +56,10 @@ pub fn sla_line(ticket: &Ticket, now: Timestamp) -> String {
     format!(
         "{} ({}); {}: {}",
         state(lead),
-        clock_name(lead_name),
-        clock_name(other_name),
+        lead_name.label(),
+        other_name.label(),
         state(other)
     )
-}
-
-fn clock_name(clock: SlaClock) -> &'static str {
-    match clock {
-        SlaClock::FirstResponse => "first response",
-        SlaClock::Resolution => "resolution",
-    }
 }
 
 fn what(event: NotifyEvent) -> &'static str {

@@ -15,7 +15,7 @@
 //! holds every crossing already recorded, so two relays sweeping one store
 //! record each crossing once.
 
-use super::rows::{self, json, text, timestamp, TICKET_COLUMNS};
+use super::rows::{self, json, text, timestamp};
 use super::tickets::{lock_ticket, write_update, TicketUpdate};
 use super::{settle, Store, StoreError};
 use crate::agent_updates::is_technician;
@@ -57,6 +57,7 @@ pub fn facts_of(
 ) -> Vec<SlaFact> {
     let mut timed: Vec<(Timestamp, u8, SlaFact)> = Vec::new();
     let mut initial_priority = ticket.priority;
+    let mut priority_changed = false;
     for e in events {
         let fact = match &e.event {
             TicketEventKind::StatusChanged { to, .. } => SlaFact::StatusChanged {
@@ -75,11 +76,10 @@ pub fn facts_of(
                 crossing: Crossing::Breach,
             },
             TicketEventKind::PriorityChanged { from, to } => {
-                if timed
-                    .iter()
-                    .all(|(_, _, f)| !matches!(f, SlaFact::PriorityChanged { .. }))
-                {
+                // The first change says what the ticket was filed with.
+                if !priority_changed {
                     initial_priority = *from;
+                    priority_changed = true;
                 }
                 SlaFact::PriorityChanged { at: e.at, to: *to }
             }
@@ -317,20 +317,9 @@ impl Store {
         Ok(ids.last().copied())
     }
 
-    /// The clocks of ticket `id` as stored, read fresh (for tests and the
-    /// sweeper's log).
+    /// The clocks of ticket `id` as stored.
     pub async fn ticket_sla(&self, id: TicketId) -> Result<Option<TicketSla>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row
-            .as_ref()
-            .map(rows::ticket)
-            .transpose()?
-            .and_then(|t| t.sla))
+        Ok(self.ticket(id).await?.and_then(|t| t.sla))
     }
 }
 

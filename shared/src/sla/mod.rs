@@ -83,6 +83,33 @@ impl ClockStatus {
     }
 }
 
+/// Where a clock stands at a given moment, for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockPhase {
+    /// Running, due at this instant, still ahead.
+    Due(Timestamp),
+    /// Running past its due time.
+    Late(Timestamp),
+    /// Paused while the ticket waits.
+    Paused,
+    /// Stopped after its target.
+    Missed,
+    /// Stopped within its target.
+    Met,
+}
+
+impl ClockStatus {
+    pub fn phase(&self, now: Timestamp) -> ClockPhase {
+        match (self.state, self.due_at) {
+            (ClockState::Running, Some(due)) if due <= now => ClockPhase::Late(due),
+            (ClockState::Running, Some(due)) => ClockPhase::Due(due),
+            (ClockState::Paused, _) => ClockPhase::Paused,
+            _ if self.breached(now) => ClockPhase::Missed,
+            _ => ClockPhase::Met,
+        }
+    }
+}
+
 /// Both clocks of a ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketSla {

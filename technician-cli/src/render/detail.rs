@@ -5,7 +5,7 @@ use crate::text::{indented_block, relative};
 use std::fmt::Write as _;
 use triage_shared::protocol::TicketDetail;
 use triage_shared::text::clean;
-use triage_shared::ticket::{SlaClock, TicketEventKind};
+use triage_shared::ticket::TicketEventKind;
 use triage_shared::time::Timestamp;
 
 /// `tickets show`: header fields, description, snapshot, attached
@@ -127,13 +127,6 @@ pub fn rating(detail: &TicketDetail) -> Option<u8> {
     })
 }
 
-fn clock_name(clock: SlaClock) -> &'static str {
-    match clock {
-        SlaClock::FirstResponse => "first response",
-        SlaClock::Resolution => "resolution",
-    }
-}
-
 fn history(detail: &TicketDetail) -> String {
     // Events sort before comments made at the same moment: "escalated", then its note.
     let mut entries: Vec<(Timestamp, u8, String)> = Vec::new();
@@ -154,10 +147,10 @@ fn history(detail: &TicketDetail) -> String {
                 short(&attachment.to_string())
             ),
             TicketEventKind::SlaWarning { clock, due_at } => {
-                format!("SLA warning: {} due {due_at}", clock_name(*clock))
+                format!("SLA warning: {} due {due_at}", clock.label())
             }
             TicketEventKind::SlaBreached { clock, due_at } => {
-                format!("SLA breached: {} was due {due_at}", clock_name(*clock))
+                format!("SLA breached: {} was due {due_at}", clock.label())
             }
             TicketEventKind::Rated { score } => format!("rated the resolution {score}/5"),
             TicketEventKind::PriorityChanged { from, to } => {

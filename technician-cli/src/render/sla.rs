@@ -3,7 +3,7 @@
 
 use crate::text::{compact_duration, relative};
 use std::time::Duration;
-use triage_shared::sla::{ClockState, ClockStatus, TicketSla};
+use triage_shared::sla::{ClockPhase, ClockState, ClockStatus, TicketSla};
 use triage_shared::ticket::Ticket;
 use triage_shared::time::Timestamp;
 
@@ -48,21 +48,22 @@ pub fn due_cell(t: &Ticket, now: Timestamp) -> String {
 /// One clock as `tickets show` prints it.
 pub fn clock_text(clock: &ClockStatus, now: Timestamp) -> String {
     let target = business(clock.target_ms as i64);
-    match (clock.state, clock.due_at) {
-        (ClockState::Running, Some(due)) if due <= now => {
+    let used = business(clock.used_ms as i64);
+    match clock.phase(now) {
+        ClockPhase::Late(due) => {
             format!(
                 "BREACHED: was due {due} ({}; target {target})",
                 relative(due, now)
             )
         }
-        (ClockState::Running, Some(due)) => {
+        ClockPhase::Due(due) => {
             let warned = if clock.warned(now) { "WARNING: " } else { "" };
             format!(
                 "{warned}due {due} ({}; target {target})",
                 relative(due, now)
             )
         }
-        (ClockState::Paused, _) => {
+        ClockPhase::Paused => {
             let left = clock.left_ms();
             if left < 0 {
                 format!(
@@ -73,11 +74,8 @@ pub fn clock_text(clock: &ClockStatus, now: Timestamp) -> String {
                 format!("paused while waiting, {} of {target} left", business(left))
             }
         }
-        _ if clock.breached(now) => format!(
-            "missed: took {} of {target}",
-            business(clock.used_ms as i64)
-        ),
-        _ => format!("met: took {} of {target}", business(clock.used_ms as i64)),
+        ClockPhase::Missed => format!("missed: took {used} of {target}"),
+        ClockPhase::Met => format!("met: took {used} of {target}"),
     }
 }
 
