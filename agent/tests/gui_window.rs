@@ -8,9 +8,11 @@ use egui_kittest::Harness;
 use std::time::Duration;
 use triage_agent::capture::image::{self, Rgba, RgbaImage};
 use triage_agent::desktop::protocol::{ConsentAnswer, HelpForm, CONSENT_TIMEOUT};
+use triage_agent::gui::articles::SUGGEST_DEBOUNCE;
 use triage_agent::gui::fake::{FakeCapturer, FakeLink, ManualClock};
 use triage_agent::gui::{ConsentAsk, HelpApp, HelpWindow, LinkCommand, LinkEvent, Session};
 use triage_shared::ids::CommentId;
+use triage_shared::kb::{ArticleId, PublicArticle, Suggestion};
 use triage_shared::ticket::{Category, Comment, EmployeeTicket, Priority, Status};
 use triage_shared::time::Timestamp;
 use triage_shared::TicketId;
@@ -108,6 +110,7 @@ fn filling_the_form_and_clicking_get_help_files_it_and_shows_the_ticket_id() {
             category: Category::Hardware,
             priority: Priority::Urgent,
             screenshot: None,
+            viewed_articles: Vec::new(),
         },
         "no screenshot unless the box is ticked"
     );
@@ -350,4 +353,119 @@ fn a_resolved_ticket_asks_did_this_fix_it_and_yes_sends_the_score() {
             score: Some(4),
         }]
     );
+}
+
+fn suggestion(id: u64, title: &str) -> Suggestion {
+    Suggestion {
+        id: ArticleId(id),
+        title: title.into(),
+        excerpt: "Open the VPN app and sign in again.".into(),
+    }
+}
+
+/// Types a problem and waits out the pause: the window asks for articles.
+fn typed_and_paused(w: &mut Window, text: &str) {
+    w.type_problem(text);
+    assert!(
+        !w.link
+            .take_sent()
+            .iter()
+            .any(|c| matches!(c, LinkCommand::SuggestArticles { .. })),
+        "nothing is asked while typing"
+    );
+    w.clock.advance(SUGGEST_DEBOUNCE);
+    w.harness.run();
+    assert_eq!(
+        w.link.take_sent(),
+        [LinkCommand::SuggestArticles { text: text.into() }]
+    );
+}
+
+#[test]
+fn articles_are_offered_as_the_employee_types_and_still_need_help_files_with_them() {
+    let mut w = open(false);
+    w.type_problem("vpn");
+    assert!(w.shows("Type at least 3 words to see articles that may help."));
+    w.link.take_sent();
+    let text = "vpn drops every hour";
+    w.harness
+        .get_by_label("What's wrong?")
+        .type_text(" drops every hour");
+    w.harness.run();
+    w.link.take_sent();
+    w.clock.advance(SUGGEST_DEBOUNCE);
+    w.harness.run();
+    assert_eq!(
+        w.link.take_sent(),
+        [LinkCommand::SuggestArticles { text: text.into() }]
+    );
+    w.daemon_says(LinkEvent::Suggestions {
+        text: text.into(),
+        list: vec![suggestion(3, "VPN keeps disconnecting")],
+    });
+    assert!(w.shows("These articles may help:"));
+    assert!(w.shows("Open the VPN app and sign in again."));
+    w.click("Read: VPN keeps disconnecting");
+    assert_eq!(
+        w.link.take_sent(),
+        [LinkCommand::OpenArticle { id: ArticleId(3) }]
+    );
+    w.daemon_says(LinkEvent::Article(PublicArticle {
+        id: ArticleId(3),
+        title: "VPN keeps disconnecting".into(),
+        body: "# Reconnect\n- Sign out\n- Sign in again".into(),
+        updated_at: Timestamp(0),
+    }));
+    assert!(w.shows("Reconnect"));
+    assert!(w.shows("• Sign in again"));
+    w.click("I still need help");
+    let form = w.filed_form();
+    assert_eq!(form.text, text);
+    assert_eq!(form.viewed_articles, [ArticleId(3)]);
+}
+
+#[test]
+fn this_solved_it_files_nothing_and_thanks_the_employee() {
+    let mut w = open(false);
+    let text = "printer paper jam again";
+    typed_and_paused(&mut w, text);
+    w.daemon_says(LinkEvent::Suggestions {
+        text: text.into(),
+        list: vec![suggestion(5, "Paper jams")],
+    });
+    w.click("Read: Paper jams");
+    w.link.take_sent();
+    w.daemon_says(LinkEvent::Article(PublicArticle {
+        id: ArticleId(5),
+        title: "Paper jams".into(),
+        body: "Open tray 2.".into(),
+        updated_at: Timestamp(0),
+    }));
+    w.click("This solved it");
+    assert_eq!(
+        w.link.take_sent(),
+        [LinkCommand::Solved {
+            article: ArticleId(5),
+            query: text.into()
+        }]
+    );
+    w.daemon_says(LinkEvent::Deflected {
+        article: ArticleId(5),
+    });
+    assert!(w.shows("Glad that helped. No ticket was filed."));
+    assert!(w.harness.state().app.form.text.is_empty());
+}
+
+#[test]
+fn without_articles_the_window_shows_nothing_about_them() {
+    let mut w = open(false);
+    let text = "monitor flickers sometimes";
+    typed_and_paused(&mut w, text);
+    // The daemon found none (or the relay is away): no message at all.
+    w.daemon_says(LinkEvent::Suggestions {
+        text: text.into(),
+        list: vec![],
+    });
+    assert!(!w.shows("These articles may help:"));
+    assert!(w.harness.query_by_label_contains("cannot").is_none());
 }

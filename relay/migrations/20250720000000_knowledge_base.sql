@@ -30,6 +30,14 @@ CREATE TABLE kb_articles (
 
 CREATE INDEX kb_articles_by_updated ON kb_articles (updated_at, id);
 
+-- The last article number handed out. Taking the next one updates this
+-- row, whose lock orders concurrent `kb add`s on every backend.
+CREATE TABLE kb_article_counter (
+    id      BIGINT PRIMARY KEY CHECK (id = 1),
+    last_id BIGINT NOT NULL
+);
+INSERT INTO kb_article_counter (id, last_id) VALUES (1, 0);
+
 -- Every version an article had, the current one included, so an edit
 -- never loses the text it replaced.
 CREATE TABLE kb_article_versions (

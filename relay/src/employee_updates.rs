@@ -86,6 +86,12 @@ pub fn apply(
             decided.comments.push(comment(words));
             *score
         }
+        // What they read is kept beside the ticket (`store::kb`), not in
+        // its history: the ticket itself does not change.
+        AgentUpdate::ArticlesViewed { .. } => {
+            decided.ticket.updated_at = ticket.updated_at;
+            None
+        }
         AgentUpdate::Comment(_) | AgentUpdate::Resolve(_) | AgentUpdate::Screenshot(_) => {
             return None
         }

@@ -5,6 +5,7 @@
 //!
 //! [`UpdateId`]: crate::ids::UpdateId
 
+use crate::kb::{ArticleId, MAX_VIEWED_ARTICLES};
 use crate::limits::MAX_NAME_LEN;
 use crate::limits::{MAX_ATTACHED_SCREENSHOT_LEN, MAX_TEXT_LEN};
 use crate::news::check_score;
@@ -40,6 +41,12 @@ pub enum AgentUpdate {
         words: String,
         score: Option<u8>,
     },
+    /// The knowledge base articles the employee opened in the Get help
+    /// window before filing the ticket anyway ("I still need help").
+    ArticlesViewed {
+        requester: String,
+        articles: Vec<ArticleId>,
+    },
 }
 
 /// The first bytes of every PNG file.
@@ -57,7 +64,9 @@ impl AgentUpdate {
             | AgentUpdate::Resolve(text)
             | AgentUpdate::Reply { text, .. }
             | AgentUpdate::NotFixed { words: text, .. } => Some(text),
-            AgentUpdate::Screenshot(_) | AgentUpdate::Fixed { .. } => None,
+            AgentUpdate::Screenshot(_)
+            | AgentUpdate::Fixed { .. }
+            | AgentUpdate::ArticlesViewed { .. } => None,
         }
     }
 
@@ -75,6 +84,13 @@ impl AgentUpdate {
             AgentUpdate::Fixed { requester, score } => {
                 check_requester(requester)?;
                 return score.map_or(Ok(()), check_score);
+            }
+            AgentUpdate::ArticlesViewed {
+                requester,
+                articles,
+            } => {
+                check_requester(requester)?;
+                return check_viewed(articles);
             }
             AgentUpdate::NotFixed {
                 requester,
@@ -94,10 +110,21 @@ impl AgentUpdate {
         match self {
             AgentUpdate::Reply { requester, .. }
             | AgentUpdate::Fixed { requester, .. }
-            | AgentUpdate::NotFixed { requester, .. } => Some(requester),
+            | AgentUpdate::NotFixed { requester, .. }
+            | AgentUpdate::ArticlesViewed { requester, .. } => Some(requester),
             AgentUpdate::Comment(_) | AgentUpdate::Resolve(_) | AgentUpdate::Screenshot(_) => None,
         }
     }
+}
+
+fn check_viewed(articles: &[ArticleId]) -> Result<(), InvalidInput> {
+    if articles.is_empty() || articles.len() > MAX_VIEWED_ARTICLES {
+        return Err(InvalidInput::new(
+            "articles",
+            format!("are {}; give 1 to {MAX_VIEWED_ARTICLES}", articles.len()),
+        ));
+    }
+    Ok(())
 }
 
 fn check_requester(requester: &str) -> Result<(), InvalidInput> {

@@ -16,6 +16,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod identity;
 pub mod ids;
+pub mod kb;
 pub mod limits;
 pub mod news;
 pub mod notify;

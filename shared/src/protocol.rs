@@ -17,6 +17,10 @@ use crate::audit::AuditEntry;
 use crate::diagnostics::Snapshot;
 use crate::identity::PublicKey;
 use crate::ids::{AgentId, TicketId, UpdateId};
+use crate::kb::{
+    Article, ArticleChange, ArticleContent, ArticleCursor, ArticleDraft, ArticleFilter, ArticleHit,
+    ArticleId, ArticleSummary, Deflection, PublicArticle, Suggestion, TicketArticles,
+};
 use crate::notify::{NotifyEvent, WebhookSummary, WebhookTestResult};
 use crate::queue::{
     AgentCount, AgentFilter, SearchHit, SearchQuery, SimilarTicket, TicketCursor, TicketFilter,
@@ -403,6 +407,69 @@ pub enum Request {
     TicketNews {
         since: Timestamp,
     },
+    /// `kb add`: a new article; answered `Article`.
+    AddArticle {
+        draft: ArticleDraft,
+    },
+    /// `kb list`: a page of articles, newest change first, after `after`
+    /// (the last of the page before); answered `Articles`. `limit` 0 means
+    /// as many as the relay allows ([`crate::kb::MAX_ARTICLE_PAGE`]).
+    ListArticles {
+        filter: ArticleFilter,
+        after: Option<ArticleCursor>,
+        limit: u32,
+    },
+    /// `kb show`: one article, at `version` or its newest; `Article`.
+    ShowArticle {
+        id: ArticleId,
+        version: Option<u32>,
+    },
+    /// `kb search`: active articles (internal ones included) whose text
+    /// best matches `query`; `ArticleHits`.
+    SearchArticles {
+        query: SearchQuery,
+        limit: u32,
+    },
+    /// `kb edit`: a new version on top of `change.base_version`; `Article`.
+    EditArticle {
+        id: ArticleId,
+        change: ArticleChange,
+    },
+    /// `kb retire`: never offered or suggested again (kept, and shown by
+    /// `kb show`); `Article`.
+    RetireArticle {
+        id: ArticleId,
+    },
+    /// `tickets resolve --kb`: resolve the ticket naming the article that
+    /// solved it, in one change; answered as `ChangeStatus` is.
+    ResolveWithArticle {
+        id: TicketId,
+        note: Option<String>,
+        article: ArticleId,
+    },
+    /// `tickets show`: the articles matching a ticket, those its employee
+    /// read before filing it, and the one that solved it; `TicketArticles`.
+    TicketArticles {
+        ticket: TicketId,
+    },
+    /// Agents only, for the Get help window: public, active articles
+    /// matching what the employee is typing; `Suggestions`.
+    SuggestArticles {
+        text: String,
+    },
+    /// Agents only: one public, active article; `PublicArticle`.
+    ReadArticle {
+        id: ArticleId,
+    },
+    /// Agents only: "This solved it" (idempotent on the deflection id); `Ok`.
+    RecordDeflection {
+        deflection: Deflection,
+    },
+    /// `kb add --from-ticket`: an article's first draft from a ticket's
+    /// title, description and resolution note; `ArticleDraft`.
+    DraftArticle {
+        ticket: TicketId,
+    },
 }
 
 impl Request {
@@ -496,6 +563,17 @@ pub enum Response {
         tickets: Vec<crate::news::TicketNews>,
         more: bool,
     },
+    Article(Box<Article>),
+    /// A page of `ListArticles`; `next` is where the next page starts.
+    Articles {
+        articles: Vec<ArticleSummary>,
+        next: Option<ArticleCursor>,
+    },
+    ArticleHits(Vec<ArticleHit>),
+    TicketArticles(TicketArticles),
+    Suggestions(Vec<Suggestion>),
+    PublicArticle(Box<PublicArticle>),
+    ArticleDraft(Box<ArticleContent>),
 }
 
 impl Response {

@@ -78,6 +78,10 @@ pub enum Action {
     ManageSla,
     /// Webhooks, technicians' and tiers' email addresses.
     ManageNotifications,
+    /// Write knowledge base articles and new versions of them.
+    WriteArticles,
+    /// Retire a knowledge base article for good.
+    RetireArticles,
 }
 
 /// The permission table. Support tiers are cumulative (an L3 may do what an
@@ -95,6 +99,10 @@ pub fn roles_allowed(action: Action) -> &'static [Role] {
         RegisterTechnician | CreateEnrollmentToken | ViewAudit | ManageOrg => &[Admin],
         RemoveTechnician | SetTechnicianRoles | RemoveAgent | ListTokens | RevokeToken => &[Admin],
         ManageSla | ManageNotifications => &[Admin],
+        // Whoever solves tickets writes down how; taking an article out of
+        // the employees' sight is for the senior tiers.
+        WriteArticles => &[L1, L2, L3, Admin],
+        RetireArticles => &[L2, L3, Admin],
     }
 }
 

@@ -11,6 +11,9 @@ use triage_shared::agent_update::AgentUpdate;
 use triage_shared::codec::{decode_frame, encode};
 use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::ids::{AgentId, CommentId, TicketId, UpdateId};
+use triage_shared::kb::{
+    ArticleContent, ArticleDraft, ArticleId, Deflection, Suggestion, Visibility,
+};
 use triage_shared::news::TicketNews;
 use triage_shared::notify::NotifyEvent;
 use triage_shared::protocol::{PeerKind, Request, Response, Welcome};
@@ -422,6 +425,73 @@ fn frames() -> Vec<(String, String)> {
         "event.rated",
         encode(&TicketEventKind::Rated { score: 4 }).unwrap(),
     );
+    // The knowledge base and self-service.
+    add(
+        "request.add_article",
+        encode(&Request::AddArticle {
+            draft: ArticleDraft {
+                content: ArticleContent {
+                    title: "VPN".into(),
+                    body: "Sign in.".into(),
+                    category: Some(Category::Network),
+                    tags: vec!["vpn".into()],
+                    visibility: Visibility::Internal,
+                    script: None,
+                },
+                from_ticket: Some(TICKET),
+            },
+        })
+        .unwrap(),
+    );
+    add(
+        "request.resolve_with_article",
+        encode(&Request::ResolveWithArticle {
+            id: TICKET,
+            note: Some("done".into()),
+            article: ArticleId(12),
+        })
+        .unwrap(),
+    );
+    add(
+        "request.suggest_articles",
+        encode(&Request::SuggestArticles {
+            text: "vpn drops hourly".into(),
+        })
+        .unwrap(),
+    );
+    add(
+        "response.suggestions",
+        encode(&Response::Suggestions(vec![Suggestion {
+            id: ArticleId(12),
+            title: "VPN".into(),
+            excerpt: "Sign in.".into(),
+        }]))
+        .unwrap(),
+    );
+    add(
+        "request.record_deflection",
+        encode(&Request::RecordDeflection {
+            deflection: Deflection {
+                id: Uuid::from_u128(5),
+                article: ArticleId(12),
+                query: "vpn".into(),
+                requester: "alice".into(),
+            },
+        })
+        .unwrap(),
+    );
+    add(
+        "request.submit_update_articles_viewed",
+        encode(&Request::SubmitUpdate {
+            id: UPDATE,
+            ticket: TICKET,
+            update: AgentUpdate::ArticlesViewed {
+                requester: "alice".into(),
+                articles: vec![ArticleId(12)],
+            },
+        })
+        .unwrap(),
+    );
     out
 }
 
@@ -506,6 +576,13 @@ const GOLDEN: &[(&str, &str)] = &[
     ("request.submit_update_fixed", "0000002c1510000000000000000000000000000000071000112233445566778899aabbccddeeff0405616c6963650104"),
     ("request.submit_update_not_fixed", "0000002e1510000000000000000000000000000000071000112233445566778899aabbccddeeff0505616c696365026e6f00"),
     ("event.rated", "000000020704"),
+    // The knowledge base and self-service, as first sent.
+    ("request.add_article", "00000029390356504e085369676e20696e2e0102010376706e0100011000112233445566778899aabbccddeeff"),
+    ("request.resolve_with_article", "000000193f1000112233445566778899aabbccddeeff0104646f6e650c"),
+    ("request.suggest_articles", "00000012411076706e2064726f707320686f75726c79"),
+    ("response.suggestions", "0000001027010c0356504e085369676e20696e2e"),
+    ("request.record_deflection", "0000001d4310000000000000000000000000000000050c0376706e05616c696365"),
+    ("request.submit_update_articles_viewed", "0000002c1510000000000000000000000000000000071000112233445566778899aabbccddeeff0605616c696365010c"),
 ];
 
 #[test]

@@ -3,6 +3,7 @@
 //! commands receive typed values and a typo is a usage error (exit 2).
 //! Script, audit and diagnostics commands are in the submodules.
 
+mod kb;
 mod logs;
 mod notify;
 mod ops;
@@ -10,6 +11,7 @@ mod queue;
 mod roster;
 mod script;
 
+pub use kb::{KbCommand, OrNone, TagList};
 pub use logs::{LogsArgs, ScreenshotArgs};
 pub use notify::{
     EventList, TiersCommand, WebhooksCommand, TECHNICIAN_DEFAULT_EVENTS, TIER_DEFAULT_EVENTS,
@@ -89,6 +91,10 @@ pub enum Command {
     /// Enrollment tokens for new endpoints.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// The knowledge base: articles from solved problems, offered to
+    /// employees in the Get help window before they file a ticket.
+    #[command(subcommand)]
+    Kb(KbCommand),
     /// The SLA policy: response and resolution targets, business hours.
     #[command(subcommand)]
     Sla(SlaCommand),
@@ -163,8 +169,14 @@ pub enum TicketsCommand {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Resolve a ticket, saying what fixed it.
-    Resolve { id: String, note: String },
+    /// Resolve a ticket, saying what fixed it; --kb names the knowledge
+    /// base article that solved it (counted on the article).
+    Resolve {
+        id: String,
+        note: String,
+        #[arg(long, value_name = "ARTICLE")]
+        kb: Option<triage_shared::kb::ArticleId>,
+    },
     /// Close a ticket.
     Close {
         id: String,

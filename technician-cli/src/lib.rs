@@ -225,6 +225,7 @@ async fn dispatch(
         Command::Agents(c) => commands::admin::agents(&home, c, out).await?,
         Command::Technicians(c) => commands::admin::technicians(&home, c, out).await?,
         Command::Tokens(c) => commands::admin::tokens(&home, c, out).await?,
+        Command::Kb(c) => commands::kb::run(&home, c, out).await?,
         Command::Sla(c) => commands::sla::run(&home, c, out).await?,
         Command::Webhooks(c) => commands::notify::webhooks(&home, c, out).await?,
         Command::Tiers(c) => commands::notify::tiers(&home, c, out).await?,

@@ -33,6 +33,7 @@ fn form(text: &str) -> HelpForm {
         category: Category::Software,
         priority: Priority::High,
         screenshot: None,
+        viewed_articles: Vec::new(),
     }
 }
 

@@ -562,3 +562,73 @@ async fn ticket_news_pushed_by_a_taken_relay_is_only_shown_never_run() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_nothing_ran(&s);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_fix_named_by_a_taken_relay_is_only_shown_and_still_needs_a_real_approval() {
+    let s = setup().await;
+    let attacker = Attacker::of(&s).await;
+    let id = attach(&s, "echo harmless\n").await;
+    s.approve(&id.to_string(), &[]).await.expect("approve");
+    // A real article names the approved script as the known fix.
+    let harmless = triage_shared::approval::ScriptDigest::of(b"echo harmless\n");
+    let body = s.d.dir.path().join("article.md");
+    std::fs::write(&body, "Restart the spooler with the known fix.").unwrap();
+    s.alice
+        .run(&[
+            "kb",
+            "add",
+            "--title",
+            "Printing stuck",
+            "--body",
+            body.to_str().unwrap(),
+            "--script",
+            &harmless.to_string(),
+        ])
+        .await
+        .expect("kb add");
+
+    // The attacker swaps the script for theirs, re-signed under alice's
+    // name with a fresh key, and points the article at it, with a command
+    // in its text for the employee's window.
+    let fresh = KeyPair::generate();
+    let mut m = stored(&s, id).await.manifest;
+    let evil = evil(&s);
+    m.digest = triage_shared::approval::ScriptDigest::of(evil.as_bytes());
+    m.author_key = fresh.public_key();
+    let evil_digest = m.digest;
+    let forged = m.sign(&fresh);
+    attacker.replace_script(id, &forged, evil.as_bytes()).await;
+    sqlx::query("UPDATE kb_articles SET script_digest = $1, body = $2 WHERE id = 1")
+        .bind(evil_digest.to_string())
+        .bind(format!("Paste this in a terminal: $({})", evil.trim_end()))
+        .execute(&attacker.pool)
+        .await
+        .unwrap();
+
+    // The window shows the text, and nothing runs.
+    let socket = s.agent.desktop_socket().await;
+    let (mut window, _) = triage_agent::desktop::client::DesktopClient::connect(&socket)
+        .await
+        .unwrap();
+    let read = window
+        .open_article(triage_shared::kb::ArticleId(1))
+        .await
+        .expect("a public article is shown");
+    assert!(read.body.contains("Paste this"), "{}", read.body);
+    // Technicians see which script the article names, and that it still
+    // needs the ticket's own approval.
+    let shown = s.alice.run(&["kb", "show", "KB-1"]).await.unwrap();
+    assert!(
+        shown.contains(&evil_digest.to_string()) && shown.contains("still needs"),
+        "{shown}"
+    );
+    // Run on the strength of the article and carol's approval of the real
+    // script: the endpoint refuses.
+    let err = run_refused(&s, id).await;
+    assert!(
+        err.contains("not an author on this agent's organisation roster"),
+        "{err}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_nothing_ran(&s);
+}

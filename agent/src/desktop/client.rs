@@ -26,6 +26,7 @@ use crate::inbox::InboxView;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
+use triage_shared::kb::{ArticleId, PublicArticle, Suggestion};
 use triage_shared::ticket::EmployeeTicket;
 use triage_shared::TicketId;
 
@@ -206,6 +207,40 @@ impl DesktopClient {
         }
     }
 
+    /// Knowledge base articles that may answer `text`; empty when there
+    /// are none or the help desk cannot be reached.
+    pub async fn suggest_articles(
+        &mut self,
+        text: String,
+    ) -> Result<Vec<Suggestion>, DesktopError> {
+        match self
+            .exchange(&DesktopRequest::SuggestArticles { text })
+            .await?
+        {
+            DesktopReply::Suggestions(list) => Ok(list),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// One suggested article, to read.
+    pub async fn open_article(&mut self, id: ArticleId) -> Result<PublicArticle, DesktopError> {
+        match self.exchange(&DesktopRequest::OpenArticle { id }).await? {
+            DesktopReply::Article(article) => Ok(article),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// "This solved it" for `article`, with what the user had typed.
+    pub async fn solved(&mut self, article: ArticleId, query: String) -> Result<(), DesktopError> {
+        match self
+            .exchange(&DesktopRequest::Solved { article, query })
+            .await?
+        {
+            DesktopReply::Deflected { .. } => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Makes this connection carry the user's inbox whenever it changes.
     pub async fn watch_inbox(mut self) -> Result<InboxChannel, DesktopError> {
         self.send(&DesktopRequest::WatchInbox).await?;
@@ -273,6 +308,9 @@ fn unexpected(reply: DesktopReply) -> DesktopError {
         DesktopReply::ConsentReady => "consent ready",
         DesktopReply::Inbox(_) => "inbox",
         DesktopReply::Queued { .. } => "queued",
+        DesktopReply::Suggestions(_) => "suggestions",
+        DesktopReply::Article(_) => "article",
+        DesktopReply::Deflected { .. } => "deflected",
     };
     DesktopError::Protocol(format!("`{name}` out of turn"))
 }

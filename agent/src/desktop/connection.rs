@@ -26,7 +26,7 @@ use super::employee::{self, Answer};
 use super::frame::{read_frame, write_frame, CodecError};
 use super::peer::{AllowedPeers, Peer};
 use super::protocol::{ConsentAnswer, DesktopReply, DesktopRequest, DESKTOP_PROTOCOL_VERSION};
-use super::requests;
+use super::{requests, self_service};
 use crate::config::AgentConfig;
 use crate::help::FileOptions;
 use crate::inbox::Inbox;
@@ -256,6 +256,13 @@ where
                     score,
                 };
                 employee::answer_fixed(&service, &peer, ticket, answer)
+            }
+            DesktopRequest::SuggestArticles { text } => {
+                self_service::suggest(&service, &text).await
+            }
+            DesktopRequest::OpenArticle { id } => self_service::open(&service, id).await,
+            DesktopRequest::Solved { article, query } => {
+                self_service::solved(&service, &peer, article, &query)
             }
         };
         if send(&mut writer, &reply).await.is_err() {

@@ -70,6 +70,7 @@ mod tests {
             category: Category::Software,
             priority: Priority::High,
             screenshot: Some(vec![1]),
+            viewed_articles: Vec::new(),
         };
         let request = help_request(form, "alice").unwrap();
         assert_eq!(request.title, "Outlook crashes");
@@ -86,6 +87,7 @@ mod tests {
             category: Category::Other,
             priority: Priority::Normal,
             screenshot: None,
+            viewed_articles: Vec::new(),
         };
         assert!(help_request(blank, "alice").unwrap_err().contains("empty"));
     }

@@ -66,6 +66,7 @@ mod tests {
             category: Category::Hardware,
             priority: Priority::High,
             screenshot: Some(vec![1, 2, 3]),
+            viewed_articles: Vec::new(),
         });
         let frame = encode(&form).unwrap();
         let len = body_len(frame[..4].try_into().unwrap()).unwrap();

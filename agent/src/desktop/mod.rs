@@ -48,6 +48,7 @@ pub mod protocol;
 pub mod render;
 mod requests;
 pub mod seat;
+mod self_service;
 pub use requests::{MY_TICKETS_TIMEOUT, RELAY_UNREACHABLE};
 #[cfg(unix)]
 pub mod server;

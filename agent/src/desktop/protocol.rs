@@ -20,6 +20,12 @@
 //!                  ◄─────────────────────── Inbox(..) now and on every change
 //!   ReplyToTicket | AnswerFixed ──────────►  requester = the peer's account
 //!                  ◄─────────────────────── Queued{ticket} | Error (outbox → relay)
+//!   SuggestArticles{text} ────────────────►  relay: SuggestArticles (public only)
+//!                  ◄─────────────────────── Suggestions(≤ 3; none when offline)
+//!   OpenArticle{id} ──────────────────────►  relay: ReadArticle
+//!                  ◄─────────────────────── Article | Error
+//!   Solved{article, query} ───────────────►  deflection → outbox → relay
+//!                  ◄─────────────────────── Deflected{article} | Error
 //! ```
 //!
 //! bincode is positional: append variants at the end, never reorder, or
@@ -27,10 +33,12 @@
 
 use crate::inbox::InboxView;
 use serde::{Deserialize, Serialize};
+use triage_shared::kb::{ArticleId, PublicArticle, Suggestion};
 use triage_shared::ticket::{Category, EmployeeTicket, Priority};
 use triage_shared::TicketId;
 
-pub const DESKTOP_PROTOCOL_VERSION: u16 = 1;
+/// 2: `HelpForm` carries the articles read before filing.
+pub const DESKTOP_PROTOCOL_VERSION: u16 = 2;
 
 /// Largest frame either side sends or accepts on the local socket: a
 /// full-resolution screenshot for a technician fits (a 4K screen's PNG is
@@ -71,6 +79,14 @@ pub enum DesktopRequest {
         words: Option<String>,
         score: Option<u8>,
     },
+    /// Knowledge base articles that may answer what the user is typing:
+    /// `Suggestions`, empty when there are none or the relay is away.
+    SuggestArticles { text: String },
+    /// One suggested article, to read in the window: `Article`.
+    OpenArticle { id: ArticleId },
+    /// "This solved it": no ticket; the help desk counts the article as
+    /// having helped. `query` is what the user had typed: `Deflected`.
+    Solved { article: ArticleId, query: String },
 }
 
 /// What the employee typed and chose in the window.
@@ -84,6 +100,9 @@ pub struct HelpForm {
     /// A PNG of the screen, only when the user ticked "include"; at most
     /// [`triage_shared::limits::MAX_ATTACHED_SCREENSHOT_LEN`] bytes.
     pub screenshot: Option<Vec<u8>>,
+    /// Knowledge base articles the user opened before asking anyway ("I
+    /// still need help"), at most [`triage_shared::kb::MAX_VIEWED_ARTICLES`].
+    pub viewed_articles: Vec<ArticleId>,
 }
 
 /// The user's answer to a technician's screenshot request.
@@ -133,5 +152,13 @@ pub enum DesktopReply {
     /// or when the network is back).
     Queued {
         ticket: TicketId,
+    },
+    /// Articles for what the user typed, best first (at most
+    /// [`triage_shared::kb::MAX_SUGGESTIONS`]).
+    Suggestions(Vec<Suggestion>),
+    Article(PublicArticle),
+    /// The deflection is in the outbox, on its way to the help desk.
+    Deflected {
+        article: ArticleId,
     },
 }

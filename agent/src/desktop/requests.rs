@@ -37,6 +37,7 @@ pub(crate) async fn file_ticket(
                 .into(),
         );
     }
+    let viewed = form.viewed_articles.clone();
     let request = match help_request(form, &peer.account) {
         Ok(request) => request,
         Err(why) => return DesktopReply::Error(why),
@@ -46,6 +47,7 @@ pub(crate) async fn file_ticket(
     {
         Ok(filed) => {
             info!(ticket_id = %filed.id(), delivered = filed.is_delivered(), with_screenshot, "filed a ticket for the Get help window");
+            super::self_service::record_viewed(service, peer, filed.id(), &viewed);
             DesktopReply::Filed {
                 ticket: filed.id(),
                 delivered: filed.is_delivered(),

@@ -12,6 +12,7 @@
 //!                    ──Deny / CONSENT_TIMEOUT──► Deny
 //! ```
 
+use super::articles::SelfService;
 use super::consent::{Answered, ConsentQueue};
 use super::link::{ConsentAsk, DaemonLink, LinkCommand, LinkEvent, Session};
 use super::sources::{Capturer, Clock, NoNotifications, Notifier};
@@ -152,6 +153,7 @@ pub struct HelpApp {
     consents: ConsentQueue,
     notifier: Box<dyn Notifier>,
     updates: Updates,
+    articles: SelfService,
 }
 
 impl HelpApp {
@@ -175,7 +177,38 @@ impl HelpApp {
             consents: ConsentQueue::default(),
             notifier: Box::new(NoNotifications),
             updates: Updates::default(),
+            articles: SelfService::default(),
         }
+    }
+
+    /// Knowledge base articles for what the user typed, and the one open.
+    pub fn articles(&self) -> &SelfService {
+        &self.articles
+    }
+
+    /// "Read" on a suggested article.
+    pub fn open_article(&mut self, id: triage_shared::kb::ArticleId) {
+        let command = self.articles.open(id);
+        self.link.send(command);
+    }
+
+    /// "Back" from an article to the form.
+    pub fn close_article(&mut self) {
+        self.articles.close();
+    }
+
+    /// "This solved it" on the open article: no ticket is filed.
+    pub fn article_solved(&mut self) {
+        if let Some(command) = self.articles.solved() {
+            self.link.send(command);
+        }
+    }
+
+    /// "I still need help": the article is closed and the ticket filed as
+    /// usual, noting which articles were read.
+    pub fn still_need_help(&mut self) {
+        self.articles.close();
+        self.submit();
     }
 
     /// Raises desktop notifications through `notifier` (without one,
@@ -272,6 +305,11 @@ impl HelpApp {
         for request in self.consents.expire(now) {
             self.send_answer(request, ConsentAnswer::Deny);
         }
+        if matches!(self.connection, Connection::Ready(_)) {
+            if let Some(command) = self.articles.tick(&self.form.text, now) {
+                self.link.send(command);
+            }
+        }
         let due = |at: Option<Instant>, every: Duration| at.is_none_or(|t| now >= t + every);
         if matches!(self.connection, Connection::Ready(_))
             && !self.tickets.in_flight
@@ -305,6 +343,9 @@ impl HelpApp {
         if let Some(toast) = self.updates.next_expiry(now) {
             wake = wake.min(toast);
         }
+        if let Some(pause) = self.articles.next_wake(now) {
+            wake = wake.min(pause);
+        }
         if self.consents.is_waiting() {
             // The countdown moves every second.
             wake = wake.min(Duration::from_secs(1));
@@ -329,6 +370,7 @@ impl HelpApp {
                 // Sent: the next ticket starts blank, without the screenshot.
                 self.form.text.clear();
                 self.form.attach_screenshot = false;
+                self.articles.on_filed();
                 // Show the new ticket in "My tickets".
                 self.tickets.ask_again();
             }
@@ -357,6 +399,15 @@ impl HelpApp {
             }
             LinkEvent::Queued { ticket } => self.updates.queued(ticket),
             LinkEvent::ActionFailed(why) => self.updates.failed(why),
+            LinkEvent::Suggestions { text, list } => self.articles.on_suggestions(&text, list),
+            LinkEvent::Article(article) => self.articles.on_article(article),
+            LinkEvent::ArticleFailed(why) => self.articles.on_article_failed(why),
+            LinkEvent::Deflected { .. } => {
+                // Solved without a ticket: the form starts over.
+                self.articles.on_deflected();
+                self.form.text.clear();
+                self.form.attach_screenshot = false;
+            }
         }
     }
 
@@ -390,6 +441,7 @@ impl HelpApp {
             category: self.form.category,
             priority: self.form.priority,
             screenshot,
+            viewed_articles: self.articles.viewed().to_vec(),
         }));
         self.sending = Sending::InFlight;
     }

@@ -6,6 +6,7 @@
 
 use crate::desktop::protocol::{ConsentAnswer, HelpForm};
 use crate::inbox::InboxView;
+use triage_shared::kb::{ArticleId, PublicArticle, Suggestion};
 use triage_shared::ticket::EmployeeTicket;
 use triage_shared::TicketId;
 
@@ -52,6 +53,19 @@ pub enum LinkCommand {
     NoticesSeen {
         up_to: u64,
     },
+    /// Articles that may answer what the user has typed.
+    SuggestArticles {
+        text: String,
+    },
+    /// One suggested article, to read.
+    OpenArticle {
+        id: ArticleId,
+    },
+    /// "This solved it".
+    Solved {
+        article: ArticleId,
+        query: String,
+    },
 }
 
 /// Link → window. Every failure is text for the user that says what to do.
@@ -81,6 +95,18 @@ pub enum LinkEvent {
     },
     /// A reply or answer was not taken.
     ActionFailed(String),
+    /// Articles for `text` (none when the help desk is away).
+    Suggestions {
+        text: String,
+        list: Vec<Suggestion>,
+    },
+    Article(PublicArticle),
+    /// The article could not be opened.
+    ArticleFailed(String),
+    /// "This solved it" is on its way to the help desk.
+    Deflected {
+        article: ArticleId,
+    },
 }
 
 /// How the window reaches the daemon. Both calls return at once.

@@ -13,6 +13,8 @@
 //! - [`sources`]: the screen, the clock and the notification service, as traits.
 
 pub mod app;
+pub mod articles;
+mod articles_view;
 pub mod consent;
 pub mod fake;
 pub mod link;

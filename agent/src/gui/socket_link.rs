@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// How often a lost or missing daemon is tried again.
 pub const RECONNECT_EVERY: Duration = Duration::from_secs(5);
@@ -85,6 +85,10 @@ impl DaemonLink for SocketLink {
             }
             // Shown again next time: harmless.
             LinkCommand::NoticesSeen { .. } => None,
+            // Suggestions are quiet: none is nothing to report.
+            LinkCommand::SuggestArticles { .. } => None,
+            LinkCommand::OpenArticle { .. } => Some(LinkEvent::ArticleFailed(busy())),
+            LinkCommand::Solved { .. } => Some(LinkEvent::ActionFailed(busy())),
         };
         if self.commands.try_send(command).is_err() {
             if let Some(event) = refused {
@@ -135,6 +139,8 @@ async fn drive(socket: PathBuf, mut commands: mpsc::Receiver<LinkCommand>, out: 
     let (answers_tx, answers_rx) = mpsc::channel(COMMAND_QUEUE);
     let consent = tokio::spawn(consent_loop(socket.clone(), answers_rx, out.clone()));
     let inbox = tokio::spawn(inbox_loop(socket.clone(), out.clone()));
+    let (typed_tx, typed_rx) = watch::channel(None);
+    let suggestions = tokio::spawn(suggest_loop(socket.clone(), typed_rx, out.clone()));
     let mut client = connect(&socket, &out).await;
     loop {
         tokio::select! {
@@ -154,6 +160,15 @@ async fn drive(socket: PathBuf, mut commands: mpsc::Receiver<LinkCommand>, out: 
                     | LinkCommand::NoticesSeen { .. })) => {
                         employee(command, &socket, &mut client, &out).await
                     }
+                    // The newest text replaces one not yet asked about.
+                    Some(LinkCommand::SuggestArticles { text }) => {
+                        typed_tx.send_replace(Some(text));
+                        true
+                    }
+                    Some(command @ (LinkCommand::OpenArticle { .. }
+                    | LinkCommand::Solved { .. })) => {
+                        article(command, &socket, &mut client, &out).await
+                    }
                 };
                 if !open {
                     break;
@@ -166,6 +181,80 @@ async fn drive(socket: PathBuf, mut commands: mpsc::Receiver<LinkCommand>, out: 
     }
     consent.abort();
     inbox.abort();
+    suggestions.abort();
+}
+
+/// Opening an article or "This solved it", on the open connection (made
+/// again if it has gone bad). false: the window has gone.
+async fn article(
+    command: LinkCommand,
+    socket: &Path,
+    client: &mut Option<DesktopClient>,
+    out: &Events,
+) -> bool {
+    if client.is_none() {
+        *client = connect(socket, out).await;
+    }
+    let Some(connected) = client.as_mut() else {
+        let why = "The Triage agent cannot be reached (see above).".to_string();
+        return out.send(match command {
+            LinkCommand::OpenArticle { .. } => LinkEvent::ArticleFailed(why),
+            _ => LinkEvent::ActionFailed(why),
+        });
+    };
+    let event = match command {
+        LinkCommand::OpenArticle { id } => match connected.open_article(id).await {
+            Ok(article) => LinkEvent::Article(article),
+            Err(e) => {
+                if !keeps_connection(&e) {
+                    *client = None;
+                }
+                LinkEvent::ArticleFailed(sentence(e))
+            }
+        },
+        LinkCommand::Solved { article, query } => match connected.solved(article, query).await {
+            Ok(()) => LinkEvent::Deflected { article },
+            Err(e) => {
+                if !keeps_connection(&e) {
+                    *client = None;
+                }
+                LinkEvent::ActionFailed(format!("Not sent: {e}"))
+            }
+        },
+        _ => return true,
+    };
+    out.send(event)
+}
+
+/// Asks for articles on a connection of its own, so a slow relay never
+/// holds up filing; only the newest text typed is asked about. Any
+/// failure means no suggestions, silently.
+async fn suggest_loop(socket: PathBuf, mut typed: watch::Receiver<Option<String>>, out: Events) {
+    let mut client: Option<DesktopClient> = None;
+    while typed.changed().await.is_ok() {
+        let Some(text) = typed.borrow_and_update().clone() else {
+            continue;
+        };
+        if client.is_none() {
+            client = DesktopClient::connect(&socket).await.ok().map(|(c, _)| c);
+        }
+        let list = match client.as_mut() {
+            Some(connected) => match connected.suggest_articles(text.clone()).await {
+                Ok(list) => list,
+                Err(e) => {
+                    tracing::debug!(error = %e, "no suggestions");
+                    if !keeps_connection(&e) {
+                        client = None;
+                    }
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        if !out.send(LinkEvent::Suggestions { text, list }) {
+            return;
+        }
+    }
 }
 
 /// A reply, an answer or "seen", on a connection made for it (as with

@@ -6,6 +6,7 @@ use crate::desktop::frame::{read_frame, write_frame};
 use crate::desktop::protocol::{DesktopReply, DesktopRequest};
 use std::time::Instant;
 use tokio::net::UnixListener;
+use triage_shared::kb::{ArticleId, PublicArticle, Suggestion};
 use triage_shared::ticket::{Category, Priority};
 use triage_shared::TicketId;
 
@@ -44,6 +45,7 @@ fn form(text: &str) -> HelpForm {
         category: Category::Software,
         priority: Priority::High,
         screenshot: None,
+        viewed_articles: Vec::new(),
     }
 }
 
@@ -100,6 +102,26 @@ async fn daemon(
                     DesktopRequest::ReplyToTicket { .. } | DesktopRequest::AnswerFixed { .. } => {
                         DesktopReply::Queued { ticket }
                     }
+                    // One article, titled with what was typed.
+                    DesktopRequest::SuggestArticles { text } => {
+                        DesktopReply::Suggestions(vec![Suggestion {
+                            id: ArticleId(1),
+                            title: text,
+                            excerpt: String::new(),
+                        }])
+                    }
+                    DesktopRequest::OpenArticle { id } if id == ArticleId(1) => {
+                        DesktopReply::Article(PublicArticle {
+                            id,
+                            title: "VPN".into(),
+                            body: "Sign in again.".into(),
+                            updated_at: triage_shared::time::Timestamp(0),
+                        })
+                    }
+                    DesktopRequest::OpenArticle { .. } => {
+                        DesktopReply::Error("article KB-2 is not available".into())
+                    }
+                    DesktopRequest::Solved { article, .. } => DesktopReply::Deflected { article },
                 };
                 if write_frame(&mut wr, &reply).await.is_err() {
                     return;
@@ -209,4 +231,61 @@ fn tickets_are_filed_refusals_shown_and_consent_passed_both_ways() {
     let answer = runtime
         .block_on(async { tokio::time::timeout(Duration::from_secs(20), answers_rx.recv()).await });
     assert_eq!(answer.unwrap(), Some((5, ConsentAnswer::Deny)));
+}
+
+#[test]
+fn articles_are_suggested_opened_and_solved_through_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("desktop.sock");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(async { UnixListener::bind(&socket) })
+        .unwrap();
+    let (answers_tx, _answers_rx) = tokio::sync::mpsc::unbounded_channel();
+    runtime.spawn(daemon(listener, TicketId::new_random(), answers_tx));
+    let mut link = Watch {
+        link: SocketLink::start(socket, || {}).unwrap(),
+        seen: vec![],
+    };
+    link.wait_for(|e| matches!(e, LinkEvent::Connected(_)).then_some(()));
+
+    link.link.send(LinkCommand::SuggestArticles {
+        text: "vpn drops hourly".into(),
+    });
+    let (text, titles) = link.wait_for(|e| match e {
+        LinkEvent::Suggestions { text, list } => Some((
+            text.clone(),
+            list.iter().map(|s| s.title.clone()).collect::<Vec<_>>(),
+        )),
+        _ => None,
+    });
+    assert_eq!(
+        (text.as_str(), titles),
+        ("vpn drops hourly", vec!["vpn drops hourly".to_string()])
+    );
+
+    link.link
+        .send(LinkCommand::OpenArticle { id: ArticleId(1) });
+    let body = link.wait_for(|e| match e {
+        LinkEvent::Article(a) => Some(a.body.clone()),
+        _ => None,
+    });
+    assert_eq!(body, "Sign in again.");
+    link.link
+        .send(LinkCommand::OpenArticle { id: ArticleId(2) });
+    let why = link.wait_for(|e| match e {
+        LinkEvent::ArticleFailed(why) => Some(why.clone()),
+        _ => None,
+    });
+    assert!(why.contains("not available"), "{why}");
+
+    link.link.send(LinkCommand::Solved {
+        article: ArticleId(1),
+        query: "vpn drops hourly".into(),
+    });
+    let article = link.wait_for(|e| match e {
+        LinkEvent::Deflected { article } => Some(*article),
+        _ => None,
+    });
+    assert_eq!(article, ArticleId(1));
 }

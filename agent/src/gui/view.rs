@@ -88,6 +88,7 @@ impl HelpWindow {
         if app.form.text.len() > MAX_TEXT_LEN * 9 / 10 {
             ui.small(format!("{} of {MAX_TEXT_LEN} bytes", app.form.text.len()));
         }
+        super::articles_view::self_service(ui, app);
         ui.horizontal_wrapped(|ui| {
             ui.label("Category:");
             for (category, name) in CATEGORIES {

@@ -121,7 +121,7 @@ fn check(message: &Message, response: &Response) -> Result<(), ClientError> {
         (Message::Ticket { ticket, .. }, Response::TicketStored { id, .. }) if *id == ticket.id => {
             Ok(())
         }
-        (Message::Update { .. }, Response::Ok) => Ok(()),
+        (Message::Update { .. } | Message::Deflection(_), Response::Ok) => Ok(()),
         _ => Err(ClientError::Protocol(format!(
             "the relay acknowledged {} with something else; it may run an incompatible version",
             message.request().name()

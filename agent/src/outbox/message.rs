@@ -6,6 +6,7 @@ use triage_shared::agent_update::AgentUpdate;
 use triage_shared::codec::encode;
 use triage_shared::diagnostics::Snapshot;
 use triage_shared::ids::UpdateId;
+use triage_shared::kb::Deflection;
 use triage_shared::protocol::Request;
 use triage_shared::ticket::{NewTicket, Source};
 use triage_shared::time::Timestamp;
@@ -29,6 +30,8 @@ pub enum Message {
         ticket: TicketId,
         update: AgentUpdate,
     },
+    /// "This solved it" from the Get help window.
+    Deflection(Deflection),
 }
 
 impl Message {
@@ -64,7 +67,8 @@ impl Message {
                 Kind::EmployeeTicket
             }
             Message::Ticket { .. } => Kind::AlertTicket,
-            Message::Update { .. } => Kind::Update,
+            // Small and droppable like an update: no one waits on it.
+            Message::Update { .. } | Message::Deflection(_) => Kind::Update,
         }
     }
 
@@ -73,6 +77,7 @@ impl Message {
         match self {
             Message::Ticket { ticket, .. } => ticket.id.0,
             Message::Update { id, .. } => id.0,
+            Message::Deflection(d) => d.id,
         }
     }
 
@@ -80,6 +85,7 @@ impl Message {
         match self.clone() {
             Message::Ticket { ticket, snapshot } => Request::SubmitTicket { ticket, snapshot },
             Message::Update { id, ticket, update } => Request::SubmitUpdate { id, ticket, update },
+            Message::Deflection(deflection) => Request::RecordDeflection { deflection },
         }
     }
 
@@ -89,6 +95,7 @@ impl Message {
                 .validate()
                 .and_then(|()| snapshot.as_ref().map_or(Ok(()), |s| s.validate())),
             Message::Update { update, .. } => update.validate(),
+            Message::Deflection(d) => d.validate(),
         };
         checked.map_err(|e| e.to_string())
     }

@@ -53,6 +53,7 @@ fn titles(outbox: &Outbox) -> Vec<String> {
             Loaded::Message(m) => match *m {
                 Message::Ticket { ticket, .. } => ticket.title,
                 Message::Update { update, .. } => update.text().unwrap_or_default().to_string(),
+                Message::Deflection(d) => d.query,
             },
             other => panic!("{other:?}"),
         })

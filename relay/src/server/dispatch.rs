@@ -10,7 +10,7 @@
 //! route's subject, whoever records the request otherwise. Streamed
 //! requests write their own frames and audit entries.
 
-use super::handlers::{admin, agents, notify, queue, scripts, sla, tickets, transfers, watch};
+use super::handlers::{admin, agents, kb, notify, queue, scripts, sla, tickets, transfers, watch};
 use super::request::{to_remote, AuditNote, Peer, Responder};
 use super::route::{route, AuditRule};
 use super::{authz, login_budget, revoke, Shared};
@@ -282,6 +282,27 @@ async fn handle(
         } => notify::set_tier_email(shared, tier, address.as_deref(), &events, note).await,
         Request::FollowTicket { id, follow } => {
             notify::follow_ticket(shared, peer, id, follow, now).await
+        }
+
+        Request::AddArticle { draft } => kb::add(shared, peer, draft, now).await,
+        Request::ListArticles {
+            filter,
+            after,
+            limit,
+        } => kb::list(shared, filter, after, limit).await,
+        Request::ShowArticle { id, version } => kb::show(shared, id, version).await,
+        Request::SearchArticles { query, limit } => kb::search(shared, query, limit).await,
+        Request::EditArticle { id, change } => kb::edit(shared, peer, id, change, now).await,
+        Request::RetireArticle { id } => kb::retire(shared, peer, id, now).await,
+        Request::ResolveWithArticle { id, note, article } => {
+            kb::resolve_with_article(shared, peer, id, note.as_deref(), article, now).await
+        }
+        Request::TicketArticles { ticket } => kb::ticket_articles(shared, ticket).await,
+        Request::DraftArticle { ticket } => kb::draft(shared, ticket).await,
+        Request::SuggestArticles { text } => kb::suggest(shared, &text).await,
+        Request::ReadArticle { id } => kb::read(shared, id).await,
+        Request::RecordDeflection { deflection } => {
+            kb::deflected(shared, peer, deflection, now).await
         }
     };
     Answer::Unary(answer)

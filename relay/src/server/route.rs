@@ -116,6 +116,8 @@ pub(super) fn route(request: &Request) -> Route {
             AgentUpdate::Reply { .. }
             | AgentUpdate::Fixed { .. }
             | AgentUpdate::NotFixed { .. } => unary(Agent, Unaudited),
+            // Kept beside the ticket, which `tickets show` lists.
+            AgentUpdate::ArticlesViewed { .. } => unary(Agent, Unaudited),
         },
         // Reads only what the agent itself filed.
         Request::MyTickets { .. } => unary(Agent, Unaudited),
@@ -305,6 +307,31 @@ pub(super) fn route(request: &Request) -> Route {
         // A technician's own reading list: it sends them mail they chose
         // and shows nothing they could not already see.
         Request::FollowTicket { .. } => unary(Technician(Action::ViewTickets), Unaudited),
+
+        // The knowledge base. Reads are every technician's; each version
+        // of an article keeps its author, and retiring is on record.
+        Request::ListArticles { .. }
+        | Request::ShowArticle { .. }
+        | Request::SearchArticles { .. }
+        | Request::TicketArticles { .. }
+        | Request::DraftArticle { .. } => unary(Technician(Action::ViewTickets), Unaudited),
+        // The article's own history names who wrote each version.
+        Request::AddArticle { .. } | Request::EditArticle { .. } => {
+            unary(Technician(Action::WriteArticles), Unaudited)
+        }
+        Request::RetireArticle { id } => unary(
+            Technician(Action::RetireArticles),
+            by_dispatcher("kb.retire", format!("article:{id}")),
+        ),
+        // A resolve: the ticket's history records it, as `ChangeStatus`.
+        Request::ResolveWithArticle { .. } => {
+            unary(Technician(Action::ChangeTicketStatus), Unaudited)
+        }
+        // The Get help window, through its agent: public articles only,
+        // and "This solved it", which the metrics count.
+        Request::SuggestArticles { .. }
+        | Request::ReadArticle { .. }
+        | Request::RecordDeflection { .. } => unary(Agent, Unaudited),
     }
 }
 

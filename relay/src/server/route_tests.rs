@@ -6,6 +6,9 @@ use triage_shared::approval::{
 };
 use triage_shared::identity::KeyPair;
 use triage_shared::ids::UpdateId;
+use triage_shared::kb::{
+    ArticleChange, ArticleContent, ArticleDraft, ArticleFilter, ArticleId, Deflection, Visibility,
+};
 use triage_shared::notify::NotifyEvent;
 use triage_shared::protocol::RequestKind;
 use triage_shared::queue::{AgentFilter, SearchQuery, TicketFilter, TicketSort};
@@ -266,6 +269,56 @@ fn sample(kind: RequestKind) -> Request {
         RequestKind::TicketNews => Request::TicketNews {
             since: Timestamp(0),
         },
+        RequestKind::AddArticle => Request::AddArticle {
+            draft: ArticleDraft {
+                content: ArticleContent {
+                    title: "VPN drops".into(),
+                    body: "Renew the certificate.".into(),
+                    category: None,
+                    tags: vec![],
+                    visibility: Visibility::Public,
+                    script: None,
+                },
+                from_ticket: None,
+            },
+        },
+        RequestKind::ListArticles => Request::ListArticles {
+            filter: ArticleFilter::default(),
+            after: None,
+            limit: 0,
+        },
+        RequestKind::ShowArticle => Request::ShowArticle {
+            id: ArticleId(3),
+            version: None,
+        },
+        RequestKind::SearchArticles => Request::SearchArticles {
+            query: SearchQuery::parse("vpn").unwrap(),
+            limit: 0,
+        },
+        RequestKind::EditArticle => Request::EditArticle {
+            id: ArticleId(3),
+            change: ArticleChange::default(),
+        },
+        RequestKind::RetireArticle => Request::RetireArticle { id: ArticleId(3) },
+        RequestKind::ResolveWithArticle => Request::ResolveWithArticle {
+            id: TICKET,
+            note: None,
+            article: ArticleId(3),
+        },
+        RequestKind::TicketArticles => Request::TicketArticles { ticket: TICKET },
+        RequestKind::SuggestArticles => Request::SuggestArticles {
+            text: "vpn drops hourly".into(),
+        },
+        RequestKind::ReadArticle => Request::ReadArticle { id: ArticleId(3) },
+        RequestKind::RecordDeflection => Request::RecordDeflection {
+            deflection: Deflection {
+                id: Uuid::from_u128(0xd),
+                article: ArticleId(3),
+                query: "vpn drops hourly".into(),
+                requester: "alice".into(),
+            },
+        },
+        RequestKind::DraftArticle => Request::DraftArticle { ticket: TICKET },
     }
 }
 
@@ -375,6 +428,18 @@ fn the_route_table_is_as_pinned() {
         "set_tier_email | technician ManageNotifications | dispatcher notify.tier_email tier:l2 | Unary",
         "follow_ticket | technician ViewTickets | - | Unary",
         "ticket_news | agent | - | Unary",
+        "add_article | technician WriteArticles | - | Unary",
+        "list_articles | technician ViewTickets | - | Unary",
+        "show_article | technician ViewTickets | - | Unary",
+        "search_articles | technician ViewTickets | - | Unary",
+        "edit_article | technician WriteArticles | - | Unary",
+        "retire_article | technician RetireArticles | dispatcher kb.retire article:KB-3 | Unary",
+        "resolve_with_article | technician ChangeTicketStatus | - | Unary",
+        "ticket_articles | technician ViewTickets | - | Unary",
+        "suggest_articles | agent | - | Unary",
+        "read_article | agent | - | Unary",
+        "record_deflection | agent | - | Unary",
+        "draft_article | technician ViewTickets | - | Unary",
     ];
     for (got, want) in table.iter().zip(expected) {
         assert_eq!(got, want);

@@ -24,6 +24,7 @@ mod comments;
 mod diagnostics;
 mod feed;
 pub mod fit;
+mod kb;
 mod migrate;
 mod news;
 mod notify;

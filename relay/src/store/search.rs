@@ -32,10 +32,10 @@ use triage_shared::TicketId;
 
 /// Where a store marks the start and end of a match in a snippet (private
 /// use characters, which no one types).
-const MARK_OPEN: char = '\u{E000}';
-const MARK_CLOSE: char = '\u{E001}';
+pub(super) const MARK_OPEN: char = '\u{E000}';
+pub(super) const MARK_CLOSE: char = '\u{E001}';
 /// Tokens of text FTS5 puts in a snippet, about [`SNIPPET_LEN`] bytes.
-const SNIPPET_TOKENS: i64 = 24;
+pub(super) const SNIPPET_TOKENS: i64 = 24;
 
 /// Who is searching, beyond the filter.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +77,7 @@ fn fts5_phrase(term: &SearchTerm) -> String {
 }
 
 /// The FTS5 query for the included terms.
-fn fts5_included(query: &SearchQuery) -> String {
+pub(super) fn fts5_included(query: &SearchQuery) -> String {
     let joiner = match query.combine {
         Combine::All => " AND ",
         Combine::Any => " OR ",
@@ -90,13 +90,13 @@ fn fts5_included(query: &SearchQuery) -> String {
 }
 
 /// The FTS5 query any excluded term matches, if there is one.
-fn fts5_excluded(query: &SearchQuery) -> Option<String> {
+pub(super) fn fts5_excluded(query: &SearchQuery) -> Option<String> {
     let phrases: Vec<String> = query.excluded().map(fts5_phrase).collect();
     (!phrases.is_empty()).then(|| phrases.join(" OR "))
 }
 
 /// A tsquery expression of `terms`, each bound as `phraseto_tsquery` input.
-fn tsquery<'a>(
+pub(super) fn tsquery<'a>(
     sql: &mut Sql,
     terms: impl Iterator<Item = &'a SearchTerm>,
     joiner: &str,
@@ -110,7 +110,7 @@ fn tsquery<'a>(
     (!parts.is_empty()).then(|| format!("({})", parts.join(joiner)))
 }
 
-fn ts_joiner(combine: Combine) -> &'static str {
+pub(super) fn ts_joiner(combine: Combine) -> &'static str {
     match combine {
         Combine::All => " && ",
         Combine::Any => " || ",

@@ -59,7 +59,14 @@ impl Store {
                 ));
             }
             let decided = agent_updates::apply(&current, agent, actor, id, update, now)?;
-            write_update(&mut tx, ticket, &decided, &policy).await?;
+            match update {
+                AgentUpdate::ArticlesViewed { articles, .. } => {
+                    super::kb::record_views(&mut tx, ticket, articles).await?;
+                }
+                _ => {
+                    write_update(&mut tx, ticket, &decided, &policy).await?;
+                }
+            }
             Ok(true)
         }
         .await;

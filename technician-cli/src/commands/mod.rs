@@ -6,6 +6,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod diag;
+pub mod kb;
 pub mod logs;
 pub mod notify;
 pub mod ping;

@@ -8,6 +8,7 @@ use crate::pager::Pager;
 use crate::render;
 use crate::ticket_ref::{short_id, TicketRef};
 use serde::Serialize;
+use triage_shared::kb::{ArticleId, TicketArticles};
 use triage_shared::limits::MAX_TEXT_LEN;
 use triage_shared::protocol::TicketDetail;
 use triage_shared::protocol::{Request, Response};
@@ -27,6 +28,9 @@ pub struct ShowJson {
     pub similar: Vec<SimilarTicket>,
     /// The employee's latest satisfaction score (1–5), from the history.
     pub rating: Option<u8>,
+    /// Knowledge base articles: suggested for it, read by its employee
+    /// before filing, and the one it was resolved with.
+    pub articles: TicketArticles,
 }
 
 /// Most tickets one listing walks, whatever a relay hands out.
@@ -69,6 +73,8 @@ pub enum Change {
     Priority(Priority, Option<String>),
     /// `follow` (true) or `unfollow` (false), for the caller.
     Follow(bool),
+    /// `resolve --kb`: resolved, naming the article that solved it.
+    ResolveWithArticle(ArticleId, Option<String>),
 }
 
 /// Checks everything that can be checked without the relay.
@@ -113,9 +119,17 @@ pub fn plan(command: TicketsCommand) -> Result<Plan, CliError> {
         C::Wait { id, note } => {
             change(&id, Change::Status(StatusAction::Wait, checked_note(note)?))
         }
-        C::Resolve { id, note } => change(
+        C::Resolve { id, note, kb: None } => change(
             &id,
             Change::Status(StatusAction::Resolve, checked_note(Some(note))?),
+        ),
+        C::Resolve {
+            id,
+            note,
+            kb: Some(article),
+        } => change(
+            &id,
+            Change::ResolveWithArticle(article, checked_note(Some(note))?),
         ),
         C::Close { id, note } => change(
             &id,
@@ -198,6 +212,11 @@ async fn execute(conn: &Connected, plan: Plan, out: Out<'_>) -> Result<(), CliEr
                 Response::Similar(similar) => similar,
                 _ => return Err(unexpected(&request)),
             };
+            let request = Request::TicketArticles { ticket: id };
+            let articles = match conn.ask(&request).await? {
+                Response::TicketArticles(articles) => articles,
+                _ => return Err(unexpected(&request)),
+            };
             if json {
                 let rating = render::rating(&detail);
                 print_json(
@@ -206,12 +225,14 @@ async fn execute(conn: &Connected, plan: Plan, out: Out<'_>) -> Result<(), CliEr
                         detail,
                         similar,
                         rating,
+                        articles,
                     },
                 )
             } else {
                 let now = Timestamp::now();
                 out.write_all(render::ticket_detail(&detail, now).as_bytes())?;
                 out.write_all(render::similar_section(&similar, now).as_bytes())?;
+                out.write_all(render::kb::ticket_articles_section(&articles).as_bytes())?;
                 Ok(())
             }
         }
@@ -298,6 +319,11 @@ async fn apply(conn: &Connected, id: TicketId, change: Change) -> Result<String,
             id,
             follow: *follow,
         },
+        Change::ResolveWithArticle(article, note) => Request::ResolveWithArticle {
+            id,
+            note: note.clone(),
+            article: *article,
+        },
     };
     let response = conn.ask(&request).await?;
     let updated = match response {
@@ -325,6 +351,9 @@ async fn apply(conn: &Connected, id: TicketId, change: Change) -> Result<String,
             "Following ticket {short}: mail about it goes to your address (`triage technicians email`)."
         ),
         Change::Follow(false) => format!("No longer following ticket {short}."),
+        Change::ResolveWithArticle(article, _) => {
+            format!("Ticket {short} resolved; {article} counted as its fix.")
+        }
     })
 }
 

@@ -6,6 +6,7 @@
 
 mod audit;
 mod detail;
+pub mod kb;
 mod queue;
 mod script;
 pub mod sla;

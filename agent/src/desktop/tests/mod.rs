@@ -140,6 +140,7 @@ fn form(text: &str, screenshot: Option<Vec<u8>>) -> HelpForm {
         category: Category::Hardware,
         priority: Priority::High,
         screenshot,
+        viewed_articles: Vec::new(),
     }
 }
 

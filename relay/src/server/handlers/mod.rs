@@ -5,6 +5,7 @@
 pub(super) mod admin;
 pub(super) mod agents;
 pub(super) mod diag;
+pub(super) mod kb;
 pub(super) mod my_tickets;
 pub(super) mod notify;
 pub(super) mod ping;

@@ -168,6 +168,7 @@ mod endpoints;
 mod enrollment;
 mod feed;
 mod get_help;
+mod kb;
 mod lookup;
 mod notify;
 mod queue;
