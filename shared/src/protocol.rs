@@ -14,6 +14,7 @@ use crate::approval::{
     Interpreter, Roster, ScriptDigest, ScriptId, SignedApproval, SignedRoster, SignedScript,
 };
 use crate::audit::AuditEntry;
+use crate::desk_report::{DeskReport, ReportBy};
 use crate::diagnostics::Snapshot;
 use crate::identity::PublicKey;
 use crate::ids::{AgentId, TicketId, UpdateId};
@@ -403,6 +404,13 @@ pub enum Request {
     TicketNews {
         since: Timestamp,
     },
+    /// Technician: help desk metrics over the last `window_ms` (1 day to 2
+    /// years, [`crate::desk_report::check_window`]), headline figures
+    /// grouped `by` one field when asked; `Response::DeskReport`.
+    DeskReport {
+        window_ms: u64,
+        by: Option<ReportBy>,
+    },
 }
 
 impl Request {
@@ -496,6 +504,8 @@ pub enum Response {
         tickets: Vec<crate::news::TicketNews>,
         more: bool,
     },
+    /// The answer to `Request::DeskReport`.
+    DeskReport(Box<DeskReport>),
 }
 
 impl Response {
