@@ -10,7 +10,9 @@
 //! route's subject, whoever records the request otherwise. Streamed
 //! requests write their own frames and audit entries.
 
-use super::handlers::{admin, agents, notify, queue, scripts, sla, tickets, transfers, watch};
+use super::handlers::{
+    admin, agents, desk_report, notify, queue, scripts, sla, tickets, transfers, watch,
+};
 use super::request::{to_remote, AuditNote, Peer, Responder};
 use super::route::{route, AuditRule};
 use super::{authz, login_budget, revoke, Shared};
@@ -282,6 +284,9 @@ async fn handle(
         } => notify::set_tier_email(shared, tier, address.as_deref(), &events, note).await,
         Request::FollowTicket { id, follow } => {
             notify::follow_ticket(shared, peer, id, follow, now).await
+        }
+        Request::DeskReport { window_ms, by } => {
+            desk_report::report(shared, window_ms, by, now).await
         }
     };
     Answer::Unary(answer)

@@ -266,6 +266,10 @@ fn sample(kind: RequestKind) -> Request {
         RequestKind::TicketNews => Request::TicketNews {
             since: Timestamp(0),
         },
+        RequestKind::DeskReport => Request::DeskReport {
+            window_ms: 30 * 86_400_000,
+            by: None,
+        },
     }
 }
 
@@ -375,6 +379,7 @@ fn the_route_table_is_as_pinned() {
         "set_tier_email | technician ManageNotifications | dispatcher notify.tier_email tier:l2 | Unary",
         "follow_ticket | technician ViewTickets | - | Unary",
         "ticket_news | agent | - | Unary",
+        "desk_report | technician ViewTickets | - | Unary",
     ];
     for (got, want) in table.iter().zip(expected) {
         assert_eq!(got, want);
