@@ -9,6 +9,7 @@ pub mod diag;
 pub mod logs;
 pub mod notify;
 pub mod ping;
+pub mod report;
 pub mod revoke;
 pub mod roster;
 pub mod script;
