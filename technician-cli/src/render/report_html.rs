@@ -74,13 +74,14 @@ fn svg(draw: impl FnOnce(&Area<'_>) -> Drawn) -> String {
 }
 
 fn segment_label(labels: &[String], v: &SegmentValue<i32>) -> String {
+    // Labels under the middle of their bar; the edges stay bare.
     match v {
-        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => usize::try_from(*i)
+        SegmentValue::CenterOf(i) => usize::try_from(*i)
             .ok()
             .and_then(|i| labels.get(i))
             .cloned()
             .unwrap_or_default(),
-        SegmentValue::Last => String::new(),
+        SegmentValue::Exact(_) | SegmentValue::Last => String::new(),
     }
 }
 
@@ -154,6 +155,7 @@ fn tickets_per_day(r: &DeskReport) -> String {
         }
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .draw()?;
@@ -281,6 +283,7 @@ fn backlog(r: &DeskReport) -> String {
         }
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .draw()?;
@@ -348,9 +351,9 @@ th{background:#f3f3f3}figure{margin:16px 0}figcaption{font-size:13px;color:#555}
 pub fn page(r: &DeskReport, made: Timestamp) -> String {
     let mut out = String::new();
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<title>Help desk report {} to {}</title><style>{STYLE}</style></head><body>\n",
+        "<title>Help desk report {} to {}</title><style>{STYLE}</style></head><body>",
         r.since, r.until
     );
     let _ = writeln!(
