@@ -12,6 +12,7 @@ pub mod approval;
 pub mod audit;
 pub mod client;
 pub mod codec;
+pub mod desk_report;
 pub mod diagnostics;
 pub mod error;
 pub mod identity;

@@ -14,6 +14,7 @@ use crate::approval::{
     Interpreter, Roster, ScriptDigest, ScriptId, SignedApproval, SignedRoster, SignedScript,
 };
 use crate::audit::AuditEntry;
+use crate::desk_report::{DeskReport, ReportBy};
 use crate::diagnostics::Snapshot;
 use crate::identity::PublicKey;
 use crate::ids::{AgentId, TicketId, UpdateId};
@@ -470,6 +471,13 @@ pub enum Request {
     DraftArticle {
         ticket: TicketId,
     },
+    /// Technician: help desk metrics over the last `window_ms` (1 day to 2
+    /// years, [`crate::desk_report::check_window`]), headline figures
+    /// grouped `by` one field when asked; `Response::DeskReport`.
+    DeskReport {
+        window_ms: u64,
+        by: Option<ReportBy>,
+    },
 }
 
 impl Request {
@@ -574,6 +582,8 @@ pub enum Response {
     Suggestions(Vec<Suggestion>),
     PublicArticle(Box<PublicArticle>),
     ArticleDraft(Box<ArticleContent>),
+    /// The answer to `Request::DeskReport`.
+    DeskReport(Box<DeskReport>),
 }
 
 impl Response {

@@ -9,6 +9,10 @@
 
 use triage_shared::agent_update::AgentUpdate;
 use triage_shared::codec::{decode_frame, encode};
+use triage_shared::desk_report::{
+    Backlog, Day, DeflectionRate, DeskReport, GroupFigures, Headline, LabelCount, Percentiles,
+    Ratio, ReportBy, Satisfaction,
+};
 use triage_shared::error::{ErrorKind, RemoteError};
 use triage_shared::ids::{AgentId, CommentId, TicketId, UpdateId};
 use triage_shared::kb::{
@@ -492,7 +496,77 @@ fn frames() -> Vec<(String, String)> {
         })
         .unwrap(),
     );
+    // Help desk metrics, as first sent.
+    add(
+        "request.desk_report",
+        encode(&Request::DeskReport {
+            window_ms: 30 * 86_400_000,
+            by: Some(ReportBy::Host),
+        })
+        .unwrap(),
+    );
+    add(
+        "response.desk_report",
+        encode(&Response::DeskReport(Box::new(sample_desk_report()))).unwrap(),
+    );
     out
+}
+
+/// A small report with every part filled in.
+fn sample_desk_report() -> DeskReport {
+    let headline = Headline {
+        volume: 7,
+        first_response: Percentiles {
+            count: 5,
+            p50_ms: Some(600_000),
+            p90_ms: Some(3_600_000),
+        },
+        resolution: Percentiles {
+            count: 4,
+            p50_ms: Some(7_200_000),
+            p90_ms: None,
+        },
+        sla_compliance: Ratio { part: 3, of: 4 },
+        first_contact_resolution: Ratio { part: 2, of: 4 },
+    };
+    DeskReport {
+        since: Timestamp(1_700_000_000_000),
+        until: Timestamp(1_702_592_000_000),
+        by: Some(ReportBy::Host),
+        overall: headline.clone(),
+        groups: vec![GroupFigures {
+            label: "pc-42".into(),
+            figures: headline,
+        }],
+        groups_omitted: 1,
+        reopen_rate: Ratio { part: 1, of: 4 },
+        backlog: vec![Backlog {
+            tier: Tier::L2,
+            by_age: [1, 0, 2, 0],
+        }],
+        health_alerts: 2,
+        alerts_by_rule: vec![LabelCount {
+            label: "disk".into(),
+            count: 2,
+        }],
+        alerts_by_host: vec![LabelCount {
+            label: "pc-42".into(),
+            count: 2,
+        }],
+        satisfaction: Satisfaction {
+            by_score: [0, 0, 1, 0, 2],
+        },
+        deflection: DeflectionRate {
+            deflections: 1,
+            employee_tickets: 3,
+        },
+        days: vec![Day {
+            day: Timestamp(1_699_920_000_000),
+            filed: [3, 2, 2],
+            sla: Ratio { part: 1, of: 1 },
+        }],
+        resolution_histogram: vec![0, 1, 0, 2, 1, 0, 0],
+    }
 }
 
 /// Recorded before `RemoteError` moved to `error.rs` and the string
@@ -583,6 +657,9 @@ const GOLDEN: &[(&str, &str)] = &[
     ("response.suggestions", "0000001027010c0356504e085369676e20696e2e"),
     ("request.record_deflection", "0000001d4310000000000000000000000000000000050c0376706e05616c696365"),
     ("request.submit_update_articles_viewed", "0000002c1510000000000000000000000000000000071000112233445566778899aabbccddeeff0605616c696365010c"),
+    // Help desk metrics, as first sent.
+    ("request.desk_report", "0000000845fc00c87e9a0103"),
+    ("response.desk_report", "000000872afd00d0ca9f17030000fd0060c8d4180300000103070501fcc027090001fc80ee36000401fc00dd6d000003040204010570632d3432070501fcc027090001fc80ee36000401fc00dd6d0000030402040101040101010002000201046469736b02010570632d3432020000010002010301fd006841961703000003020201010700010002010000"),
 ];
 
 #[test]
@@ -622,6 +699,8 @@ fn golden_frames_decode_back() {
     assert_eq!(urgent, Priority::Urgent);
     let shot: AgentCommand = decode_frame(&frame("agent_command.screenshot")).unwrap();
     assert_eq!(shot.name(), "screenshot");
+    let report: Response = decode_frame(&frame("response.desk_report")).unwrap();
+    assert_eq!(report, Response::DeskReport(Box::new(sample_desk_report())));
 }
 
 #[test]

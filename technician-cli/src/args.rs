@@ -115,6 +115,30 @@ pub enum Command {
     Logs(LogsArgs),
     /// A screenshot from an online endpoint, if its policy and its user allow (l2+).
     Screenshot(ScreenshotArgs),
+    /// Help desk metrics over a window: volume, response and resolution
+    /// times, SLA compliance, first-contact resolution, backlog, health
+    /// alerts, satisfaction, deflection; `--html FILE` writes charts.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// How far back the report looks, from 1d to 730d: e.g. 7d, 30d, 90d.
+    #[arg(long, default_value = "30d", value_parser = parse_duration)]
+    pub since: Duration,
+    /// Group the headline figures by one field.
+    #[arg(long, value_parser = |s: &str| s.parse::<triage_shared::desk_report::ReportBy>())]
+    pub by: Option<triage_shared::desk_report::ReportBy>,
+    /// The report as one JSON object.
+    #[arg(long, conflicts_with = "html")]
+    pub json: bool,
+    /// Write one self-contained HTML file with charts (no scripts, nothing
+    /// fetched when it is opened) instead of printing the tables.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long, requires = "html")]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

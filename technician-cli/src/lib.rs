@@ -234,6 +234,7 @@ async fn dispatch(
         Command::Diag(a) => commands::diag::run(&home, a, out).await?,
         Command::Logs(a) => commands::logs::logs(&home, a, out).await?,
         Command::Screenshot(a) => commands::logs::screenshot(&home, a, out).await?,
+        Command::Report(a) => commands::report::run(&home, a, out).await?,
     }
     out.flush()?;
     Ok(())

@@ -339,6 +339,11 @@ pub fn agent_binary() -> PathBuf {
     workspace_binary("triage-agent")
 }
 
+/// The real technician CLI, `triage`, found as [`relay_binary`] is.
+pub fn cli_binary() -> PathBuf {
+    workspace_binary("triage")
+}
+
 fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     let debug = exe
@@ -348,8 +353,12 @@ fn workspace_binary(name: &str) -> PathBuf {
     let binary = debug.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.is_file(),
-        "{} is missing; build it with `cargo build -p {name}` (CI builds it with `cargo test --workspace --all-targets`)",
-        binary.display()
+        "{} is missing; build it with `cargo build -p {}` (CI builds it with `cargo test --workspace --all-targets`)",
+        binary.display(),
+        match name {
+            "triage" => "triage-cli",
+            other => other,
+        }
     );
     binary
 }

@@ -223,6 +223,10 @@ async fn the_window_is_offered_public_articles_and_this_solved_it_is_counted() {
     })
     .await;
     assert!(counted, "the deflection never reached the relay");
+    // The report counts it against the tickets employees filed (none).
+    let report = d.admin.json(&["report", "--since", "1d", "--json"]).await;
+    assert_eq!(report["deflection"]["deflections"], 1, "{report}");
+    assert_eq!(report["percent"]["deflection_rate"], 100.0, "{report}");
     assert_eq!(
         d.admin.json(&["tickets", "list", "--json"]).await,
         tickets_before,

@@ -10,7 +10,9 @@
 //! route's subject, whoever records the request otherwise. Streamed
 //! requests write their own frames and audit entries.
 
-use super::handlers::{admin, agents, kb, notify, queue, scripts, sla, tickets, transfers, watch};
+use super::handlers::{
+    admin, agents, desk_report, kb, notify, queue, scripts, sla, tickets, transfers, watch,
+};
 use super::request::{to_remote, AuditNote, Peer, Responder};
 use super::route::{route, AuditRule};
 use super::{authz, login_budget, revoke, Shared};
@@ -303,6 +305,9 @@ async fn handle(
         Request::ReadArticle { id } => kb::read(shared, id).await,
         Request::RecordDeflection { deflection } => {
             kb::deflected(shared, peer, deflection, now).await
+        }
+        Request::DeskReport { window_ms, by } => {
+            desk_report::report(shared, window_ms, by, now).await
         }
     };
     Answer::Unary(answer)

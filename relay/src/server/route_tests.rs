@@ -319,6 +319,10 @@ fn sample(kind: RequestKind) -> Request {
             },
         },
         RequestKind::DraftArticle => Request::DraftArticle { ticket: TICKET },
+        RequestKind::DeskReport => Request::DeskReport {
+            window_ms: 30 * 86_400_000,
+            by: None,
+        },
     }
 }
 
@@ -440,6 +444,7 @@ fn the_route_table_is_as_pinned() {
         "read_article | agent | - | Unary",
         "record_deflection | agent | - | Unary",
         "draft_article | technician ViewTickets | - | Unary",
+        "desk_report | technician ViewTickets | - | Unary",
     ];
     for (got, want) in table.iter().zip(expected) {
         assert_eq!(got, want);

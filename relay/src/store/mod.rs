@@ -21,6 +21,7 @@ mod agent_filter;
 mod agents;
 mod audit;
 mod comments;
+mod desk_report;
 mod diagnostics;
 mod feed;
 pub mod fit;

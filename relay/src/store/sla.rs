@@ -10,11 +10,16 @@
 //! - `sla_next_event_at`: when the next warning or breach is to be
 //!   recorded; the sweeper selects on it.
 //!
+//! The same fold keeps what the help desk report aggregates
+//! (`desk_report::desk_facts`: first response, resolutions, met or not,
+//! escalations, reopens) in columns beside them.
+//!
 //! Crossings are recorded by [`Store::record_sla_crossings`], which locks
 //! the ticket and evaluates again inside the lock: the history it reads
 //! holds every crossing already recorded, so two relays sweeping one store
 //! record each crossing once.
 
+use super::desk_report::{desk_facts, DeskFacts};
 use super::rows::{self, json, text, timestamp};
 use super::tickets::{lock_ticket, write_update, TicketUpdate};
 use super::{settle, Store, StoreError};
@@ -135,19 +140,18 @@ async fn history(
     Ok((events, rows::opt_timestamp(&row, "first_reply")?))
 }
 
-/// Evaluates ticket `ticket`'s clocks at `now` inside `tx`.
+/// Evaluates ticket `ticket`'s clocks at `now` inside `tx`, and what the
+/// help desk report reads of the same history.
 async fn evaluate_in(
     tx: &mut Transaction<'static, Any>,
     ticket: &Ticket,
     policy: &SlaPolicy,
     now: Timestamp,
-) -> Result<SlaEvaluation, StoreError> {
+) -> Result<(SlaEvaluation, DeskFacts), StoreError> {
     let (events, first_reply) = history(tx, ticket.id).await?;
-    Ok(evaluate(
-        &facts_of(ticket, &events, first_reply),
-        policy,
-        now,
-    ))
+    let eval = evaluate(&facts_of(ticket, &events, first_reply), policy, now);
+    let desk = desk_facts(ticket, &events, first_reply, &eval.sla.resolution);
+    Ok((eval, desk))
 }
 
 /// The clocks of a ticket being filed with its `Created` event.
@@ -182,16 +186,23 @@ pub(super) async fn refresh(
     policy: &SlaPolicy,
     now: Timestamp,
 ) -> Result<SlaEvaluation, StoreError> {
-    let eval = evaluate_in(tx, ticket, policy, now).await?;
+    let (eval, desk) = evaluate_in(tx, ticket, policy, now).await?;
     sqlx::query(
         "UPDATE tickets SET sla_json = $1, sla_due_at = $2, sla_attention_at = $3, \
-         sla_next_event_at = $4 WHERE id = $5",
+         sla_next_event_at = $4, first_response_at = $6, first_resolved_at = $7, \
+         resolved_at = $8, resolution_met = $9, escalations = $10, reopens = $11 WHERE id = $5",
     )
     .bind(rows::to_json(&eval.sla)?)
     .bind(due_sort_key(&eval.sla).millis())
     .bind(eval.sla.attention_at().map(Timestamp::millis))
     .bind(eval.next_event_at.map(Timestamp::millis))
     .bind(ticket.id.to_string())
+    .bind(desk.first_response_at.map(Timestamp::millis))
+    .bind(desk.first_resolved_at.map(Timestamp::millis))
+    .bind(desk.resolved_at.map(Timestamp::millis))
+    .bind(desk.resolution_met.map(i64::from))
+    .bind(desk.escalations)
+    .bind(desk.reopens)
     .execute(&mut **tx)
     .await?;
     Ok(eval)
@@ -261,7 +272,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let result = async {
             let current = lock_ticket(&mut tx, id).await?;
-            let eval = evaluate_in(&mut tx, &current, &policy, now).await?;
+            let (eval, _) = evaluate_in(&mut tx, &current, &policy, now).await?;
             if eval.due_events.is_empty() {
                 // Nothing due (another relay got here first, or the policy
                 // changed): only bring the columns up to date.

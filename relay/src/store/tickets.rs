@@ -9,7 +9,7 @@ use super::comments::insert_comment;
 use super::rows::{self, json, opt_parsed, text, timestamp, to_json, TICKET_COLUMNS};
 use super::scripts::RunsOf;
 use super::transfers::{insert_attachment, NewAttachment};
-use super::{feed, fit, settle, sla, Store, StoreError};
+use super::{desk_report, feed, fit, settle, sla, Store, StoreError};
 use sqlx::{Any, Transaction};
 use triage_shared::diagnostics::Snapshot;
 use triage_shared::error::{ErrorKind, RemoteError};
@@ -57,8 +57,8 @@ impl Store {
         let mut tx = self.begin().await?;
         let result = async {
             let inserted = sqlx::query(&format!(
-                "INSERT INTO tickets ({TICKET_COLUMNS}, priority_rank, sla_attention_at, sla_next_event_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+                "INSERT INTO tickets ({TICKET_COLUMNS}, priority_rank, sla_attention_at, sla_next_event_at, alert_rule) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
                  ON CONFLICT (id) DO NOTHING"
             ))
             .bind(ticket.id.to_string())
@@ -80,6 +80,7 @@ impl Store {
             .bind(triage_shared::queue::priority_rank(ticket.priority))
             .bind(clocks.sla.attention_at().map(|t| t.millis()))
             .bind(clocks.next_event_at.map(|t| t.millis()))
+            .bind(desk_report::alert_rule(ticket))
             .execute(&mut *tx)
             .await?;
             if inserted.rows_affected() == 0 {

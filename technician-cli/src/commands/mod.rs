@@ -10,6 +10,7 @@ pub mod kb;
 pub mod logs;
 pub mod notify;
 pub mod ping;
+pub mod report;
 pub mod revoke;
 pub mod roster;
 pub mod script;

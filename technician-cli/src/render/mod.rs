@@ -5,14 +5,17 @@
 //! `script`, the audit log in `audit`.
 
 mod audit;
+mod desk_report;
 mod detail;
 pub mod kb;
 mod queue;
+pub mod report_html;
 mod script;
 pub mod sla;
 mod watch;
 
 pub use audit::audit_table;
+pub use desk_report::desk_report_text;
 pub use detail::{rating, ticket_detail};
 pub use queue::{agent_count_line, grouped, marked, search_hits, similar_section};
 pub use script::{

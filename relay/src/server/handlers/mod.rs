@@ -4,6 +4,7 @@
 
 pub(super) mod admin;
 pub(super) mod agents;
+pub(super) mod desk_report;
 pub(super) mod diag;
 pub(super) mod kb;
 pub(super) mod my_tickets;
