@@ -91,7 +91,9 @@ pub async fn record_intent(
     let entry = new_entry(actor, action, target, INTENT, details);
     let started = std::time::Instant::now();
     let appended = store.append_audit(entry).await;
-    store.metrics().audit_append(appended.is_ok(), started.elapsed());
+    store
+        .metrics()
+        .audit_append(appended.is_ok(), started.elapsed());
     match appended {
         Ok(stored) => Ok(stored.seq),
         Err(e) => {
@@ -124,7 +126,9 @@ pub async fn record(
     let entry = new_entry(actor, action, target, outcome, details);
     let started = std::time::Instant::now();
     let appended = store.append_audit(entry).await;
-    store.metrics().audit_append(appended.is_ok(), started.elapsed());
+    store
+        .metrics()
+        .audit_append(appended.is_ok(), started.elapsed());
     if let Err(e) = appended {
         tracing::error!(error = %e, action, target, outcome, "could not append to the audit log");
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestRelay, PROMPTLY};
+use common::{next_command, read_all, TestRelay, PROMPTLY};
 use prometheus_parse::{Scrape, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,8 +11,12 @@ use triage_relay::{RelayConfig, RelayError};
 use triage_shared::client::Session;
 use triage_shared::protocol::{Request, Response};
 use triage_shared::queue::{TicketFilter, TicketSort};
+use triage_shared::remote::AgentReply;
 use triage_shared::roles::Role;
 use triage_shared::ticket::{Category, NewTicket, Priority, Source};
+use triage_shared::transfer::{
+    ContentDigest, EndReason, LogQuery, TransferEnd, TransferFrame, TransferStart,
+};
 use triage_shared::TicketId;
 
 /// Short enough that a test sees the store's counts move without waiting long.
@@ -52,9 +56,10 @@ async fn scrape(addr: SocketAddr) -> Scrape {
 
 /// The value of the one sample named `name` whose labels include `labels`.
 fn find(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let mut found = scrape.samples.iter().filter(|s| {
-        s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))
-    });
+    let mut found = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)));
     let sample = found.next()?;
     assert!(found.next().is_none(), "more than one {name} {labels:?}");
     Some(match sample.value {
@@ -124,7 +129,10 @@ async fn counters_move_with_the_requests_made() {
             && value(s, "triage_agents_enrolled", &[]) == 1.0
     })
     .await;
-    assert_eq!(value(&before, "triage_connections", &[("peer", "agent")]), 1.0);
+    assert_eq!(
+        value(&before, "triage_connections", &[("peer", "agent")]),
+        1.0
+    );
     assert_eq!(
         value(&before, "triage_connections", &[("peer", "technician")]),
         1.0
@@ -158,7 +166,10 @@ async fn counters_move_with_the_requests_made() {
         })
         .await
         .unwrap();
-    assert!(matches!(stored, Response::TicketStored { created: true, .. }));
+    assert!(matches!(
+        stored,
+        Response::TicketStored { created: true, .. }
+    ));
     for _ in 0..3 {
         let page = tech.request(&list_page()).await.unwrap();
         assert!(matches!(page, Response::TicketPage { .. }), "{page:?}");
@@ -184,9 +195,12 @@ async fn counters_move_with_the_requests_made() {
     assert!(refused.is_err());
 
     let after = scrape(addr).await;
-    let moved = |name: &str, labels: &[(&str, &str)]| value(&after, name, labels) - value(&before, name, labels);
-    let moved_requests =
-        |kind: &str, outcome: &str| requests(&after, kind, outcome) - requests(&before, kind, outcome);
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        value(&after, name, labels) - value(&before, name, labels)
+    };
+    let moved_requests = |kind: &str, outcome: &str| {
+        requests(&after, kind, outcome) - requests(&before, kind, outcome)
+    };
     assert_eq!(moved_requests("list_tickets_page", "ok"), 3.0);
     assert_eq!(moved_requests("submit_ticket", "ok"), 1.0);
     assert_eq!(moved_requests("show_ticket", "not_found"), 1.0);
@@ -218,8 +232,14 @@ async fn counters_move_with_the_requests_made() {
         value(&after, "triage_request_duration_seconds_count", &latency)
     );
     // Only the comment is audited among these.
-    assert_eq!(moved("triage_audit_appends_total", &[("result", "ok")]), 1.0);
-    assert_eq!(moved("triage_audit_appends_total", &[("result", "failed")]), 0.0);
+    assert_eq!(
+        moved("triage_audit_appends_total", &[("result", "ok")]),
+        1.0
+    );
+    assert_eq!(
+        moved("triage_audit_appends_total", &[("result", "failed")]),
+        0.0
+    );
     // The store calls every request makes: the peer's access, re-read
     // once per request (7), and the audit append (1).
     let query = |q| [("query", q)];
@@ -243,7 +263,11 @@ async fn counters_move_with_the_requests_made() {
     let later = scrape(addr).await;
     assert_eq!(find(&later, "triage_tickets", &open_l1), Some(1.0));
     assert_eq!(
-        find(&later, "triage_tickets", &[("status", "closed"), ("tier", "l3")]),
+        find(
+            &later,
+            "triage_tickets",
+            &[("status", "closed"), ("tier", "l3")]
+        ),
         Some(0.0)
     );
     assert!(
@@ -260,8 +284,14 @@ async fn counters_move_with_the_requests_made() {
         value(s, "triage_connections", &[("peer", "technician")]) == 0.0
     })
     .await;
-    assert_eq!(value(&gone, "triage_connections", &[("peer", "technician")]), 0.0);
-    assert_eq!(value(&gone, "triage_connections", &[("peer", "agent")]), 1.0);
+    assert_eq!(
+        value(&gone, "triage_connections", &[("peer", "technician")]),
+        0.0
+    );
+    assert_eq!(
+        value(&gone, "triage_connections", &[("peer", "agent")]),
+        1.0
+    );
     drop(agent);
 }
 
@@ -351,9 +381,88 @@ async fn a_session_over_the_rate_is_counted_as_refused() {
     }
     assert!(refused >= 1, "the rate limit refused nothing");
     let s = scrape(addr).await;
-    assert_eq!(requests(&s, "list_tickets_page", "refused"), f64::from(refused));
+    assert_eq!(
+        requests(&s, "list_tickets_page", "refused"),
+        f64::from(refused)
+    );
     assert_eq!(
         requests(&s, "list_tickets_page", "ok"),
         f64::from(3 - refused)
+    );
+}
+
+#[tokio::test]
+async fn a_log_pull_counts_its_bytes_and_is_active_while_it_streams() {
+    let t = relay_with_metrics().await;
+    let addr = t.relay.metrics_addr().unwrap();
+    let (_k, id, agent) = t.agent("pc-1").await;
+    let lina = t.technician("lina", &[Role::L2]).await;
+    let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+    let request = Request::PullLogs {
+        agent: id,
+        query: LogQuery::whole("/var/log/syslog"),
+        attach: None,
+    };
+    let recv = lina.open_stream(&request).await.unwrap();
+    let command = next_command(&agent).await;
+    let active = [("kind", "log")];
+    let streaming = scrape_until(addr, |s| {
+        value(s, "triage_transfers_active", &active) == 1.0
+    })
+    .await;
+    assert_eq!(value(&streaming, "triage_transfers_active", &active), 1.0);
+    assert_eq!(
+        value(&streaming, "triage_transfer_bytes_total", &active),
+        0.0
+    );
+
+    let t_ = AgentReply::Transfer;
+    command
+        .answer(&[
+            t_(TransferFrame::Start(TransferStart {
+                name: "/var/log/syslog".into(),
+                upper_bound: Some(data.len() as u64),
+                exact: true,
+            })),
+            t_(TransferFrame::Chunk(data[..60_000].to_vec())),
+            t_(TransferFrame::Chunk(data[60_000..].to_vec())),
+            t_(TransferFrame::End(TransferEnd {
+                bytes: data.len() as u64,
+                sha256: ContentDigest::of(&data),
+                reason: EndReason::Complete,
+            })),
+        ])
+        .await;
+    let frames = read_all(recv).await;
+    assert!(matches!(
+        frames.last(),
+        Some(Response::Transfer(TransferFrame::End(_)))
+    ));
+
+    let done = scrape_until(addr, |s| {
+        requests(s, "pull_logs", "ok") == 1.0 && value(s, "triage_transfers_active", &active) == 0.0
+    })
+    .await;
+    assert_eq!(
+        value(&done, "triage_transfer_bytes_total", &active),
+        data.len() as f64
+    );
+    assert_eq!(value(&done, "triage_transfers_active", &active), 0.0);
+    assert_eq!(requests(&done, "pull_logs", "ok"), 1.0);
+    assert_eq!(
+        value(
+            &done,
+            "triage_request_duration_seconds_count",
+            &[("kind", "pull_logs")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &done,
+            "triage_transfer_bytes_total",
+            &[("kind", "screenshot")]
+        ),
+        0.0
     );
 }

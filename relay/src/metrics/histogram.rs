@@ -49,10 +49,7 @@ impl LatencyHistogram {
 
     /// Observations so far.
     pub fn count(&self) -> u64 {
-        self.buckets
-            .iter()
-            .map(|b| b.load(Ordering::Relaxed))
-            .sum()
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
     }
 
     pub fn snapshot(&self) -> Snapshot {

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use strum::IntoEnumIterator;
 use triage_shared::error::ErrorKind;
 use triage_shared::protocol::RequestKind;
-use triage_shared::ticket::{SlaClock, Status, Tier, TicketEventKind};
+use triage_shared::ticket::{SlaClock, Status, TicketEventKind, Tier};
 
 /// Every metric name starts with this (`triage_requests_total`, …).
 pub const PREFIX: &str = "triage";
@@ -112,7 +112,9 @@ pub struct Requests {
 impl Default for Requests {
     fn default() -> Self {
         let kinds: Box<[&'static str]> = RequestKind::iter().map(<&'static str>::from).collect();
-        debug_assert!(RequestKind::iter().enumerate().all(|(i, k)| k as usize == i));
+        debug_assert!(RequestKind::iter()
+            .enumerate()
+            .all(|(i, k)| k as usize == i));
         Requests {
             counts: (0..kinds.len() * OUTCOMES.len())
                 .map(|_| AtomicU64::new(0))
@@ -323,6 +325,20 @@ impl Metrics {
         self.deliveries[channel_index(channel)][result as usize].fetch_add(1, Relaxed);
     }
 
+    /// SLA `(warnings, breaches)` of `clock` this relay recorded so far.
+    pub fn sla(&self, clock: SlaClock) -> (u64, u64) {
+        let c = clock_index(clock);
+        (
+            self.sla_warnings[c].load(Relaxed),
+            self.sla_breaches[c].load(Relaxed),
+        )
+    }
+
+    /// Attempts on `channel` that ended as `result` so far.
+    pub fn deliveries(&self, channel: crate::store::Channel, result: DeliveryResult) -> u64 {
+        self.deliveries[channel_index(channel)][result as usize].load(Relaxed)
+    }
+
     /// The store's counts are older than the max age (or were never read):
     /// `read` reads them, once however many scrapes wait here.
     pub async fn refresh_counts<F, E>(&self, read: F) -> Result<(), E>
@@ -335,7 +351,8 @@ impl Metrics {
         }
         let started = Instant::now();
         let counts = read.await;
-        self.store.query(StoreQuery::ScrapeCounts, started.elapsed());
+        self.store
+            .query(StoreQuery::ScrapeCounts, started.elapsed());
         let counts = counts?;
         self.agents_enrolled.store(counts.agents_enrolled, Relaxed);
         // Every pair is written, so a status that emptied reads 0.
@@ -570,7 +587,10 @@ impl Collector for Metrics {
             enc,
             "audit_appends",
             "Entries appended to the audit log (failed: the store refused the append)",
-            [([("result", "ok")], stored), ([("result", "failed")], failed)],
+            [
+                ([("result", "ok")], stored),
+                ([("result", "failed")], failed),
+            ],
         )?;
         gauges(
             enc,
@@ -714,7 +734,11 @@ mod tests {
         };
         m.refresh_counts(read()).await.unwrap();
         m.refresh_counts(read()).await.unwrap();
-        assert_eq!(reads.load(Relaxed), 1, "the second scrape reuses the counts");
+        assert_eq!(
+            reads.load(Relaxed),
+            1,
+            "the second scrape reuses the counts"
+        );
         assert_eq!(load_i(&m.tickets[ticket_index(Status::Open, Tier::L2)]), 2);
         assert_eq!(load_i(&m.agents_enrolled), 3);
     }

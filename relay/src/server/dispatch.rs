@@ -8,7 +8,8 @@
 //!
 //! A refusal by authorization changes nothing and is recorded under the
 //! route's subject, whoever records the request otherwise. Streamed
-//! requests write their own frames and audit entries.
+//! requests write their own frames and audit entries. Every request is
+//! counted and timed here, by kind and outcome (`crate::metrics`).
 
 use super::handlers::{admin, agents, notify, queue, scripts, sla, tickets, transfers, watch};
 use super::request::{to_remote, AuditNote, Peer, Responder};

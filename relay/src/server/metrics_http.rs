@@ -122,7 +122,10 @@ async fn answer(
     request: &Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     if request.uri().path() != METRICS_PATH {
-        return plain(StatusCode::NOT_FOUND, "not found; metrics are at /metrics\n");
+        return plain(
+            StatusCode::NOT_FOUND,
+            "not found; metrics are at /metrics\n",
+        );
     }
     if request.method() != Method::GET {
         let mut response = plain(

@@ -23,11 +23,9 @@ impl Store {
             if rows::text(row, "what")? == "agents" {
                 counts.agents_enrolled = n;
             } else {
-                counts.tickets.push((
-                    rows::parsed(row, "status")?,
-                    rows::parsed(row, "tier")?,
-                    n,
-                ));
+                counts
+                    .tickets
+                    .push((rows::parsed(row, "status")?, rows::parsed(row, "tier")?, n));
             }
         }
         Ok(counts)
