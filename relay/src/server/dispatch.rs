@@ -54,7 +54,8 @@ enum Reached {
 /// end as "stop"; other requests ignore it.
 ///
 /// The one place requests are counted and timed (`triage_requests_total`,
-/// `triage_request_duration_seconds`): three relaxed atomic adds.
+/// `triage_request_duration_seconds`): three relaxed atomic adds, and two
+/// more for the peer lookup's store latency.
 pub(super) async fn execute(
     shared: &Shared,
     peer: &Peer,
