@@ -31,10 +31,19 @@ impl std::ops::Deref for Deployment {
 
 impl Deployment {
     pub async fn start() -> Result<Deployment> {
+        Deployment::start_with_metrics(false).await
+    }
+
+    /// As [`Deployment::start`], with `/metrics` served on a loopback
+    /// port when `metrics` ([`RelayHandle::metrics_addr`](triage_relay::RelayHandle::metrics_addr)).
+    pub async fn start_with_metrics(metrics: bool) -> Result<Deployment> {
         // Every simulated peer comes from 127.0.0.1 and one technician
         // drives the offered load: per-address and per-technician caps
         // would measure themselves, not the relay.
         let deployment = triage_e2e::Deployment::start_with(|config: &mut RelayConfig| {
+            if metrics {
+                config.metrics.listen = Some(loopback());
+            }
             let limits = &mut config.limits;
             limits.max_handshaking_per_address = limits.max_handshaking;
             limits.max_unenrolled_per_address = limits.max_unenrolled;

@@ -54,6 +54,10 @@ struct RttArgs {
     /// bounded by the relay at 8 commands per agent at once).
     #[arg(long, default_value_t = 1000)]
     tech_rate: u32,
+    /// Serve the relay's `/metrics` during the run and scrape it once a
+    /// second (to compare the p99 with and without).
+    #[arg(long)]
+    metrics: bool,
 }
 
 #[derive(clap::Args, Clone)]
@@ -255,7 +259,7 @@ async fn main() -> Result<()> {
             guarded(
                 "2 round trip",
                 &mut rows,
-                rtt::run(a.rate, a.tech_rate, a.secs),
+                rtt::run(a.rate, a.tech_rate, a.secs, a.metrics),
             )
             .await
         }
@@ -282,7 +286,7 @@ async fn main() -> Result<()> {
             guarded(
                 "2 round trip",
                 &mut rows,
-                rtt::run(rtt.rate, rtt.tech_rate, rtt.secs),
+                rtt::run(rtt.rate, rtt.tech_rate, rtt.secs, rtt.metrics),
             )
             .await;
             if let Err(e) = footprint(fp, &mut rows).await {

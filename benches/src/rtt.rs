@@ -9,6 +9,9 @@
 //!
 //! Latency is measured from when each request was *scheduled*, so a
 //! stall shows up in later requests too (no coordinated omission).
+//!
+//! With `--metrics` the relay also serves `/metrics` and a scraper reads
+//! it once a second throughout (docs/performance.md compares the p99).
 
 use crate::fixture::{Deployment, RawPair};
 use crate::report::{Row, Target};
@@ -25,8 +28,9 @@ use triage_shared::remote::AgentCommand;
 
 const M: &str = "2 round trip";
 
-pub async fn run(rate: u32, tech_rate: u32, secs: u64) -> Result<Vec<Row>> {
-    let d = Deployment::start().await?;
+pub async fn run(rate: u32, tech_rate: u32, secs: u64, metrics: bool) -> Result<Vec<Row>> {
+    let d = Deployment::start_with_metrics(metrics).await?;
+    let scraper = d.relay().metrics_addr().map(Scraper::start);
     let (agent, state) = d.enroll_agent("pinger", "").await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let daemon = tokio::spawn(async move {
@@ -67,6 +71,10 @@ pub async fn run(rate: u32, tech_rate: u32, secs: u64) -> Result<Vec<Row>> {
             }
         })
         .await?
+    };
+    let scrapes = match scraper {
+        Some(scraper) => Some(scraper.stop().await),
+        None => None,
     };
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), daemon).await;
@@ -114,6 +122,11 @@ pub async fn run(rate: u32, tech_rate: u32, secs: u64) -> Result<Vec<Row>> {
         if name.starts_with("technician") {
             note.push_str("; PingAgent on one technician session, neither stored nor audited");
         }
+        if let (false, Some((ok, failed))) = (name.starts_with("raw"), scrapes) {
+            note.push_str(&format!(
+                "; /metrics on, scraped once a second ({ok} ok, {failed} failed)"
+            ));
+        }
         rows.push(Row::new(M, &format!("{name} p50"), ms(lat.p50), "ms", Target::None).note(note));
         rows.push(
             Row::new(M, &format!("{name} p99"), ms(lat.p99), "ms", target)
@@ -128,6 +141,59 @@ pub async fn run(rate: u32, tech_rate: u32, secs: u64) -> Result<Vec<Row>> {
         ));
     }
     Ok(rows)
+}
+
+/// Reads `/metrics` once a second, as a Prometheus server would, until stopped.
+struct Scraper {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<(u64, u64)>,
+}
+
+impl Scraper {
+    fn start(addr: std::net::SocketAddr) -> Scraper {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let (mut ok, mut failed) = (0, 0);
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    _ = every.tick() => match scrape(addr).await {
+                        Ok(()) => ok += 1,
+                        Err(_) => failed += 1,
+                    },
+                }
+            }
+            (ok, failed)
+        });
+        Scraper { stop, task }
+    }
+
+    /// Stops scraping; returns how many scrapes succeeded and failed.
+    async fn stop(self) -> (u64, u64) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap_or((0, 0))
+    }
+}
+
+/// One `GET /metrics` over a fresh connection (the relay closes it after
+/// the answer), read to the end and checked for a known metric.
+async fn scrape(addr: std::net::SocketAddr) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let read = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        let head = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(head.as_bytes()).await?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await?;
+        Ok::<_, anyhow::Error>(text)
+    };
+    let text = tokio::time::timeout(Duration::from_secs(5), read).await??;
+    if text.starts_with("HTTP/1.1 200") && text.contains("\ntriage_requests_total{") {
+        Ok(())
+    } else {
+        Err(anyhow!("unexpected /metrics answer"))
+    }
 }
 
 /// One `PingAgent`, answered by the agent's `Pong` through the relay.

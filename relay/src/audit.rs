@@ -89,7 +89,12 @@ pub async fn record_intent(
     details: Value,
 ) -> Result<u64, StoreError> {
     let entry = new_entry(actor, action, target, INTENT, details);
-    match store.append_audit(entry).await {
+    let started = std::time::Instant::now();
+    let appended = store.append_audit(entry).await;
+    store
+        .metrics()
+        .audit_append(appended.is_ok(), started.elapsed());
+    match appended {
         Ok(stored) => Ok(stored.seq),
         Err(e) => {
             tracing::error!(error = %e, action, target, "could not append the intent to the audit log; the act is refused");
@@ -119,7 +124,12 @@ pub async fn record(
     details: Value,
 ) {
     let entry = new_entry(actor, action, target, outcome, details);
-    if let Err(e) = store.append_audit(entry).await {
+    let started = std::time::Instant::now();
+    let appended = store.append_audit(entry).await;
+    store
+        .metrics()
+        .audit_append(appended.is_ok(), started.elapsed());
+    if let Err(e) = appended {
         tracing::error!(error = %e, action, target, outcome, "could not append to the audit log");
     }
 }

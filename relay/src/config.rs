@@ -52,6 +52,32 @@ pub struct RelayConfig {
     /// A resolved ticket untouched this long is closed by the relay
     /// (`--auto-close-after`; `server::auto_close`).
     pub auto_close_after: std::time::Duration,
+    /// The Prometheus endpoint (`--metrics-listen`); off by default.
+    pub metrics: MetricsConfig,
+}
+
+/// Where and how `GET /metrics` is served (`server::metrics_http`).
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    /// The TCP address (`--metrics-listen`); `None`: no endpoint. Port 0
+    /// picks one ([`RelayHandle::metrics_addr`](crate::RelayHandle::metrics_addr) says which).
+    pub listen: Option<SocketAddr>,
+    /// Allow a `listen` address that is not a loopback address
+    /// (`--metrics-listen-public`); without it such an address is refused.
+    pub public: bool,
+    /// How long the store's counts (agents enrolled, tickets) are reused
+    /// between scrapes.
+    pub counts_max_age: std::time::Duration,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: None,
+            public: false,
+            counts_max_age: crate::metrics::COUNTS_MAX_AGE,
+        }
+    }
 }
 
 /// The default of [`RelayConfig::sla_check_every`]: an SLA event is at
@@ -69,6 +95,7 @@ impl RelayConfig {
             sla_check_every: SLA_CHECK_EVERY,
             notify: crate::notify::NotifyConfig::default(),
             auto_close_after: crate::server::DEFAULT_AUTO_CLOSE_AFTER,
+            metrics: MetricsConfig::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod config;
 pub mod employee_updates;
 mod error;
+pub mod metrics;
 pub mod notify;
 pub mod org;
 pub mod quickstart;
@@ -26,7 +27,7 @@ pub mod sla_file;
 pub mod store;
 pub mod workflow;
 
-pub use config::RelayConfig;
+pub use config::{MetricsConfig, RelayConfig};
 pub use error::RelayError;
 pub use server::failpoint;
 pub use server::registry;
@@ -40,7 +41,7 @@ pub use server::{
     MAX_UNENROLLED_PER_ADDRESS, REFUSED_ENROLLMENTS_PER_WINDOW, RETRY_THRESHOLD,
     TECHNICIAN_REQUESTS_PER_SECOND, TECHNICIAN_REQUEST_BURST, UNENROLLED_LIFETIME,
 };
-pub use server::{AUTO_CLOSE_ACTOR, DEFAULT_AUTO_CLOSE_AFTER};
+pub use server::{AUTO_CLOSE_ACTOR, DEFAULT_AUTO_CLOSE_AFTER, METRICS_PATH};
 pub use server::{
     MAX_ATTACHMENT_LEN, MAX_TRANSFERS_PER_AGENT, SCREENSHOT_FIRST_FRAME_WAIT, STOP_GRACE,
     TRANSFER_IDLE_TIMEOUT,

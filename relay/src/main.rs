@@ -62,6 +62,13 @@ enum Command {
         /// fix it?") after it sat untouched this long: 7d, 36h, 30s
         #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
         auto_close_after: Duration,
+        /// Serve Prometheus metrics at http://ADDR/metrics (TCP; a loopback
+        /// address such as 127.0.0.1:9464 unless --metrics-listen-public)
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<SocketAddr>,
+        /// Allow --metrics-listen on an address other hosts can reach
+        #[arg(long, requires = "metrics_listen")]
+        metrics_listen_public: bool,
     },
     /// Make an enrollment token and print it (works offline, on the store
     /// directly); `token list` and `token revoke ID` manage existing ones
@@ -239,7 +246,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             sla_check_every,
             smtp,
             auto_close_after,
+            metrics_listen,
+            metrics_listen_public,
         } => {
+            let metrics = Metrics {
+                listen: metrics_listen,
+                public: metrics_listen_public,
+            };
             serve(
                 data,
                 listen,
@@ -247,6 +260,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 sla_check_every,
                 smtp,
                 auto_close_after,
+                metrics,
             )
             .await
         }
@@ -408,6 +422,12 @@ async fn org_init(out: &Path, data: &DataArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--metrics-listen` and `--metrics-listen-public`.
+struct Metrics {
+    listen: Option<SocketAddr>,
+    public: bool,
+}
+
 async fn serve(
     data: DataArgs,
     listen: SocketAddr,
@@ -415,6 +435,7 @@ async fn serve(
     sla_check_every: std::time::Duration,
     smtp: triage_relay::notify::args::SmtpArgs,
     auto_close_after: Duration,
+    metrics: Metrics,
 ) -> anyhow::Result<()> {
     if sla_check_every.is_zero() {
         anyhow::bail!("--sla-check-every must be at least 1s");
@@ -435,6 +456,11 @@ async fn serve(
         sla_check_every,
         notify,
         auto_close_after,
+        metrics: triage_relay::MetricsConfig {
+            listen: metrics.listen,
+            public: metrics.public,
+            ..Default::default()
+        },
     };
     let relay = triage_relay::start(config)
         .await

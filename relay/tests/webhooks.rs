@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
+use triage_relay::metrics::DeliveryResult;
 use triage_relay::notify::Backoff;
+use triage_relay::store::Channel;
 use triage_relay::{RelayConfig, RelayHandle};
 use triage_shared::client::Session;
 use triage_shared::error::ErrorKind;
@@ -259,6 +261,11 @@ async fn deliveries_are_signed_and_keep_their_id_across_retries() {
         listed.last_error.as_deref(),
         Some("HTTP 500 Internal Server Error")
     );
+    // `/metrics` counts each attempt: one failed, then one delivered.
+    let attempts = |result| t.relay.metrics().deliveries(Channel::Webhook, result);
+    assert_eq!(attempts(DeliveryResult::Failed), 1);
+    assert_eq!(attempts(DeliveryResult::Delivered), 1);
+    assert_eq!(attempts(DeliveryResult::Abandoned), 0);
 
     // `webhooks test`: one signed `test` POST, at once, reported back.
     let tested = admin

@@ -101,7 +101,8 @@ pub enum SessionIdentity {
 // variant (a ticket with its snapshot) costs nothing worth boxing for.
 //
 // `name()` is the variant's name in snake_case (`IntoStaticStr`);
-// `RequestKind` is the same list without the fields, to walk every kind.
+// `RequestKind` is the same list without the fields, to walk every kind
+// (named the same way: the relay's metrics label requests by it).
 #[allow(clippy::large_enum_variant)]
 #[derive(
     Debug,
@@ -114,7 +115,11 @@ pub enum SessionIdentity {
     strum::IntoStaticStr,
 )]
 #[strum(serialize_all = "snake_case")]
-#[strum_discriminants(name(RequestKind), derive(strum::EnumIter))]
+#[strum_discriminants(
+    name(RequestKind),
+    derive(strum::EnumIter, strum::IntoStaticStr),
+    strum(serialize_all = "snake_case")
+)]
 pub enum Request {
     /// Any peer: who am I to the relay.
     WhoAmI,
@@ -766,6 +771,8 @@ mod tests {
         ];
         for (request, name) in named {
             assert_eq!(request.name(), name);
+            let kind: &'static str = RequestKind::from(&request).into();
+            assert_eq!(kind, name, "a kind is named as its request is");
         }
         let ping = Request::PingAgent {
             agent: AgentId::new_random(),

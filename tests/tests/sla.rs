@@ -7,7 +7,7 @@ use std::time::Duration;
 use triage_agent::HelpRequest;
 use triage_e2e::{eventually, Deployment};
 use triage_shared::roles::Role;
-use triage_shared::ticket::{Category, Priority};
+use triage_shared::ticket::{Category, Priority, SlaClock};
 
 const ONE_MINUTE_POLICY: &str = r#"
 [targets.urgent]
@@ -117,6 +117,10 @@ async fn an_urgent_ticket_is_warned_breached_and_escalated_on_time() {
         ["relay:sla", "relay:sla"],
         "both clocks, by the relay"
     );
+    // `/metrics` counted them where they were recorded.
+    let metrics = d.relay().metrics();
+    assert_eq!(metrics.sla(SlaClock::Resolution), (1, 1));
+    assert_eq!(metrics.sla(SlaClock::FirstResponse).1, 1);
 
     // The queue agrees: breaching, late, both clocks shown as breached.
     let breaching = admin

@@ -4,6 +4,7 @@
 
 use super::plan;
 use super::{NotifyConfig, Senders};
+use crate::metrics::{DeliveryResult, Metrics};
 use crate::store::{Outcome, Store, StoreError, MAX_FEED_BATCH};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -16,11 +17,12 @@ pub async fn run(
     store: Store,
     senders: Arc<Senders>,
     config: NotifyConfig,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut feed = store.subscribe_feed();
     loop {
-        if let Err(e) = round(&store, &senders, &config).await {
+        if let Err(e) = round(&store, &senders, &config, &metrics).await {
             warn!(error = %e, "notifications: cannot read or update the delivery queue; trying again");
         }
         tokio::select! {
@@ -41,6 +43,7 @@ pub async fn round(
     store: &Store,
     senders: &Arc<Senders>,
     config: &NotifyConfig,
+    metrics: &Metrics,
 ) -> Result<(), StoreError> {
     let mail_on = senders.mail_enabled();
     loop {
@@ -80,6 +83,12 @@ pub async fn round(
         if let Outcome::Abandon { error } = &outcome {
             warn!(delivery = %delivery.id, target = %delivery.target, %error, "notification abandoned");
         }
+        let result = match &outcome {
+            Outcome::Delivered => DeliveryResult::Delivered,
+            Outcome::Retry { .. } => DeliveryResult::Failed,
+            Outcome::Abandon { .. } => DeliveryResult::Abandoned,
+        };
+        metrics.delivery(delivery.channel, result);
         store.settle_delivery(&delivery.id, &outcome, now).await?;
     }
     Ok(())

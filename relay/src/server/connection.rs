@@ -18,6 +18,7 @@ use super::request::{Peer, Responder};
 use super::revoke::lookup;
 use super::{dispatch, rate_limit, roster, Shared};
 use crate::audit;
+use crate::metrics::{Outcome, PeerLabel};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -27,8 +28,8 @@ use triage_shared::codec::{
     body_len, decode_body, decode_prefix, read_frame, write_frame, CodecError,
 };
 use triage_shared::protocol::{
-    ErrorKind, Hello, PeerKind, RemoteError, Request, Response, SessionIdentity, Welcome,
-    PROTOCOL_VERSION,
+    ErrorKind, Hello, PeerKind, RemoteError, Request, RequestKind, Response, SessionIdentity,
+    Welcome, PROTOCOL_VERSION,
 };
 use triage_shared::time::Timestamp;
 use triage_shared::tls;
@@ -85,6 +86,11 @@ pub(super) async fn handle(incoming: quinn::Incoming, mut slot: Slot, shared: Ar
             SessionIdentity::Unenrolled => {}
         }
         info!(identity = ?peer.identity, "connected");
+        let _counted = shared.metrics.connection(match &peer.identity {
+            SessionIdentity::Agent { .. } => PeerLabel::Agent,
+            SessionIdentity::Technician { .. } => PeerLabel::Technician,
+            SessionIdentity::Unenrolled => PeerLabel::Unenrolled,
+        });
         match peer.identity {
             // A connecting agent daemon gets the current roster next to its
             // ordinary traffic; the push ends long before the connection.
@@ -378,11 +384,17 @@ async fn serve_stream(
     if let SessionIdentity::Technician { name, .. } = &peer.identity {
         // Before any work or audit entry: a flood costs the relay one
         // frame read and one answer per request.
-        if let Err(wait) = shared.rate.check(name, std::time::Instant::now()) {
+        let now = std::time::Instant::now();
+        if let Err(wait) = shared.rate.check(name, now) {
             debug!(technician = %name, "request over the technician's rate");
             let refusal = rate_limit::rate_limited(name, shared.rate.rate(), wait);
             out.send(&Response::Error(refusal)).await;
             out.finish();
+            let kind = RequestKind::from(&request);
+            shared
+                .metrics
+                .requests
+                .record(kind, Outcome::Refused, now.elapsed());
             return;
         }
     }

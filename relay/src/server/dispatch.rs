@@ -8,7 +8,8 @@
 //!
 //! A refusal by authorization changes nothing and is recorded under the
 //! route's subject, whoever records the request otherwise. Streamed
-//! requests write their own frames and audit entries.
+//! requests write their own frames and audit entries. Every request is
+//! counted and timed here, by kind and outcome (`crate::metrics`).
 
 use super::handlers::{
     admin, agents, desk_report, kb, notify, queue, scripts, sla, tickets, transfers, watch,
@@ -17,10 +18,12 @@ use super::request::{to_remote, AuditNote, Peer, Responder};
 use super::route::{route, AuditRule};
 use super::{authz, login_budget, revoke, Shared};
 use crate::audit::{self, Subject};
+use crate::metrics::{Outcome, StoreQuery};
 use crate::store::StoreError;
 use serde_json::{json, Value};
+use std::time::Instant;
 use tracing::info;
-use triage_shared::protocol::{Request, Response, SessionIdentity};
+use triage_shared::protocol::{Request, RequestKind, Response, SessionIdentity};
 use triage_shared::time::Timestamp;
 
 /// Whether a refusal of an unenrolled peer gets its own audit entry: at
@@ -42,8 +45,19 @@ fn within_refusal_budget(shared: &Shared, peer: &Peer, refused: bool, details: &
     }
 }
 
+/// Whether a request reached its handler (its outcome is then what it
+/// answered) or was turned away before.
+enum Reached {
+    Handler,
+    Refused,
+}
+
 /// `recv` is the rest of the request stream: a followed log pull reads its
 /// end as "stop"; other requests ignore it.
+///
+/// The one place requests are counted and timed (`triage_requests_total`,
+/// `triage_request_duration_seconds`): three relaxed atomic adds, and two
+/// more for the peer lookup's store latency.
 pub(super) async fn execute(
     shared: &Shared,
     peer: &Peer,
@@ -51,13 +65,40 @@ pub(super) async fn execute(
     recv: quinn::RecvStream,
     out: &mut Responder,
 ) {
+    let started = Instant::now();
+    let kind = RequestKind::from(&request);
+    let outcome = match run(shared, peer, request, recv, out).await {
+        Reached::Refused => Outcome::Refused,
+        Reached::Handler => out.error_sent().map_or(Outcome::Ok, Outcome::Error),
+    };
+    shared
+        .metrics
+        .requests
+        .record(kind, outcome, started.elapsed());
+}
+
+async fn run(
+    shared: &Shared,
+    peer: &Peer,
+    request: Request,
+    recv: quinn::RecvStream,
+    out: &mut Responder,
+) -> Reached {
     // Roles and removal as the store holds them now, not as at the hello.
-    let peer = match revoke::current_peer(shared, peer).await {
+    let looked_up = Instant::now();
+    let current = revoke::current_peer(shared, peer).await;
+    if !matches!(peer.identity, SessionIdentity::Unenrolled) {
+        shared
+            .store
+            .metrics()
+            .query(StoreQuery::PeerAccess, looked_up.elapsed());
+    }
+    let peer = match current {
         Ok(current) => current,
         Err(refusal) => {
             info!(reason = %refusal, "request refused: the peer's access changed");
             out.send(&Response::Error(refusal)).await;
-            return;
+            return Reached::Refused;
         }
     };
     let peer = &peer;
@@ -74,11 +115,11 @@ pub(super) async fn execute(
             }
         }
         out.send(&Response::Error(refusal)).await;
-        return;
+        return Reached::Refused;
     }
     let mut note = AuditNote::default();
     let result = match handle(shared, peer, request, recv, out, &mut note).await {
-        Answer::Streamed => return,
+        Answer::Streamed => return Reached::Handler,
         Answer::Unary(result) => result,
     };
     let response = result.map_err(to_remote);
@@ -105,6 +146,7 @@ pub(super) async fn execute(
         }
     };
     out.send(&response).await;
+    Reached::Handler
 }
 
 /// How a handler answered (the route's `Shape`).

@@ -11,6 +11,8 @@
 //!   streamed body from an agent to a technician); `request` is what
 //!   they all share;
 //! - `roster` delivers the organisation's signed roster (and key rotations) to agents;
+//! - `metrics_http` serves `GET /metrics` when `--metrics-listen` asks
+//!   (what is counted, and how, is `crate::metrics`);
 //! - [`RelayHandle::shutdown`] stops accepting, closes connections, waits
 //!   for their tasks and closes the database pool.
 
@@ -24,6 +26,7 @@ pub mod failpoint;
 mod handlers;
 mod handshake;
 mod login_budget;
+mod metrics_http;
 pub mod news_push;
 pub mod rate_limit;
 pub mod registry;
@@ -46,6 +49,7 @@ pub use handlers::diag::{validate_report, DIAG_TIMEOUT};
 pub use handlers::ping::PING_TIMEOUT;
 pub use handlers::scripts::RUN_GRACE;
 pub use login_budget::REFUSED_ENROLLMENTS_PER_WINDOW;
+pub use metrics_http::METRICS_PATH;
 pub use roster::ROSTER_REFRESH;
 pub use transfer::{
     MAX_ATTACHMENT_LEN, MAX_TRANSFERS_PER_AGENT, SCREENSHOT_FIRST_FRAME_WAIT, STOP_GRACE,
@@ -54,6 +58,7 @@ pub use transfer::{
 
 use crate::config::{reachable_addr, DataDir, RelayConfig};
 use crate::error::RelayError;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::{admin, audit, notify, org};
 use registry::Registry;
@@ -108,6 +113,9 @@ pub(crate) struct Shared {
     pub sla_changed: Arc<Notify>,
     /// The webhook client and SMTP transport (`webhooks test` sends at once).
     pub senders: Arc<notify::Senders>,
+    /// What `/metrics` shows (`crate::metrics`); counted whether or not
+    /// the endpoint is on.
+    pub metrics: Arc<Metrics>,
 }
 
 /// A running relay. Dropping it stops the accept loop too; call
@@ -125,12 +133,27 @@ pub struct RelayHandle {
     notify_grace: Duration,
     /// The ticket-news follower and the auto-close sweeper.
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// Where `/metrics` is served, when it is.
+    metrics_addr: Option<SocketAddr>,
+    metrics_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Starts a relay: identity from `config.data_dir` (made on first start),
 /// the store, and a QUIC listener on `config.listen`.
 pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     failpoint::arm_from_env();
+    // Before anything else is opened: a refused or taken metrics address
+    // stops the start with nothing to undo.
+    let (metrics_listener, metrics_addr) = match config.metrics.listen {
+        Some(addr) => {
+            let listener = metrics_http::bind(addr, config.metrics.public).await?;
+            let bound = listener
+                .local_addr()
+                .map_err(|source| RelayError::Bind { addr, source })?;
+            (Some(listener), Some(bound))
+        }
+        None => (None, None),
+    };
     let data = DataDir::create(&config.data_dir)?;
     let key = data.load_or_create_key()?;
     let (server_config, fingerprint) = tls::server_config(&key)?;
@@ -163,6 +186,10 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     // Agents get the current roster when they connect; the refresh loop
     // only needs to push versions newer than this.
     let roster_pushed = AtomicU64::new(store.latest_roster_version().await?);
+    let metrics = Arc::new(Metrics::new(
+        Arc::clone(store.metrics()),
+        config.metrics.counts_max_age,
+    ));
     let shared = Arc::new(Shared {
         store,
         registry: Arc::new(Registry::default()),
@@ -182,6 +209,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         data_dir: data.path().to_path_buf(),
         sla_changed: Arc::new(Notify::new()),
         senders: Arc::clone(&senders),
+        metrics: Arc::clone(&metrics),
     });
     let (shutdown, stop) = watch::channel(false);
     let roster_task = tokio::spawn(roster::refresh_loop(Arc::clone(&shared), stop.clone()));
@@ -200,6 +228,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         shared.store.clone(),
         senders,
         config.notify.clone(),
+        metrics,
         stop.clone(),
     ));
     let background = vec![
@@ -210,6 +239,13 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
             stop.clone(),
         )),
     ];
+    let metrics_task = metrics_listener.map(|listener| {
+        tokio::spawn(metrics_http::serve(
+            listener,
+            Arc::clone(&shared),
+            stop.clone(),
+        ))
+    });
     let accept_task = tokio::spawn(accept_loop(endpoint.clone(), Arc::clone(&shared), stop));
     Ok(RelayHandle {
         local_addr,
@@ -222,6 +258,8 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         notify_task,
         notify_grace,
         background,
+        metrics_addr,
+        metrics_task,
     })
 }
 
@@ -301,6 +339,17 @@ pub async fn shutdown_signal() {
 impl RelayHandle {
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The TCP address `GET /metrics` is served on; `None` when
+    /// `RelayConfig::metrics_listen` was not given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The counters behind `/metrics` (they count with the endpoint off too).
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
     }
 
     /// The public address and certificate fingerprint peers pin.
@@ -507,6 +556,9 @@ impl RelayHandle {
             notify_abort.abort();
         }
         for task in self.background {
+            let _ = task.await;
+        }
+        if let Some(task) = self.metrics_task {
             let _ = task.await;
         }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;

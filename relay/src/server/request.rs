@@ -116,15 +116,30 @@ pub(super) fn reply_kind(reply: &AgentReply) -> &'static str {
 pub(super) struct Responder {
     send: quinn::SendStream,
     gone: bool,
+    /// The kind of the last error frame sent (the request's outcome in
+    /// the metrics, streamed or not).
+    error: Option<ErrorKind>,
 }
 
 impl Responder {
     pub(super) fn new(send: quinn::SendStream) -> Self {
-        Responder { send, gone: false }
+        Responder {
+            send,
+            gone: false,
+            error: None,
+        }
+    }
+
+    /// The kind of the last error this stream answered, if any.
+    pub(super) fn error_sent(&self) -> Option<ErrorKind> {
+        self.error
     }
 
     /// Writes one response frame; `false` once the client is gone.
     pub(super) async fn send(&mut self, response: &Response) -> bool {
+        if let Response::Error(e) = response {
+            self.error = Some(e.kind);
+        }
         if self.gone {
             return false;
         }
@@ -132,6 +147,7 @@ impl Responder {
             Ok(frame) => frame,
             Err(e) => {
                 warn!(error = %e, "response cannot be encoded");
+                self.error = Some(ErrorKind::Internal);
                 let fallback = Response::Error(RemoteError::new(
                     ErrorKind::Internal,
                     format!(

@@ -117,6 +117,10 @@ impl SlaLoop {
         for id in due {
             match shared.store.record_sla_crossings(id, now).await {
                 Ok(recorded) if !recorded.events.is_empty() => {
+                    recorded
+                        .events
+                        .iter()
+                        .for_each(|e| shared.metrics.sla_event(e));
                     info!(ticket = %id, events = ?recorded.events, "SLA events recorded");
                 }
                 Ok(_) => {}

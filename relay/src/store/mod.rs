@@ -21,6 +21,7 @@ mod agent_filter;
 mod agents;
 mod audit;
 mod comments;
+mod counts;
 mod desk_report;
 mod diagnostics;
 mod feed;
@@ -149,6 +150,8 @@ pub struct Store {
     feed: Arc<feed::FeedClock>,
     /// The SLA policy ticket writes compute clocks with (`sla`).
     sla: Arc<sla::PolicyCell>,
+    /// Audit appends and store latency, for the relay's `/metrics`.
+    metrics: Arc<crate::metrics::StoreMetrics>,
 }
 
 impl Store {
@@ -179,6 +182,7 @@ impl Store {
             backend,
             feed: Arc::new(feed::FeedClock::new(0)),
             sla: Arc::default(),
+            metrics: Arc::default(),
         };
         store.feed = Arc::new(feed::FeedClock::new(store.newest_feed_seq().await?));
         Ok(store)
@@ -186,6 +190,11 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// What this handle (and its clones) counted (`crate::metrics`).
+    pub fn metrics(&self) -> &Arc<crate::metrics::StoreMetrics> {
+        &self.metrics
     }
 
     /// A write transaction. On SQLite it takes the write lock at `BEGIN`

@@ -30,6 +30,15 @@ impl TestRelay {
         TestRelay { relay, dir }
     }
 
+    /// A relay whose configuration `tune` adjusted first.
+    pub async fn start_with(tune: impl FnOnce(&mut RelayConfig)) -> TestRelay {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = RelayConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap());
+        tune(&mut config);
+        let relay = triage_relay::start(config).await.unwrap();
+        TestRelay { relay, dir }
+    }
+
     pub fn locator(&self) -> RelayLocator {
         self.relay.locator()
     }

@@ -18,12 +18,13 @@
 //! `attachment.fetch` (ticket, attachment id, bytes sent) once it ended.
 
 use crate::audit;
+use crate::metrics::{Live, TransferLabel};
 use crate::server::agent_link::{self, AgentLink, Slot};
 use crate::server::authz::authorize_fetch;
 use crate::server::request::{record_ticket, to_remote, Peer, Responder};
 use crate::server::transfer::{
-    splice, technician_signal, Ending, Plan, Spliced, MAX_ATTACHMENT_LEN, MAX_TRANSFERS_PER_AGENT,
-    SCREENSHOT_FIRST_FRAME_WAIT, TRANSFER_IDLE_TIMEOUT,
+    splice, technician_signal, Ending, Plan, Sink, Spliced, MAX_ATTACHMENT_LEN,
+    MAX_TRANSFERS_PER_AGENT, SCREENSHOT_FIRST_FRAME_WAIT, TRANSFER_IDLE_TIMEOUT,
 };
 use crate::server::Shared;
 use crate::store::{ticket_not_found, StoreError, TransferRecord};
@@ -37,6 +38,29 @@ use triage_shared::transfer::{
     TransferFrame, TransferStart, TRANSFER_CHUNK_LEN,
 };
 use triage_shared::{AgentId, TicketId};
+
+/// The technician's end of a splice, counting the body bytes it took
+/// (`triage_transfer_bytes_total`) as they go, not when the pull ends.
+struct Counted<'a> {
+    out: &'a mut Responder,
+    live: &'a Live,
+}
+
+impl Sink for Counted<'_> {
+    fn send(&mut self, response: &Response) -> impl std::future::Future<Output = bool> + Send {
+        let bytes = match response {
+            Response::Transfer(TransferFrame::Chunk(data)) => data.len() as u64,
+            _ => 0,
+        };
+        async move {
+            let sent = self.out.send(response).await;
+            if sent {
+                self.live.add_bytes(bytes);
+            }
+            sent
+        }
+    }
+}
 
 /// One streamed request, as the handlers below share it.
 struct Pull {
@@ -215,6 +239,11 @@ async fn serve(
             kept: None,
         },
         Ok(mut stream) => {
+            let live = shared.metrics.transfer(match pull.kind {
+                AttachmentKind::Log => TransferLabel::Log,
+                AttachmentKind::Screenshot => TransferLabel::Screenshot,
+            });
+            let mut out = Counted { out, live: &live };
             let plan = Plan {
                 follow: pull.follow,
                 keep: pull.attach.map(|_| MAX_ATTACHMENT_LEN),
@@ -223,7 +252,7 @@ async fn serve(
                     _ => TRANSFER_IDLE_TIMEOUT,
                 },
             };
-            splice(&mut stream, out, technician_signal(recv), plan).await
+            splice(&mut stream, &mut out, technician_signal(recv), plan).await
         }
     };
     if let (
@@ -429,6 +458,7 @@ pub(in crate::server) async fn fetch_attachment(
     let frames = std::iter::once(TransferFrame::Start(start))
         .chain(chunks.map(|piece| TransferFrame::Chunk(piece.to_vec())));
     let mut sent = 0u64;
+    let live = shared.metrics.transfer(TransferLabel::Attachment);
     for frame in frames {
         let len = match &frame {
             TransferFrame::Chunk(piece) => piece.len() as u64,
@@ -439,8 +469,10 @@ pub(in crate::server) async fn fetch_attachment(
             audit_fetch(outcome, sent).await;
             return;
         }
+        live.add_bytes(len);
         sent += len;
     }
+    drop(live);
     audit_fetch("ok".into(), sent).await;
     out.send(&Response::Transfer(TransferFrame::End(end))).await;
 }

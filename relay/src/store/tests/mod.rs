@@ -163,6 +163,7 @@ fn refused_kind<T: std::fmt::Debug>(result: Result<T, StoreError>) -> (ErrorKind
 }
 
 mod audit;
+mod counts;
 mod desk_report;
 mod employee;
 mod endpoints;
