@@ -5,7 +5,7 @@
 use crate::text::table;
 use std::fmt::Write;
 use std::time::Duration;
-use triage_shared::desk_report::{DeskReport, Percentiles, Ratio, AGE_BUCKETS};
+use triage_shared::desk_report::{DeskReport, GroupFigures, Percentiles, Ratio, AGE_BUCKETS};
 use triage_shared::time::human_duration;
 
 /// A duration for people, to the minute once it is over one.
@@ -44,6 +44,23 @@ fn percent(r: Ratio) -> String {
     r.percent()
         .map(|p| format!("{p:.1}%"))
         .unwrap_or_else(|| "-".into())
+}
+
+/// One `--by` group's cells, as the text table and the HTML page list
+/// them: label, filed, the four percentiles, then SLA and FCR as `ratio`
+/// writes them.
+pub fn group_cells(g: &GroupFigures, ratio: fn(Ratio) -> String) -> Vec<String> {
+    let f = &g.figures;
+    vec![
+        g.label.clone(),
+        f.volume.to_string(),
+        short(f.first_response.p50_ms),
+        short(f.first_response.p90_ms),
+        short(f.resolution.p50_ms),
+        short(f.resolution.p90_ms),
+        ratio(f.sla_compliance),
+        ratio(f.first_contact_resolution),
+    ]
 }
 
 pub fn desk_report_text(r: &DeskReport, width: usize) -> String {
@@ -121,23 +138,7 @@ pub fn desk_report_text(r: &DeskReport, width: usize) -> String {
     }
     if let Some(by) = r.by {
         let by = by.as_str().to_ascii_uppercase();
-        let rows: Vec<Vec<String>> = r
-            .groups
-            .iter()
-            .map(|g| {
-                let f = &g.figures;
-                vec![
-                    g.label.clone(),
-                    f.volume.to_string(),
-                    short(f.first_response.p50_ms),
-                    short(f.first_response.p90_ms),
-                    short(f.resolution.p50_ms),
-                    short(f.resolution.p90_ms),
-                    percent(f.sla_compliance),
-                    percent(f.first_contact_resolution),
-                ]
-            })
-            .collect();
+        let rows: Vec<Vec<String>> = r.groups.iter().map(|g| group_cells(g, percent)).collect();
         out.push('\n');
         if rows.is_empty() {
             out.push_str("Nothing in the window to group.\n");

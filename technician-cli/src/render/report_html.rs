@@ -3,7 +3,7 @@
 //! writes), the figures as tables (escaped here), inline CSS, no scripts
 //! and nothing fetched when it is opened.
 
-use super::desk_report::{duration_text, percentiles_text, ratio_text};
+use super::desk_report::{group_cells, percentiles_text, ratio_text};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -426,23 +426,10 @@ pub fn page(r: &DeskReport, made: Timestamp) -> String {
     }
     if let Some(by) = r.by {
         let _ = writeln!(out, "<h2>By {}</h2>", escape(by.as_str()));
-        let short = |p: Option<u64>| p.map(duration_text).unwrap_or_else(|| "-".into());
         let rows: Vec<Vec<String>> = r
             .groups
             .iter()
-            .map(|g| {
-                let f = &g.figures;
-                vec![
-                    g.label.clone(),
-                    f.volume.to_string(),
-                    short(f.first_response.p50_ms),
-                    short(f.first_response.p90_ms),
-                    short(f.resolution.p50_ms),
-                    short(f.resolution.p90_ms),
-                    ratio_text(f.sla_compliance),
-                    ratio_text(f.first_contact_resolution),
-                ]
-            })
+            .map(|g| group_cells(g, ratio_text))
             .collect();
         table(
             &mut out,
