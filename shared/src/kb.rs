@@ -98,25 +98,7 @@ pub enum Visibility {
     Internal,
 }
 
-impl Visibility {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
-impl FromStr for Visibility {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "public" => Ok(Visibility::Public),
-            "internal" => Ok(Visibility::Internal),
-            _ => Err(format!(
-                "unknown visibility `{}`; use public or internal",
-                crate::text::clean(crate::text::shortened(s, 40))
-            )),
-        }
-    }
-}
+crate::ticket::named_values!(Visibility, "visibility");
 
 /// What an article says, as one version holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
